@@ -1,0 +1,151 @@
+// Command shipnet runs the local shiptrace consortium network:
+//
+//	shipnet up       build if needed, create crypto and channel, start, deploy
+//	shipnet down     stop everything and delete the network's data
+//	shipnet stop     stop every process, keep all data
+//	shipnet start    start a stopped network again
+//	shipnet status   each process: up or down, channel height, memory
+//	shipnet deploy   package, install, approve and commit the next chaincode version
+//	shipnet build    build the pinned Fabric binaries (and helpers) only
+//
+// Settings come from flags or SHIPTRACE_HOME / SHIPTRACE_BASE_PORT.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/shiptrace/shiptrace/network/localnet"
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "shipnet:", err)
+		var exit exitCode
+		if errors.As(err, &exit) {
+			os.Exit(int(exit))
+		}
+		os.Exit(1)
+	}
+}
+
+type exitCode int
+
+func (e exitCode) Error() string { return "exit " + strconv.Itoa(int(e)) }
+
+func run(args []string) error {
+	repo, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("shipnet", flag.ContinueOnError)
+	home := fs.String("home", envOr("SHIPTRACE_HOME", filepath.Join(repo, ".shiptrace")), "data directory (env SHIPTRACE_HOME)")
+	base := fs.Int("base-port", envInt("SHIPTRACE_BASE_PORT", topology.DefaultBasePort), "first port of the network's port block (env SHIPTRACE_BASE_PORT)")
+	cache := fs.String("cache", envOr("SHIPTRACE_CACHE", filepath.Join(repo, ".cache")), "build cache (env SHIPTRACE_CACHE)")
+	batch := fs.Duration("batch-timeout", 100*time.Millisecond, "orderer batch timeout written into a new channel")
+	version := fs.String("version", "", "deploy: chaincode version (default 1.<sequence-1>)")
+	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return errors.New("no command")
+	}
+	cmd := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	absHome, err := filepath.Abs(*home)
+	if err != nil {
+		return err
+	}
+	absCache, err := filepath.Abs(*cache)
+	if err != nil {
+		return err
+	}
+	n := &localnet.Network{
+		Layout:       topology.Layout{BasePort: *base, Home: absHome},
+		Repo:         repo,
+		Cache:        absCache,
+		BatchTimeout: *batch,
+		LogSpec:      *logSpec,
+		Out:          os.Stdout,
+	}
+	// Commands other than up take the base port the network was created with.
+	if st, err := n.LoadState(); err == nil && cmd != "up" {
+		n.Layout.BasePort = st.BasePort
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "up":
+		return n.Up(ctx)
+	case "down":
+		return n.Down(ctx)
+	case "stop":
+		return n.Stop(ctx)
+	case "start":
+		return n.Start(ctx)
+	case "deploy":
+		if err := n.EnsureTools(ctx); err != nil {
+			return err
+		}
+		return n.Deploy(ctx, *version)
+	case "build":
+		return n.EnsureTools(ctx)
+	case "status":
+		st := n.Status(ctx)
+		localnet.PrintStatus(os.Stdout, st)
+		for _, s := range st {
+			if !s.Up {
+				return exitCode(3)
+			}
+		}
+		return nil
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// repoRoot finds the repository from the working directory, so the command
+// works from any sub-folder.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "network", "config", "core.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("run shipnet inside the shiptrace repository (no network/config/core.yaml above %s)", dir)
+		}
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,278 @@
+package localnet
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shiptrace/shiptrace/network/ccaas"
+	"github.com/shiptrace/shiptrace/network/proc"
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// EndorsementPolicy is the chaincode-level endorsement policy: any two of the
+// three member organisations. No single member can write the shared record on
+// its own word, and writes still commit while one member's peer is down.
+const EndorsementPolicy = "OutOf(2,'ExporterMSP.peer','CarrierMSP.peer','RetailerMSP.peer')"
+
+// Deploy packages the chaincode as an external service for each org, installs
+// it on the org's peer, (re)starts the org's chaincode server with the new
+// package ID, approves the definition for every org and commits it. Each call
+// takes the next sequence, so it serves both the first deployment and every
+// upgrade. An empty version means "1.<sequence-1>".
+func (n *Network) Deploy(ctx context.Context, version string) error {
+	st, err := n.LoadState()
+	if err != nil {
+		return fmt.Errorf("no network in %s (run `up` first): %w", n.Layout.Home, err)
+	}
+	seq := st.Chaincode.Sequence + 1
+	if version == "" {
+		version = fmt.Sprintf("1.%d", seq-1)
+	}
+	label := topology.Chaincode + "_" + version
+	if st.Packages == nil {
+		st.Packages = map[string]string{}
+	}
+	for _, p := range n.Layout.Peers() {
+		var pkgID string
+		if err := n.step(fmt.Sprintf("install %s on %s", label, p.Name), func() error {
+			pkgID, err = n.install(ctx, p, label)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := n.step("start chaincode server of "+p.Org.MSPID, func() error {
+			if err := proc.Stop(ctx, n.Layout.PIDFile(ccServerName(p)), 10*time.Second); err != nil {
+				return err
+			}
+			return n.startCCServer(ctx, p, pkgID)
+		}); err != nil {
+			return err
+		}
+		st.Packages[p.Org.MSPID] = pkgID
+		if err := n.saveState(st); err != nil {
+			return err
+		}
+		if err := n.step(fmt.Sprintf("approve %s seq %d for %s", version, seq, p.Org.MSPID), func() error {
+			return n.approve(ctx, p, version, seq, pkgID)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := n.step(fmt.Sprintf("commit %s seq %d (policy %s)", version, seq, EndorsementPolicy), func() error {
+		return n.commit(ctx, version, seq)
+	}); err != nil {
+		return err
+	}
+	st.Chaincode = ChaincodeState{Version: version, Sequence: seq}
+	return n.saveState(st)
+}
+
+func ccServerName(p topology.Node) string { return "chaincode." + p.Org.Label }
+
+// install writes the org's ccaas package and installs it, returning the
+// package ID the peer reports for it.
+func (n *Network) install(ctx context.Context, p topology.Node, label string) (string, error) {
+	pkg, err := n.ccaasPackage(p, label)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(n.Layout.Home, "packages")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, label+"-"+p.Org.Label+".tar.gz")
+	if err := os.WriteFile(file, pkg, 0o600); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(pkg)
+	want := label + ":" + hex.EncodeToString(sum[:])
+	err = retry(ctx, 60*time.Second, func(ctx context.Context) error {
+		_, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "install", file)
+		if err != nil && strings.Contains(err.Error(), "already successfully installed") {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	// The package ID is what the peer says it is: read it back.
+	out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "queryinstalled", "--output", "json")
+	if err != nil {
+		return "", err
+	}
+	var installed struct {
+		InstalledChaincodes []struct {
+			PackageID string `json:"package_id"`
+			Label     string `json:"label"`
+		} `json:"installed_chaincodes"`
+	}
+	if err := json.Unmarshal(out, &installed); err != nil {
+		return "", fmt.Errorf("queryinstalled: %w: %s", err, out)
+	}
+	for _, ic := range installed.InstalledChaincodes {
+		if ic.PackageID == want {
+			return ic.PackageID, nil
+		}
+	}
+	return "", fmt.Errorf("%s reports no package %s after install: %s", p.Name, want, out)
+}
+
+// ccaasPackage builds the chaincode package for one org: metadata.json of type
+// ccaas and a code.tar.gz holding connection.json, which tells the org's peer
+// where its chaincode server listens and how to authenticate it. File times are
+// fixed so the same inputs give the same package ID.
+func (n *Network) ccaasPackage(p topology.Node, label string) ([]byte, error) {
+	l := n.Layout
+	read := func(path string) (string, error) {
+		b, err := os.ReadFile(path)
+		return string(b), err
+	}
+	root, err := read(l.TLSCACert(p.Org))
+	if err != nil {
+		return nil, err
+	}
+	clientCert, err := read(filepath.Join(l.NodeTLSDir(p), "server.crt"))
+	if err != nil {
+		return nil, err
+	}
+	clientKey, err := read(filepath.Join(l.NodeTLSDir(p), "server.key"))
+	if err != nil {
+		return nil, err
+	}
+	conn := ccaas.Connection{Address: fmt.Sprintf("127.0.0.1:%d", p.CCServerPort()), DialTimeout: "10s",
+		TLSRequired: true, ClientAuthRequired: true, RootCert: root, ClientCert: clientCert, ClientKey: clientKey}
+	if err := conn.Validate(); err != nil {
+		return nil, err
+	}
+	connJSON, err := json.Marshal(conn)
+	if err != nil {
+		return nil, err
+	}
+	code, err := tarGz(map[string][]byte{"connection.json": connJSON})
+	if err != nil {
+		return nil, err
+	}
+	meta, _ := json.Marshal(map[string]string{"type": ccaas.Type, "label": label})
+	return tarGz(map[string][]byte{"metadata.json": meta, "code.tar.gz": code})
+}
+
+func tarGz(files map[string][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	// Fixed order (metadata first, as Fabric writes it) and fixed times.
+	names := []string{"metadata.json", "code.tar.gz", "connection.json"}
+	for _, name := range names {
+		b, ok := files[name]
+		if !ok {
+			continue
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// startCCServer starts the org's chaincode server for a package ID and waits
+// until it accepts connections.
+func (n *Network) startCCServer(ctx context.Context, p topology.Node, packageID string) error {
+	name := ccServerName(p)
+	if _, ok := proc.Running(n.Layout.PIDFile(name)); ok {
+		return nil
+	}
+	_, err := proc.Start(proc.Spec{Name: name, Path: n.chaincodeBin(), Env: n.ccServerEnv(p, packageID),
+		Dir: n.Layout.Home, LogFile: n.Layout.LogFile(name), PIDFile: n.Layout.PIDFile(name)})
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(p.CCServerPort())
+	return retry(ctx, 20*time.Second, func(ctx context.Context) error {
+		if _, ok := proc.Running(n.Layout.PIDFile(name)); !ok {
+			return fmt.Errorf("%s exited; see %s:\n%s", name, n.Layout.LogFile(name), logTail(n.Layout.LogFile(name), 8))
+		}
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s not listening on %s; see %s", name, addr, n.Layout.LogFile(name))
+		}
+		return c.Close()
+	})
+}
+
+func (n *Network) approve(ctx context.Context, p topology.Node, version string, seq int, pkgID string) error {
+	args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--channelID", topology.Channel,
+		"--name", topology.Chaincode, "--version", version, "--sequence", strconv.Itoa(seq),
+		"--package-id", pkgID, "--signature-policy", EndorsementPolicy, "--waitForEvent"}, n.ordererClientArgs(p)...)
+	return retry(ctx, 90*time.Second, func(ctx context.Context) error {
+		_, err := n.run(ctx, n.adminEnv(p), "peer", args...)
+		if err != nil && strings.Contains(err.Error(), "attempted to redefine uncommitted sequence") && strings.Contains(err.Error(), "unchanged content") {
+			return nil
+		}
+		return err
+	})
+}
+
+func (n *Network) commit(ctx context.Context, version string, seq int) error {
+	peers := n.Layout.Peers()
+	args := []string{"lifecycle", "chaincode", "commit", "--channelID", topology.Channel,
+		"--name", topology.Chaincode, "--version", version, "--sequence", strconv.Itoa(seq),
+		"--signature-policy", EndorsementPolicy, "--waitForEvent"}
+	for _, p := range peers {
+		args = append(args, "--peerAddresses", p.Address(), "--tlsRootCertFiles", n.Layout.TLSCACert(p.Org))
+	}
+	args = append(args, n.ordererClientArgs(peers[0])...)
+	err := retry(ctx, 90*time.Second, func(ctx context.Context) error {
+		_, err := n.run(ctx, n.adminEnv(peers[0]), "peer", args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Every peer must see the new definition before we call it deployed.
+	for _, p := range peers {
+		err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
+			out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "querycommitted",
+				"--channelID", topology.Channel, "--name", topology.Chaincode, "--output", "json")
+			if err != nil {
+				return err
+			}
+			var def struct {
+				Sequence int `json:"sequence"`
+			}
+			if err := json.Unmarshal(out, &def); err != nil {
+				return err
+			}
+			if def.Sequence != seq {
+				return fmt.Errorf("%s sees sequence %d, want %d", p.Name, def.Sequence, seq)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package localnet
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// baseEnv is the environment every Fabric process starts from: the caller's
+// environment minus any FABRIC_/CORE_/ORDERER_ settings, so a developer's shell
+// cannot silently change a node.
+func (n *Network) baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "CORE_") || strings.HasPrefix(kv, "ORDERER_") || strings.HasPrefix(kv, "FABRIC_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"FABRIC_CFG_PATH="+n.configDir(),
+		"FABRIC_LOGGING_SPEC="+n.LogSpec,
+	)
+}
+
+func (n *Network) configDir() string { return filepath.Join(n.Repo, "network", "config") }
+
+// ordererEnv configures one orderer through environment overrides of the
+// shared network/config/orderer.yaml.
+func (n *Network) ordererEnv(o topology.Node) []string {
+	l := n.Layout
+	tlsDir := l.NodeTLSDir(o)
+	dir := l.NodeDir(o)
+	ordererTLSCA := l.TLSCACert(topology.OrdererOrg)
+	return append(n.baseEnv(),
+		"ORDERER_GENERAL_LISTENADDRESS=127.0.0.1",
+		fmt.Sprintf("ORDERER_GENERAL_LISTENPORT=%d", o.Port),
+		"ORDERER_GENERAL_LOCALMSPID="+o.Org.MSPID,
+		"ORDERER_GENERAL_LOCALMSPDIR="+l.NodeMSPDir(o),
+		"ORDERER_GENERAL_BOOTSTRAPMETHOD=none",
+		"ORDERER_GENERAL_TLS_ENABLED=true",
+		"ORDERER_GENERAL_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
+		"ORDERER_GENERAL_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
+		"ORDERER_GENERAL_TLS_ROOTCAS=["+filepath.Join(tlsDir, "ca.crt")+"]",
+		// Mutual TLS: the orderer adds the TLS roots of every channel member
+		// to its client roots from the channel configuration.
+		"ORDERER_GENERAL_TLS_CLIENTAUTHREQUIRED=true",
+		"ORDERER_GENERAL_TLS_CLIENTROOTCAS=["+strings.Join(n.allTLSCAs(), ",")+"]",
+		"ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
+		"ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
+		"ORDERER_GENERAL_CLUSTER_ROOTCAS=["+ordererTLSCA+"]",
+		"ORDERER_CHANNELPARTICIPATION_ENABLED=true",
+		fmt.Sprintf("ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:%d", o.AdminPort()),
+		"ORDERER_ADMIN_TLS_ENABLED=true",
+		"ORDERER_ADMIN_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
+		"ORDERER_ADMIN_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
+		"ORDERER_ADMIN_TLS_ROOTCAS=["+ordererTLSCA+"]",
+		"ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true",
+		"ORDERER_ADMIN_TLS_CLIENTROOTCAS=["+ordererTLSCA+"]",
+		fmt.Sprintf("ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", o.OpsPort()),
+		"ORDERER_OPERATIONS_TLS_ENABLED=true",
+		"ORDERER_OPERATIONS_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
+		"ORDERER_OPERATIONS_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
+		"ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
+		"ORDERER_METRICS_PROVIDER=prometheus",
+		"ORDERER_FILELEDGER_LOCATION="+filepath.Join(dir, "ledger"),
+		"ORDERER_CONSENSUS_WALDIR="+filepath.Join(dir, "etcdraft", "wal"),
+		"ORDERER_CONSENSUS_SNAPDIR="+filepath.Join(dir, "etcdraft", "snapshot"),
+	)
+}
+
+// peerEnv configures one peer through environment overrides of the shared
+// network/config/core.yaml.
+func (n *Network) peerEnv(p topology.Node) []string {
+	l := n.Layout
+	tlsDir := l.NodeTLSDir(p)
+	dir := l.NodeDir(p)
+	return append(n.baseEnv(),
+		"CORE_PEER_ID="+p.Host,
+		"CORE_PEER_ADDRESS="+p.Address(),
+		"CORE_PEER_LISTENADDRESS="+p.Address(),
+		fmt.Sprintf("CORE_PEER_CHAINCODEADDRESS=127.0.0.1:%d", p.ChaincodeListenPort()),
+		fmt.Sprintf("CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:%d", p.ChaincodeListenPort()),
+		"CORE_PEER_GOSSIP_BOOTSTRAP="+p.Address(),
+		"CORE_PEER_GOSSIP_EXTERNALENDPOINT="+p.Address(),
+		"CORE_PEER_GOSSIP_USELEADERELECTION=false",
+		"CORE_PEER_GOSSIP_ORGLEADER=true",
+		"CORE_PEER_LOCALMSPID="+p.Org.MSPID,
+		"CORE_PEER_MSPCONFIGPATH="+l.NodeMSPDir(p),
+		"CORE_PEER_TLS_ENABLED=true",
+		"CORE_PEER_TLS_CERT_FILE="+filepath.Join(tlsDir, "server.crt"),
+		"CORE_PEER_TLS_KEY_FILE="+filepath.Join(tlsDir, "server.key"),
+		"CORE_PEER_TLS_ROOTCERT_FILE="+filepath.Join(tlsDir, "ca.crt"),
+		"CORE_PEER_TLS_CLIENTAUTHREQUIRED=true",
+		"CORE_PEER_TLS_CLIENTROOTCAS_FILES="+strings.Join(n.allTLSCAs(), " "),
+		"CORE_PEER_TLS_CLIENTCERT_FILE="+filepath.Join(tlsDir, "server.crt"),
+		"CORE_PEER_TLS_CLIENTKEY_FILE="+filepath.Join(tlsDir, "server.key"),
+		"CORE_PEER_FILESYSTEMPATH="+filepath.Join(dir, "data"),
+		"CORE_LEDGER_SNAPSHOTS_ROOTDIR="+filepath.Join(dir, "snapshots"),
+		"CORE_LEDGER_STATE_STATEDATABASE=goleveldb",
+		fmt.Sprintf("CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", p.OpsPort()),
+		"CORE_OPERATIONS_TLS_ENABLED=true",
+		"CORE_OPERATIONS_TLS_CERT_FILE="+filepath.Join(tlsDir, "server.crt"),
+		"CORE_OPERATIONS_TLS_KEY_FILE="+filepath.Join(tlsDir, "server.key"),
+		"CORE_METRICS_PROVIDER=prometheus",
+		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: shiptrace-ccaas, path: "+n.builderDir()+"}]",
+	)
+}
+
+// adminEnv is the environment of the peer CLI acting as an org's admin
+// against that org's peer.
+func (n *Network) adminEnv(p topology.Node) []string {
+	l := n.Layout
+	userTLS := l.UserTLSDir(p.Org, "Admin")
+	return append(n.baseEnv(),
+		"CORE_PEER_LOCALMSPID="+p.Org.MSPID,
+		"CORE_PEER_MSPCONFIGPATH="+l.UserMSPDir(p.Org, "Admin"),
+		"CORE_PEER_ADDRESS="+p.Address(),
+		"CORE_PEER_TLS_ENABLED=true",
+		"CORE_PEER_TLS_ROOTCERT_FILE="+l.TLSCACert(p.Org),
+		"CORE_PEER_TLS_CLIENTAUTHREQUIRED=true",
+		"CORE_PEER_TLS_CLIENTCERT_FILE="+filepath.Join(userTLS, "client.crt"),
+		"CORE_PEER_TLS_CLIENTKEY_FILE="+filepath.Join(userTLS, "client.key"),
+	)
+}
+
+// ordererClientArgs are the peer CLI flags that reach an orderer with mutual
+// TLS as the org's admin.
+func (n *Network) ordererClientArgs(p topology.Node) []string {
+	o := n.Layout.Orderers()[0]
+	userTLS := n.Layout.UserTLSDir(p.Org, "Admin")
+	return []string{"-o", o.Address(), "--tls", "--cafile", n.Layout.TLSCACert(topology.OrdererOrg),
+		"--clientauth", "--certfile", filepath.Join(userTLS, "client.crt"), "--keyfile", filepath.Join(userTLS, "client.key")}
+}
+
+// ccServerEnv configures an org's chaincode server process.
+func (n *Network) ccServerEnv(p topology.Node, packageID string) []string {
+	tlsDir := n.Layout.CCServerTLSDir(p.Org)
+	return append(n.baseEnv(),
+		fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.CCServerPort()),
+		"CHAINCODE_ID="+packageID,
+		"CHAINCODE_TLS_CERT="+filepath.Join(tlsDir, "server.crt"),
+		"CHAINCODE_TLS_KEY="+filepath.Join(tlsDir, "server.key"),
+		"CHAINCODE_TLS_CLIENT_CA="+n.Layout.TLSCACert(p.Org),
+	)
+}
+
+func (n *Network) allTLSCAs() []string {
+	cas := []string{n.Layout.TLSCACert(topology.OrdererOrg)}
+	for _, org := range topology.PeerOrgs() {
+		cas = append(cas, n.Layout.TLSCACert(org))
+	}
+	return cas
+}

@@ -1,0 +1,333 @@
+package localnet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/network/proc"
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// Up creates the network if this data directory has none, or starts the
+// existing one (nothing is lost: ledgers, channel and chaincode stay).
+func (n *Network) Up(ctx context.Context) error {
+	if st, err := n.LoadState(); err == nil {
+		if st.BasePort != n.Layout.BasePort {
+			return fmt.Errorf("the network in %s uses base port %d, not %d: pass --base-port %d, or `down` first",
+				n.Layout.Home, st.BasePort, n.Layout.BasePort, st.BasePort)
+		}
+		fmt.Fprintf(n.Out, "network exists in %s: starting what is not running\n", n.Layout.Home)
+		return n.Start(ctx)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	total := time.Now()
+	if err := n.step("check ports", n.checkPortsFree); err != nil {
+		return err
+	}
+	if err := n.EnsureTools(ctx); err != nil {
+		return err
+	}
+	upStart := time.Now()
+	if err := n.step("generate crypto material (cryptogen)", func() error { return n.generateCrypto(ctx) }); err != nil {
+		return err
+	}
+	st := &State{BasePort: n.Layout.BasePort, Created: time.Now().UTC(), Packages: map[string]string{}}
+	if err := n.saveState(st); err != nil {
+		return err
+	}
+	if err := n.step("create channel genesis block (configtxgen)", func() error { return n.channelBlock(ctx) }); err != nil {
+		return err
+	}
+	if err := n.step("start 3 orderers", func() error { return n.startAll(ctx, n.Layout.Orderers()) }); err != nil {
+		return err
+	}
+	if err := n.step("join orderers to "+topology.Channel+" (osnadmin)", func() error { return n.joinOrderers(ctx) }); err != nil {
+		return err
+	}
+	if err := n.step("start 3 peers", func() error { return n.startAll(ctx, n.Layout.Peers()) }); err != nil {
+		return err
+	}
+	if err := n.step("join peers to "+topology.Channel, func() error { return n.joinPeers(ctx) }); err != nil {
+		return err
+	}
+	if err := n.Deploy(ctx, ""); err != nil {
+		return err
+	}
+	if err := n.step("write connection profile", n.writeProfile); err != nil {
+		return err
+	}
+	fmt.Fprintf(n.Out, "network up: chaincode committed %.1fs after the binaries were ready (%.1fs in all)\n",
+		time.Since(upStart).Seconds(), time.Since(total).Seconds())
+	return nil
+}
+
+// Start starts every process of an existing network that is not running and
+// waits until the channel can order transactions again.
+func (n *Network) Start(ctx context.Context) error {
+	st, err := n.LoadState()
+	if err != nil {
+		return fmt.Errorf("no network in %s (run `up` first): %w", n.Layout.Home, err)
+	}
+	if err := n.EnsureTools(ctx); err != nil {
+		return err
+	}
+	if err := n.step("start orderers", func() error { return n.startAll(ctx, n.Layout.Orderers()) }); err != nil {
+		return err
+	}
+	if err := n.step("start peers", func() error { return n.startAll(ctx, n.Layout.Peers()) }); err != nil {
+		return err
+	}
+	if err := n.step("start chaincode servers", func() error {
+		for _, p := range n.Layout.Peers() {
+			if id := st.Packages[p.Org.MSPID]; id != "" {
+				if err := n.startCCServer(ctx, p, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := n.step("wait for a Raft leader", func() error { return n.waitLeader(ctx, time.Minute) }); err != nil {
+		return err
+	}
+	return n.step("write connection profile", n.writeProfile)
+}
+
+// startAll starts the nodes that are not running, then waits for all of them.
+func (n *Network) startAll(ctx context.Context, nodes []topology.Node) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, node := range nodes {
+		if _, ok := proc.Running(n.Layout.PIDFile(node.Name)); ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.startNode(ctx, node)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Stop stops every process, keeping all data.
+func (n *Network) Stop(ctx context.Context) error {
+	var names []string
+	for _, p := range n.Layout.Peers() {
+		names = append(names, ccServerName(p))
+	}
+	for _, node := range n.Layout.Nodes() {
+		names = append(names, node.Name)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = proc.Stop(ctx, n.Layout.PIDFile(name), 15*time.Second)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Down stops everything and removes the network's data. It deletes only what
+// the tooling creates inside the data directory.
+func (n *Network) Down(ctx context.Context) error {
+	if err := n.step("stop all processes", func() error { return n.Stop(ctx) }); err != nil {
+		return err
+	}
+	return n.step("remove network data in "+n.Layout.Home, func() error {
+		for _, p := range []string{"crypto", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
+			if err := os.RemoveAll(filepath.Join(n.Layout.Home, p)); err != nil {
+				return err
+			}
+		}
+		_ = os.Remove(n.Layout.Home) // only if empty: other services may keep data here
+		return nil
+	})
+}
+
+func (n *Network) generateCrypto(ctx context.Context) error {
+	if err := os.MkdirAll(n.Layout.Home, 0o755); err != nil {
+		return err
+	}
+	if _, err := n.run(ctx, n.baseEnv(), "cryptogen", "generate",
+		"--config", filepath.Join(n.configDir(), "crypto-config.yaml"), "--output", n.Layout.CryptoDir()); err != nil {
+		return err
+	}
+	return checkLowS(n.Layout.CryptoDir())
+}
+
+// checkLowS verifies that every CA certificate cryptogen made carries a low-S
+// ECDSA signature. Fabric's MSP rejects high-S signatures, and an older
+// cryptogen produced them for about half of its CAs ("certificate signed by
+// unknown authority"); 2.5 normalises them, and this check keeps it so.
+func checkLowS(cryptoDir string) error {
+	var bad []string
+	err := filepath.WalkDir(cryptoDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "-cert.pem") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return fmt.Errorf("%s: not PEM", path)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		var sig struct{ R, S *big.Int }
+		if _, err := asn1.Unmarshal(cert.Signature, &sig); err != nil {
+			return fmt.Errorf("%s: signature: %w", path, err)
+		}
+		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+		if !ok {
+			return nil
+		}
+		half := new(big.Int).Rsh(pub.Curve.Params().N, 1)
+		if sig.S.Cmp(half) > 0 {
+			bad = append(bad, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("cryptogen made certificates with high-S signatures that Fabric rejects: %v", bad)
+	}
+	return nil
+}
+
+func (n *Network) channelBlock(ctx context.Context) error {
+	tmpl, err := template.ParseFiles(filepath.Join(n.configDir(), "configtx.yaml.tmpl"))
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(n.Layout.Home, "configtx.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = tmpl.Execute(f, map[string]any{
+		"Crypto":       n.Layout.CryptoDir(),
+		"Orderers":     n.Layout.Orderers(),
+		"Peers":        n.Layout.Peers(),
+		"BatchTimeout": n.BatchTimeout.String(),
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("render configtx.yaml: %w", err)
+	}
+	if err := os.MkdirAll(n.Layout.ChannelDir(), 0o755); err != nil {
+		return err
+	}
+	_, err = n.run(ctx, append(n.baseEnv(), "FABRIC_CFG_PATH="+n.Layout.Home), "configtxgen",
+		"-profile", "SupplyChain", "-channelID", topology.Channel, "-outputBlock", n.Layout.GenesisBlock())
+	return err
+}
+
+func (n *Network) joinOrderers(ctx context.Context) error {
+	for _, o := range n.Layout.Orderers() {
+		args := append([]string{"channel", "join", "--channelID", topology.Channel, "--config-block", n.Layout.GenesisBlock()}, n.osnadminArgs(o)...)
+		err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
+			out, err := n.run(ctx, n.baseEnv(), "osnadmin", args...)
+			if err == nil && !strings.Contains(string(out), "Status: 201") && !strings.Contains(string(out), "already exists") {
+				return fmt.Errorf("%s: unexpected answer: %s", o.Name, out)
+			}
+			if err != nil && strings.Contains(err.Error(), "already exists") {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("join %s: %w", o.Name, err)
+		}
+	}
+	return nil
+}
+
+func (n *Network) joinPeers(ctx context.Context) error {
+	for _, p := range n.Layout.Peers() {
+		err := retry(ctx, 60*time.Second, func(ctx context.Context) error {
+			_, err := n.run(ctx, n.adminEnv(p), "peer", "channel", "join", "-b", n.Layout.GenesisBlock())
+			if err != nil && strings.Contains(err.Error(), "already exists") {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("join %s (log: %s): %w", p.Name, n.Layout.LogFile(p.Name), err)
+		}
+	}
+	return nil
+}
+
+// waitLeader waits until one orderer reports itself Raft leader of the channel.
+func (n *Network) waitLeader(ctx context.Context, timeout time.Duration) error {
+	return retry(ctx, timeout, func(ctx context.Context) error {
+		for _, o := range n.Layout.Orderers() {
+			c, err := n.opsClient(o)
+			if err != nil {
+				return err
+			}
+			if v, err := c.metric(ctx, `consensus_etcdraft_is_leader{channel="`+topology.Channel+`"}`); err == nil && v == 1 {
+				return nil
+			}
+		}
+		return errors.New("no orderer is Raft leader yet")
+	})
+}
+
+// writeProfile writes the connection material clients use.
+func (n *Network) writeProfile() error {
+	l := n.Layout
+	prof := connection.Profile{Channel: topology.Channel, Chaincode: topology.Chaincode, Orgs: map[string]connection.Org{}}
+	for _, p := range l.Peers() {
+		users := map[string]connection.User{}
+		for _, name := range []string{"User1", "Admin"} {
+			msp := l.UserMSPDir(p.Org, name)
+			tlsDir := l.UserTLSDir(p.Org, name)
+			users[name] = connection.User{
+				Cert:    filepath.Join(msp, "signcerts", name+"@"+p.Org.Domain+"-cert.pem"),
+				Key:     filepath.Join(msp, "keystore", "priv_sk"),
+				TLSCert: filepath.Join(tlsDir, "client.crt"),
+				TLSKey:  filepath.Join(tlsDir, "client.key"),
+			}
+		}
+		prof.Orgs[p.Org.MSPID] = connection.Org{
+			MSPID: p.Org.MSPID,
+			Peers: []connection.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: "127.0.0.1"}},
+			Users: users,
+		}
+	}
+	if err := prof.Validate(); err != nil {
+		return err
+	}
+	return prof.Save(l.ConnectionProfile())
+}
