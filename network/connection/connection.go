@@ -227,7 +227,6 @@ func (p *Profile) Connect(mspID, userName string, opts ...client.ConnectOption) 
 	defaults := []client.ConnectOption{
 		client.WithSign(sign),
 		client.WithClientConnection(conn),
-		client.WithHash(nil),
 		client.WithEvaluateTimeout(10 * time.Second),
 		client.WithEndorseTimeout(30 * time.Second),
 		client.WithSubmitTimeout(10 * time.Second),

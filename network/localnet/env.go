@@ -64,7 +64,9 @@ func (n *Network) ordererEnv(o topology.Node) []string {
 		"ORDERER_OPERATIONS_TLS_ENABLED=true",
 		"ORDERER_OPERATIONS_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
 		"ORDERER_OPERATIONS_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
+		// /healthz is open; /metrics asks for a client certificate from this CA.
 		"ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
+		"ORDERER_OPERATIONS_TLS_CLIENTROOTCAS=["+ordererTLSCA+"]",
 		"ORDERER_METRICS_PROVIDER=prometheus",
 		"ORDERER_FILELEDGER_LOCATION="+filepath.Join(dir, "ledger"),
 		"ORDERER_CONSENSUS_WALDIR="+filepath.Join(dir, "etcdraft", "wal"),
@@ -105,6 +107,9 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_OPERATIONS_TLS_ENABLED=true",
 		"CORE_OPERATIONS_TLS_CERT_FILE="+filepath.Join(tlsDir, "server.crt"),
 		"CORE_OPERATIONS_TLS_KEY_FILE="+filepath.Join(tlsDir, "server.key"),
+		// /healthz is open; /metrics asks for a client certificate from this CA.
+		"CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
+		"CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES="+l.TLSCACert(p.Org),
 		"CORE_METRICS_PROVIDER=prometheus",
 		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: shiptrace-ccaas, path: "+n.builderDir()+"}]",
 	)

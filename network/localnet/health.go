@@ -30,10 +30,16 @@ func (n *Network) opsClient(node topology.Node) (*opsClient, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
+	// The org admin's TLS client certificate opens /metrics.
+	userTLS := n.Layout.UserTLSDir(node.Org, "Admin")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(userTLS, "client.crt"), filepath.Join(userTLS, "client.key"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: admin TLS client certificate: %w", node.Name, err)
+	}
 	return &opsClient{
 		base: fmt.Sprintf("https://127.0.0.1:%d", node.OpsPort()),
 		hc: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
+			TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}},
 	}, nil
 }
 

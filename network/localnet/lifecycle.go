@@ -3,12 +3,8 @@ package localnet
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,13 +170,14 @@ func (n *Network) generateCrypto(ctx context.Context) error {
 		"--config", filepath.Join(n.configDir(), "crypto-config.yaml"), "--output", n.Layout.CryptoDir()); err != nil {
 		return err
 	}
+	if _, err := normaliseCACerts(n.Layout.CryptoDir()); err != nil {
+		return err
+	}
 	return checkLowS(n.Layout.CryptoDir())
 }
 
-// checkLowS verifies that every CA certificate cryptogen made carries a low-S
-// ECDSA signature. Fabric's MSP rejects high-S signatures, and an older
-// cryptogen produced them for about half of its CAs ("certificate signed by
-// unknown authority"); 2.5 normalises them, and this check keeps it so.
+// checkLowS verifies that every ECDSA certificate under cryptoDir carries a
+// low-S signature, as Fabric's MSP requires.
 func checkLowS(cryptoDir string) error {
 	var bad []string
 	err := filepath.WalkDir(cryptoDir, func(path string, d os.DirEntry, err error) error {
@@ -191,25 +188,14 @@ func checkLowS(cryptoDir string) error {
 		if err != nil {
 			return err
 		}
-		block, _ := pem.Decode(b)
-		if block == nil {
-			return fmt.Errorf("%s: not PEM", path)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
+		cert, err := parsePEMCert(b)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		var sig struct{ R, S *big.Int }
-		if _, err := asn1.Unmarshal(cert.Signature, &sig); err != nil {
-			return fmt.Errorf("%s: signature: %w", path, err)
-		}
-		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-		if !ok {
-			return nil
-		}
-		half := new(big.Int).Rsh(pub.Curve.Params().N, 1)
-		if sig.S.Cmp(half) > 0 {
-			bad = append(bad, path)
+		if pub, ok := cert.PublicKey.(*ecdsa.PublicKey); ok {
+			if low, err := isLowS(cert.Signature, pub); err != nil || !low {
+				bad = append(bad, path)
+			}
 		}
 		return nil
 	})
@@ -217,7 +203,7 @@ func checkLowS(cryptoDir string) error {
 		return err
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("cryptogen made certificates with high-S signatures that Fabric rejects: %v", bad)
+		return fmt.Errorf("certificates with high-S signatures that Fabric rejects: %v", bad)
 	}
 	return nil
 }

@@ -1,0 +1,193 @@
+// Package testnet gives integration tests the real local Fabric network.
+//
+// Require uses the network in the data directory (SHIPTRACE_HOME, default
+// <repo>/.shiptrace) and starts it with `shipnet up` if it is not running, the
+// same command the README's quick start uses. Test packages run in parallel
+// processes, so start-up is serialised with a file lock. Tests share the one
+// network: they must use fresh identifiers (see UniqueID) and never assume an
+// empty ledger.
+package testnet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// Network is a running local network.
+type Network struct {
+	Repo    string
+	Home    string
+	Profile *connection.Profile
+	shipnet string // path of the built shipnet command
+}
+
+var (
+	once    sync.Once
+	shared  *Network
+	initErr error
+)
+
+// Require returns the running network, starting it if needed. It fails the
+// test (never skips it) when the network cannot be brought up.
+func Require(t testing.TB) *Network {
+	t.Helper()
+	once.Do(func() { shared, initErr = bringUp() })
+	if initErr != nil {
+		t.Fatalf("local Fabric network: %v", initErr)
+	}
+	return shared
+}
+
+func bringUp() (*Network, error) {
+	repo, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	home := os.Getenv("SHIPTRACE_HOME")
+	if home == "" {
+		home = filepath.Join(repo, ".shiptrace")
+	}
+	n := &Network{Repo: repo, Home: home, shipnet: filepath.Join(repo, ".cache", "bin", "shipnet")}
+	if err := os.MkdirAll(filepath.Dir(n.shipnet), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lock(filepath.Join(repo, ".cache", "testnet.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	build := exec.Command("go", "build", "-o", n.shipnet, "./network/cmd/shipnet")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build shipnet: %v\n%s", err, out)
+	}
+	if out, err := n.run("up"); err != nil {
+		return nil, fmt.Errorf("shipnet up: %v\n%s", err, out)
+	}
+	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	if err != nil {
+		return nil, err
+	}
+	n.Profile = prof
+	return n, nil
+}
+
+// Shipnet runs a shipnet command (stop, start, status, deploy...) against the
+// test network and fails the test if it fails.
+func (n *Network) Shipnet(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := n.run(args...)
+	if err != nil {
+		t.Fatalf("shipnet %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (n *Network) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.shipnet, append(args, "--home", n.Home)...)
+	cmd.Dir = n.Repo
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Gateway connects to the organisation's peer as its ordinary user (User1)
+// and closes the connection when the test ends.
+func (n *Network) Gateway(t testing.TB, mspID string, opts ...client.ConnectOption) *client.Gateway {
+	t.Helper()
+	return n.GatewayAs(t, mspID, "User1", opts...)
+}
+
+// GatewayAs connects as a named user of the organisation (e.g. "Admin").
+func (n *Network) GatewayAs(t testing.TB, mspID, user string, opts ...client.ConnectOption) *client.Gateway {
+	t.Helper()
+	gw, conn, err := n.Profile.Connect(mspID, user, opts...)
+	if err != nil {
+		t.Fatalf("connect as %s/%s: %v", mspID, user, err)
+	}
+	t.Cleanup(func() {
+		gw.Close()
+		conn.Close()
+	})
+	return gw
+}
+
+// Contract is the shiptrace chaincode on the channel, signed by the
+// organisation's user.
+func (n *Network) Contract(t testing.TB, mspID string) *client.Contract {
+	t.Helper()
+	return n.Gateway(t, mspID).GetNetwork(n.Profile.Channel).GetContract(n.Profile.Chaincode)
+}
+
+// Layout returns the ports and paths of the running network.
+func (n *Network) Layout(t testing.TB) topology.Layout {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.Home, "network.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		BasePort int `json:"basePort"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return topology.Layout{BasePort: st.BasePort, Home: n.Home}
+}
+
+// UniqueID returns prefix plus a random suffix, so tests that share the
+// ledger never collide, also across runs.
+func UniqueID(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "-" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+// RepoRoot finds the repository root from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "network", "config", "core.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no shiptrace repository above %s", dir)
+		}
+	}
+}
+
+// lock takes an exclusive file lock, waiting for another test process.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
