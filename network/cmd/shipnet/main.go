@@ -40,7 +40,9 @@ func main() {
 
 type exitCode int
 
-func (e exitCode) Error() string { return "not every process is up (exit status " + strconv.Itoa(int(e)) + ")" }
+func (e exitCode) Error() string {
+	return "not every process is up (exit status " + strconv.Itoa(int(e)) + ")"
+}
 
 func run(args []string) error {
 	repo, err := repoRoot()
