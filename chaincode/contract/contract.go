@@ -1,0 +1,509 @@
+// Package contract is the Fabric face of the shiptrace rules: it reads the
+// caller and the transaction time from Fabric, loads and stores shipments,
+// and emits one event per change. The rules themselves live in package
+// shipment.
+package contract
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+// Name is the chaincode name on the channel.
+const Name = "shiptrace"
+
+// TransientContact is the transient-map key that carries the buyer contact.
+const TransientContact = "buyerContact"
+
+// Contract implements the shiptrace transactions. Arguments and results are
+// JSON strings; refusals are *shipment.Error values, which the peer returns as
+// "CODE: message".
+type Contract struct {
+	contractapi.Contract
+	log *slog.Logger
+}
+
+// New returns the contract; log receives operational messages only (never
+// personal data).
+func New(log *slog.Logger) *Contract {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Contract{log: log}
+	c.Name = ""
+	c.Info.Title = "shiptrace"
+	c.Info.Version = "1.0.0"
+	return c
+}
+
+// txn bundles what every transaction needs from Fabric.
+type txn struct {
+	stub   shim.ChaincodeStubInterface
+	caller shipment.Caller
+	at     time.Time
+}
+
+func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
+	stub := ctx.GetStub()
+	ci := ctx.GetClientIdentity()
+	msp, err := ci.GetMSPID()
+	if err != nil {
+		return nil, fmt.Errorf("read caller MSP ID: %w", err)
+	}
+	role, _, err := ci.GetAttributeValue(shipment.RoleAttribute)
+	if err != nil {
+		return nil, fmt.Errorf("read caller role attribute: %w", err)
+	}
+	ts, err := stub.GetTxTimestamp()
+	if err != nil {
+		return nil, fmt.Errorf("read transaction time: %w", err)
+	}
+	return &txn{stub: stub, caller: shipment.Caller{MSPID: msp, Role: role}, at: ts.AsTime().UTC()}, nil
+}
+
+// load reads a shipment, or fails with NOT_FOUND.
+func (t *txn) load(id string) (*shipment.Shipment, error) {
+	if err := shipment.ValidateID(id); err != nil {
+		return nil, err
+	}
+	key, err := shipmentKey(t.stub, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := t.stub.GetState(key)
+	if err != nil {
+		return nil, fmt.Errorf("read shipment %s: %w", id, err)
+	}
+	if b == nil {
+		return nil, shipment.Errorf(shipment.NotFound, "shipment %s does not exist", id)
+	}
+	var s shipment.Shipment
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode shipment %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+// save writes s, keeps its index entries in step with old (nil on create),
+// sets the key-level endorsement policy when the parties holding it change,
+// and emits the event. It is the only path that writes a shipment, so every
+// change gets exactly one event.
+func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error) {
+	key, err := shipmentKey(t.stub, s.ID)
+	if err != nil {
+		return "", err
+	}
+	s.UpdatedTx = t.stub.GetTxID()
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
+	}
+	if err := t.stub.PutState(key, b); err != nil {
+		return "", fmt.Errorf("write shipment %s: %w", s.ID, err)
+	}
+	if err := t.reindex(old, s); err != nil {
+		return "", err
+	}
+	if old == nil || old.Custodian != s.Custodian {
+		if err := t.setEndorsers(key, s); err != nil {
+			return "", err
+		}
+	}
+	if err := t.emit(ev); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// reindex deletes index entries of old that s no longer has and adds the new
+// ones, in a fixed order.
+func (t *txn) reindex(old, s *shipment.Shipment) error {
+	before, err := indexKeys(t.stub, old)
+	if err != nil {
+		return err
+	}
+	after, err := indexKeys(t.stub, s)
+	if err != nil {
+		return err
+	}
+	for _, k := range before {
+		if !slices.Contains(after, k) {
+			if err := t.stub.DelState(k); err != nil {
+				return fmt.Errorf("delete index entry of %s: %w", s.ID, err)
+			}
+		}
+	}
+	for _, k := range after {
+		if !slices.Contains(before, k) {
+			if err := t.stub.PutState(k, indexValue); err != nil {
+				return fmt.Errorf("write index entry of %s: %w", s.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// setEndorsers makes the shipment key require endorsement by the exporter's
+// and the current custodian's peers, so no other pair of members can rewrite
+// it, whatever the chaincode-level policy allows.
+func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
+	ep, err := statebased.NewStateEP(nil)
+	if err != nil {
+		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
+	}
+	orgs := []string{s.Exporter}
+	if s.Custodian != s.Exporter {
+		orgs = append(orgs, s.Custodian)
+	}
+	if err := ep.AddOrgs(statebased.RoleTypeMember, orgs...); err != nil {
+		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
+	}
+	policy, err := ep.Policy()
+	if err != nil {
+		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
+	}
+	if err := t.stub.SetStateValidationParameter(key, policy); err != nil {
+		return fmt.Errorf("set key endorsement policy for %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+func (t *txn) emit(ev shipment.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.Type, err)
+	}
+	if err := t.stub.SetEvent(string(ev.Type), b); err != nil {
+		return fmt.Errorf("set event %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// CreateShipment records a new shipment; the caller's organisation becomes its
+// exporter. The buyer contact is not accepted here: a transaction that writes
+// public state needs a majority of organisations to endorse it, and the
+// contact must reach only the exporter's peers. Send it with SetBuyerContact.
+func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, shipmentJSON string) (string, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	if tm, err := t.stub.GetTransient(); err == nil && len(tm[TransientContact]) > 0 {
+		return "", shipment.Errorf(shipment.Invalid, "buyerContact: send the contact with SetBuyerContact, endorsed by your organisation only, after CreateShipment")
+	}
+	n, err := shipment.DecodeNewShipment([]byte(shipmentJSON))
+	if err != nil {
+		return "", err
+	}
+	s, err := shipment.Create(n, t.caller, t.at)
+	if err != nil {
+		return "", err
+	}
+	key, err := shipmentKey(t.stub, s.ID)
+	if err != nil {
+		return "", err
+	}
+	if b, err := t.stub.GetState(key); err != nil {
+		return "", fmt.Errorf("read shipment %s: %w", s.ID, err)
+	} else if b != nil {
+		return "", shipment.Errorf(shipment.Conflict, "shipment %s already exists", s.ID)
+	}
+	return t.save(nil, s, shipment.NewEvent(shipment.EventCreated, s, t.at))
+}
+
+// ReadShipment returns the public record of a shipment.
+func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return "", err
+	}
+	if err := shipment.Authorize(t.caller, s, shipment.OpRead); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode shipment %s: %w", id, err)
+	}
+	return string(b), nil
+}
+
+// change runs one state transition: load, apply the rule, save with its event.
+func (c *Contract) change(ctx contractapi.TransactionContextInterface, id string, evType shipment.EventType,
+	apply func(t *txn, s *shipment.Shipment) error, decorate func(ev *shipment.Event, old *shipment.Shipment)) (string, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return "", err
+	}
+	old := *s
+	if err := apply(t, s); err != nil {
+		return "", err
+	}
+	ev := shipment.NewEvent(evType, s, t.at)
+	if decorate != nil {
+		decorate(&ev, &old)
+	}
+	return t.save(&old, s, ev)
+}
+
+// AttachDocument adds a document's type and SHA-256 digest to a shipment.
+func (c *Contract) AttachDocument(ctx contractapi.TransactionContextInterface, id string, documentJSON string) (string, error) {
+	var doc shipment.Document
+	return c.change(ctx, id, shipment.EventDocumentAttached, func(t *txn, s *shipment.Shipment) error {
+		if err := shipment.Authorize(t.caller, s, shipment.OpAttachDocument); err != nil {
+			return err
+		}
+		d, err := shipment.DecodeDocument([]byte(documentJSON))
+		if err != nil {
+			return err
+		}
+		if err := s.AttachDocument(t.caller, t.at, d); err != nil {
+			return err
+		}
+		doc = s.Documents[len(s.Documents)-1]
+		return nil
+	}, func(ev *shipment.Event, _ *shipment.Shipment) { ev.Document = &doc })
+}
+
+// Ship marks a shipment dispatched by its exporter.
+func (c *Contract) Ship(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	return c.change(ctx, id, shipment.EventShipped, func(t *txn, s *shipment.Shipment) error {
+		return s.Ship(t.caller, t.at)
+	}, nil)
+}
+
+// HandOver passes custody of a shipment to the organisation toMSP.
+func (c *Contract) HandOver(ctx contractapi.TransactionContextInterface, id string, toMSP string) (string, error) {
+	return c.change(ctx, id, shipment.EventCustodyTransfered, func(t *txn, s *shipment.Shipment) error {
+		return s.HandOver(t.caller, t.at, toMSP)
+	}, func(ev *shipment.Event, old *shipment.Shipment) { ev.FromCustodian = old.Custodian })
+}
+
+// Deliver records the buyer's confirmation of delivery and the settlement.
+func (c *Contract) Deliver(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	return c.change(ctx, id, shipment.EventDelivered, func(t *txn, s *shipment.Shipment) error {
+		return s.Deliver(t.caller, t.at)
+	}, nil)
+}
+
+// Reject records the buyer's refusal of a shipment and the settlement.
+func (c *Contract) Reject(ctx contractapi.TransactionContextInterface, id string, reason string) (string, error) {
+	return c.change(ctx, id, shipment.EventRejected, func(t *txn, s *shipment.Shipment) error {
+		return s.Reject(t.caller, t.at, reason)
+	}, nil)
+}
+
+// Cancel withdraws a shipment that has not been shipped.
+func (c *Contract) Cancel(ctx contractapi.TransactionContextInterface, id string, reason string) (string, error) {
+	return c.change(ctx, id, shipment.EventCancelled, func(t *txn, s *shipment.Shipment) error {
+		return s.Cancel(t.caller, t.at, reason)
+	}, nil)
+}
+
+// FlagOverdue marks a shipment past its expected delivery time.
+func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	return c.change(ctx, id, shipment.EventOverdue, func(t *txn, s *shipment.Shipment) error {
+		return s.FlagOverdue(t.caller, t.at)
+	}, nil)
+}
+
+// RecordReadings stores a batch of temperature readings and updates the
+// cold-chain summary. The same batch uploaded again is recognised by its
+// digest and changes nothing, so clients may retry safely.
+func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return "", err
+	}
+	if err := shipment.Authorize(t.caller, s, shipment.OpRecordReadings); err != nil {
+		return "", err
+	}
+	batch, err := shipment.DecodeReadings([]byte(readingsJSON))
+	if err != nil {
+		return "", err
+	}
+	sorted := slices.Clone(batch)
+	slices.SortFunc(sorted, shipment.CompareReadings)
+	chunks, err := encodeChunks(id, sorted)
+	if err != nil {
+		return "", err
+	}
+	if b, err := t.stub.GetState(chunks[0].key); err != nil {
+		return "", fmt.Errorf("record readings for %s: %w", id, err)
+	} else if b != nil {
+		// Already recorded: a retry of a committed upload.
+		out, err := json.Marshal(s)
+		return string(out), err
+	}
+	old := *s
+	hist := &sensorHistory{stub: t.stub, id: id}
+	res, err := s.RecordReadings(t.caller, t.at, batch, hist.readings)
+	if err != nil {
+		return "", err
+	}
+	for _, ch := range chunks {
+		if err := t.stub.PutState(ch.key, ch.value); err != nil {
+			return "", fmt.Errorf("record readings for %s: %w", id, err)
+		}
+	}
+	evType := shipment.EventReadingsRecorded
+	if res.Breached {
+		evType = shipment.EventColdChainBreached
+	}
+	ev := shipment.NewEvent(evType, s, t.at)
+	ev.Readings = res.Accepted
+	return t.save(&old, s, ev)
+}
+
+// SetBuyerContact stores the buyer contact, passed in the transient map under
+// "buyerContact", in the exporter's implicit private data collection. It
+// writes nothing public, so only the exporter's organisation endorses it:
+// submit it with the exporter as the only endorsing organisation.
+func (c *Contract) SetBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
+	t, err := begin(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return err
+	}
+	if err := shipment.Authorize(t.caller, s, shipment.OpSetContact); err != nil {
+		return err
+	}
+	tm, err := t.stub.GetTransient()
+	if err != nil {
+		return fmt.Errorf("read transient data: %w", err)
+	}
+	raw, ok := tm[TransientContact]
+	if !ok || len(raw) == 0 {
+		return shipment.Errorf(shipment.Invalid, "buyerContact: required in the transient map")
+	}
+	contact, err := shipment.DecodeContact(raw)
+	if err != nil {
+		return err
+	}
+	rec, err := t.sealContact(contact)
+	if err != nil {
+		return err
+	}
+	if err := t.stub.PutPrivateData(implicitCollection(s.Exporter), contactKey(id), rec); err != nil {
+		return fmt.Errorf("store buyer contact of %s: %w", id, err)
+	}
+	return t.emit(contactEvent(shipment.EventContactUpdated, s, t))
+}
+
+// storedContact is the private record. The salt makes the value's hash, which
+// is public on the channel, impossible to confirm by guessing phone numbers.
+type storedContact struct {
+	Salt    string           `json:"salt"`
+	Contact shipment.Contact `json:"contact"`
+}
+
+// sealContact salts the contact with a digest of the proposal signature: it is
+// known only to the client and the endorsing peers (it is not in the block),
+// and the same on every endorser, so endorsement stays deterministic.
+func (t *txn) sealContact(c shipment.Contact) ([]byte, error) {
+	sp, err := t.stub.GetSignedProposal()
+	if err != nil {
+		return nil, fmt.Errorf("read signed proposal: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte("shiptrace-contact-salt:"), sp.GetSignature()...))
+	b, err := json.Marshal(storedContact{Salt: hex.EncodeToString(sum[:]), Contact: c})
+	if err != nil {
+		return nil, fmt.Errorf("encode buyer contact: %w", err)
+	}
+	return b, nil
+}
+
+func contactEvent(typ shipment.EventType, s *shipment.Shipment, t *txn) shipment.Event {
+	ev := shipment.NewEvent(typ, s, t.at)
+	ev.By = t.caller.MSPID
+	ev.ColdChain, ev.Settlement, ev.Reason = nil, nil, ""
+	return ev
+}
+
+// BuyerContact returns the buyer contact to the shipment's exporter.
+func (c *Contract) BuyerContact(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return "", err
+	}
+	if err := shipment.Authorize(t.caller, s, shipment.OpReadContact); err != nil {
+		return "", err
+	}
+	b, err := t.stub.GetPrivateData(implicitCollection(s.Exporter), contactKey(id))
+	if err != nil {
+		return "", fmt.Errorf("read buyer contact of %s: %w", id, err)
+	}
+	if b == nil {
+		return "", shipment.Errorf(shipment.NotFound, "shipment %s has no buyer contact", id)
+	}
+	var rec storedContact
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return "", fmt.Errorf("decode buyer contact of %s: %w", id, err)
+	}
+	out, err := json.Marshal(rec.Contact)
+	if err != nil {
+		return "", fmt.Errorf("encode buyer contact of %s: %w", id, err)
+	}
+	return string(out), nil
+}
+
+// DeleteBuyerContact erases the buyer contact (GDPR). It purges the private
+// data, which removes it from the peers' private store and its history;
+// where the channel does not support purging, it deletes the current value.
+func (c *Contract) DeleteBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
+	t, err := begin(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := t.load(id)
+	if err != nil {
+		return err
+	}
+	if err := shipment.Authorize(t.caller, s, shipment.OpDeleteContact); err != nil {
+		return err
+	}
+	coll := implicitCollection(s.Exporter)
+	hash, err := t.stub.GetPrivateDataHash(coll, contactKey(id))
+	if err != nil {
+		return fmt.Errorf("look up buyer contact of %s: %w", id, err)
+	}
+	if hash == nil {
+		return shipment.Errorf(shipment.NotFound, "shipment %s has no buyer contact", id)
+	}
+	if err := t.stub.PurgePrivateData(coll, contactKey(id)); err != nil {
+		c.log.Warn("purge not available, deleting buyer contact instead", slog.String("shipment", id), slog.Any("error", err))
+		if err := t.stub.DelPrivateData(coll, contactKey(id)); err != nil {
+			return fmt.Errorf("delete buyer contact of %s: %w", id, err)
+		}
+	}
+	return t.emit(contactEvent(shipment.EventContactDeleted, s, t))
+}

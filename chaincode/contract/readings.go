@@ -1,0 +1,296 @@
+package contract
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+// bucketMillis is the time span of one reading chunk. A batch is split at
+// bucket boundaries, so chunks of different buckets never overlap in time and
+// a time-ordered read only merges the chunks of one bucket at a time.
+const bucketMillis = int64(time.Hour / time.Millisecond)
+
+// chunk is one batch's readings that fall into one bucket, stored as columns
+// to keep the value small: sensor names once, then per reading the sensor's
+// index, the offset in milliseconds from the bucket start and the
+// temperature. Readings are sorted by time, sensor and temperature.
+type chunk struct {
+	Version int       `json:"v"`
+	Sensors []string  `json:"s"`
+	Sensor  []int     `json:"i"`
+	Offset  []int64   `json:"t"`
+	Celsius []float64 `json:"c"`
+}
+
+// storedChunk is a chunk with its key, to be written.
+type storedChunk struct {
+	key   string
+	value []byte
+}
+
+func bucketOf(t time.Time) int64 { return t.UnixMilli() / bucketMillis }
+
+func readingsKeyPrefix(id string) string { return readingsPrefix + id + "~" }
+
+// chunkKey sorts by shipment, then bucket (fixed width), then batch digest.
+func chunkKey(id string, bucket int64, digest string) string {
+	return fmt.Sprintf("%s%010d~%s", readingsKeyPrefix(id), bucket, digest)
+}
+
+// batchDigest identifies a batch by its content, so uploading the same batch
+// again is recognised and not recorded twice.
+func batchDigest(sorted []shipment.Reading) string {
+	h := sha256.New()
+	for _, r := range sorted {
+		fmt.Fprintf(h, "%s|%d|%s\n", r.SensorID, r.Time.UnixMilli(), strconv.FormatFloat(r.Celsius, 'g', -1, 64))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// encodeChunks splits a time-sorted batch into one chunk per bucket.
+func encodeChunks(id string, sorted []shipment.Reading) ([]storedChunk, error) {
+	digest := batchDigest(sorted)
+	var out []storedChunk
+	for start := 0; start < len(sorted); {
+		b := bucketOf(sorted[start].Time)
+		end := start
+		for end < len(sorted) && bucketOf(sorted[end].Time) == b {
+			end++
+		}
+		c := chunk{Version: 1}
+		idx := map[string]int{}
+		for _, r := range sorted[start:end] {
+			i, ok := idx[r.SensorID]
+			if !ok {
+				i = len(c.Sensors)
+				idx[r.SensorID] = i
+				c.Sensors = append(c.Sensors, r.SensorID)
+			}
+			c.Sensor = append(c.Sensor, i)
+			c.Offset = append(c.Offset, r.Time.UnixMilli()-b*bucketMillis)
+			c.Celsius = append(c.Celsius, r.Celsius)
+		}
+		v, err := json.Marshal(c)
+		if err != nil {
+			return nil, fmt.Errorf("encode readings chunk: %w", err)
+		}
+		out = append(out, storedChunk{key: chunkKey(id, b, digest), value: v})
+		start = end
+	}
+	return out, nil
+}
+
+// chunkName is the part of a chunk key after the shipment prefix
+// ("<bucket>~<digest>"); it orders chunks and identifies them in bookmarks.
+func chunkName(id, key string) (name string, bucket int64, err error) {
+	name = strings.TrimPrefix(key, readingsKeyPrefix(id))
+	b, _, ok := strings.Cut(name, "~")
+	if !ok {
+		return "", 0, fmt.Errorf("malformed readings key %q", key)
+	}
+	bucket, err = strconv.ParseInt(b, 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("malformed readings key %q: %w", key, err)
+	}
+	return name, bucket, nil
+}
+
+func decodeChunk(bucket int64, value []byte) ([]shipment.Reading, error) {
+	var c chunk
+	if err := json.Unmarshal(value, &c); err != nil {
+		return nil, fmt.Errorf("decode readings chunk: %w", err)
+	}
+	if len(c.Sensor) != len(c.Offset) || len(c.Offset) != len(c.Celsius) {
+		return nil, fmt.Errorf("decode readings chunk: column lengths differ")
+	}
+	out := make([]shipment.Reading, len(c.Offset))
+	for i := range c.Offset {
+		if c.Sensor[i] < 0 || c.Sensor[i] >= len(c.Sensors) {
+			return nil, fmt.Errorf("decode readings chunk: sensor index out of range")
+		}
+		out[i] = shipment.Reading{
+			SensorID: c.Sensors[c.Sensor[i]],
+			Time:     time.UnixMilli(bucket*bucketMillis + c.Offset[i]).UTC(),
+			Celsius:  c.Celsius[i],
+		}
+	}
+	return out, nil
+}
+
+// position is a reading's place in the listing order: time, then chunk, then
+// index inside the chunk. It is total even when batches overlap in time or
+// repeat a reading, so a bookmark resumes exactly where the page ended.
+type position struct {
+	ms    int64
+	chunk string
+	index int
+}
+
+func (p position) compare(q position) int {
+	if c := cmp.Compare(p.ms, q.ms); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(p.chunk, q.chunk); c != 0 {
+		return c
+	}
+	return cmp.Compare(p.index, q.index)
+}
+
+func (p position) bookmark() string {
+	return fmt.Sprintf("r1.%d.%s.%d", p.ms, p.chunk, p.index)
+}
+
+func parseBookmark(s string) (position, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 || parts[0] != "r1" {
+		return position{}, shipment.Errorf(shipment.Invalid, "bookmark: not a bookmark returned by Readings")
+	}
+	ms, err1 := strconv.ParseInt(parts[1], 10, 64)
+	idx, err2 := strconv.Atoi(parts[3])
+	if err1 != nil || err2 != nil || idx < 0 {
+		return position{}, shipment.Errorf(shipment.Invalid, "bookmark: not a bookmark returned by Readings")
+	}
+	return position{ms: ms, chunk: parts[2], index: idx}, nil
+}
+
+type positioned struct {
+	pos position
+	r   shipment.Reading
+}
+
+// readingsPage lists readings of shipment id with from <= time <= to (zero
+// bounds are open) in time order, at most pageSize, after bookmark. It reads
+// only the buckets it needs: from the bucket of the later of from and the
+// bookmark, one bucket at a time, and stops when the page is full.
+func readingsPage(stub shim.ChaincodeStubInterface, id string, from, to time.Time, pageSize int, bookmark string) ([]shipment.Reading, string, error) {
+	var after *position
+	if bookmark != "" {
+		p, err := parseBookmark(bookmark)
+		if err != nil {
+			return nil, "", err
+		}
+		after = &p
+	}
+	startBucket := int64(0)
+	if !from.IsZero() {
+		startBucket = bucketOf(from)
+	}
+	if after != nil {
+		startBucket = max(startBucket, after.ms/bucketMillis)
+	}
+	endKey := readingsKeyPrefix(id) + "\uffff"
+	if !to.IsZero() {
+		endKey = chunkKey(id, bucketOf(to)+1, "")
+	}
+	it, err := stub.GetStateByRange(chunkKey(id, startBucket, ""), endKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("read readings of %s: %w", id, err)
+	}
+	defer it.Close()
+
+	var page []positioned
+	var group []positioned
+	groupBucket := int64(-1)
+	flush := func() {
+		slices.SortFunc(group, func(a, b positioned) int { return a.pos.compare(b.pos) })
+		for _, g := range group {
+			if len(page) > pageSize {
+				break
+			}
+			if !from.IsZero() && g.r.Time.Before(from) || !to.IsZero() && g.r.Time.After(to) {
+				continue
+			}
+			if after != nil && g.pos.compare(*after) <= 0 {
+				continue
+			}
+			page = append(page, g)
+		}
+		group = group[:0]
+	}
+	for it.HasNext() && len(page) <= pageSize {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, "", fmt.Errorf("read readings of %s: %w", id, err)
+		}
+		name, bucket, err := chunkName(id, kv.Key)
+		if err != nil {
+			return nil, "", err
+		}
+		if bucket != groupBucket {
+			flush()
+			groupBucket = bucket
+			if len(page) > pageSize {
+				break
+			}
+		}
+		rs, err := decodeChunk(bucket, kv.Value)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		for i, r := range rs {
+			group = append(group, positioned{pos: position{ms: r.Time.UnixMilli(), chunk: name, index: i}, r: r})
+		}
+	}
+	flush()
+
+	next := ""
+	if len(page) > pageSize {
+		page = page[:pageSize]
+		next = page[pageSize-1].pos.bookmark()
+	}
+	items := make([]shipment.Reading, len(page))
+	for i, p := range page {
+		items[i] = p.r
+	}
+	return items, next, nil
+}
+
+// sensorHistory loads every stored reading of shipment id once and serves
+// them per sensor; evaluation needs it only when late readings arrive.
+type sensorHistory struct {
+	stub     shim.ChaincodeStubInterface
+	id       string
+	loaded   bool
+	bySensor map[string][]shipment.Reading
+}
+
+func (h *sensorHistory) readings(sensorID string) ([]shipment.Reading, error) {
+	if !h.loaded {
+		it, err := h.stub.GetStateByRange(readingsKeyPrefix(h.id), readingsKeyPrefix(h.id)+"\uffff")
+		if err != nil {
+			return nil, fmt.Errorf("load readings of %s: %w", h.id, err)
+		}
+		defer it.Close()
+		h.bySensor = map[string][]shipment.Reading{}
+		for it.HasNext() {
+			kv, err := it.Next()
+			if err != nil {
+				return nil, fmt.Errorf("load readings of %s: %w", h.id, err)
+			}
+			_, bucket, err := chunkName(h.id, kv.Key)
+			if err != nil {
+				return nil, err
+			}
+			rs, err := decodeChunk(bucket, kv.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", kv.Key, err)
+			}
+			for _, r := range rs {
+				h.bySensor[r.SensorID] = append(h.bySensor[r.SensorID], r)
+			}
+		}
+		h.loaded = true
+	}
+	return h.bySensor[sensorID], nil
+}
