@@ -1,0 +1,67 @@
+package config
+
+import (
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/template"
+)
+
+// DefaultRules are used when the configuration has none: the buyer hears
+// about shipping, delivery and a cold-chain breach; the exporter's
+// operations number about a breach and an overdue shipment.
+func DefaultRules() []decide.Rule {
+	return []decide.Rule{
+		{Event: notifier.EventShipped, To: notifier.RoleBuyer, Template: "shipment_shipped"},
+		{Event: notifier.EventDelivered, To: notifier.RoleBuyer, Template: "shipment_delivered"},
+		{Event: notifier.EventColdChainBreached, To: notifier.RoleBuyer, Template: "coldchain_breach_buyer"},
+		{Event: notifier.EventColdChainBreached, To: notifier.RoleOps, Template: "coldchain_breach_ops"},
+		{Event: notifier.EventOverdue, To: notifier.RoleOps, Template: "shipment_overdue_ops"},
+	}
+}
+
+// DefaultTemplates match DefaultRules. Their names and parameter counts
+// must match templates approved in WhatsApp Manager; docs in notifier/README.md.
+func DefaultTemplates() map[string]template.Spec {
+	langs := []string{"en", "es", "pt_BR", "de", "fr"}
+	name := `{{default "customer" .Name}}`
+	stop := template.Button{SubType: "quick_reply", Index: 1, Payload: "STOP"}
+	track := template.Button{SubType: "url", Index: 0, Text: "{{pathescape .Event.ShipmentID}}"}
+	return map[string]template.Spec{
+		"shipment_shipped": {
+			Name: "shipment_shipped", Category: "UTILITY", Languages: langs, Fallback: "en",
+			Params: template.Params{
+				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
+					`{{default "-" .Event.Destination}}`, `{{default "to be confirmed" (date .Event.ExpectedDeliveryAt)}}`},
+				Buttons: []template.Button{track, stop},
+			},
+		},
+		"shipment_delivered": {
+			Name: "shipment_delivered", Category: "UTILITY", Languages: langs, Fallback: "en",
+			Params: template.Params{
+				Body:    []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`, "{{date .Event.Time}}"},
+				Buttons: []template.Button{track, stop},
+			},
+		},
+		"coldchain_breach_buyer": {
+			Name: "coldchain_breach", Category: "UTILITY", Languages: langs, Fallback: "en",
+			Params: template.Params{
+				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
+					"{{with .Event.ColdChain}}{{celsius .MinC}}{{else}}?{{end}}", "{{with .Event.ColdChain}}{{celsius .MaxC}}{{else}}?{{end}}"},
+				Buttons: []template.Button{track},
+			},
+		},
+		"coldchain_breach_ops": {
+			Name: "ops_coldchain_breach", Category: "UTILITY", Languages: []string{"en", "es"}, Fallback: "en",
+			Params: template.Params{
+				Body: []string{"{{.Event.ShipmentID}}", `{{default "-" .Event.Product}}`, `{{default "-" .Event.Custodian}}`,
+					"{{with .Event.ColdChain}}{{celsius .MinC}}{{else}}?{{end}}", "{{with .Event.ColdChain}}{{celsius .MaxC}}{{else}}?{{end}}"},
+			},
+		},
+		"shipment_overdue_ops": {
+			Name: "ops_shipment_overdue", Category: "UTILITY", Languages: []string{"en", "es"}, Fallback: "en",
+			Params: template.Params{
+				Body: []string{"{{.Event.ShipmentID}}", `{{default "-" .Event.BuyerRef}}`, `{{default "unknown" (date .Event.ExpectedDeliveryAt)}}`},
+			},
+		},
+	}
+}

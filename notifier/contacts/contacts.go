@@ -1,0 +1,119 @@
+// Package contacts finds buyers' WhatsApp contacts: from the contract's
+// BuyerContact transaction (the exporter's private data) or from a local
+// file for running without a network. Contacts are personal data: errors
+// and logs here name shipments, never numbers or names.
+package contacts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"google.golang.org/grpc/status"
+
+	"github.com/shiptrace/shiptrace/notifier"
+)
+
+// Evaluator is the part of a fabric-gateway Contract used here.
+type Evaluator interface {
+	EvaluateTransaction(name string, args ...string) ([]byte, error)
+}
+
+var _ Evaluator = (*client.Contract)(nil)
+
+// Fabric reads contacts through the contract's BuyerContact evaluate
+// transaction, which only the shipment's exporter org may call.
+type Fabric struct {
+	Contract Evaluator
+}
+
+// BuyerContact implements notifier.ContactSource. NOT_FOUND from the
+// contract means no contact (skip); anything else is worth retrying.
+func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.Contact, error) {
+	if err := ctx.Err(); err != nil {
+		return notifier.Contact{}, err
+	}
+	raw, err := f.Contract.EvaluateTransaction("BuyerContact", shipmentID)
+	if err != nil {
+		if contractCode(err) == "NOT_FOUND" {
+			return notifier.Contact{}, notifier.ErrNoContact
+		}
+		return notifier.Contact{}, fmt.Errorf("evaluate BuyerContact(%s): %w", shipmentID, err)
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 || string(raw) == "null" {
+		return notifier.Contact{}, notifier.ErrNoContact
+	}
+	var c notifier.Contact
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return notifier.Contact{}, fmt.Errorf("decode BuyerContact(%s): %w", shipmentID, err)
+	}
+	return c, nil
+}
+
+// contractCode finds the contract's error code ("NOT_FOUND: ...") in an
+// evaluate error, whose message or gRPC details carry the chaincode's text.
+func contractCode(err error) string {
+	texts := []string{err.Error()}
+	if st, ok := status.FromError(err); ok {
+		texts = append(texts, st.Message())
+		for _, d := range st.Details() {
+			texts = append(texts, fmt.Sprint(d))
+		}
+	}
+	for _, t := range texts {
+		for _, code := range []string{"NOT_FOUND", "FORBIDDEN", "INVALID", "CONFLICT"} {
+			if strings.Contains(t, code+":") {
+				return code
+			}
+		}
+	}
+	return ""
+}
+
+// File serves contacts from a JSON file {shipmentId: Contact}, read at
+// start. It is for local runs and tests without the exporter's private data.
+type File struct {
+	byShipment map[string]notifier.Contact
+}
+
+// LoadFile reads a contact file.
+func LoadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read contacts file: %w", err)
+	}
+	m := map[string]notifier.Contact{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("parse contacts file %s: %w", path, err)
+	}
+	return &File{byShipment: m}, nil
+}
+
+// BuyerContact implements notifier.ContactSource.
+func (f *File) BuyerContact(ctx context.Context, shipmentID string) (notifier.Contact, error) {
+	c, ok := f.byShipment[shipmentID]
+	if !ok {
+		return notifier.Contact{}, notifier.ErrNoContact
+	}
+	return c, nil
+}
+
+// Chain asks each source in turn and returns the first contact found.
+type Chain []notifier.ContactSource
+
+// BuyerContact implements notifier.ContactSource.
+func (c Chain) BuyerContact(ctx context.Context, shipmentID string) (notifier.Contact, error) {
+	for _, s := range c {
+		ct, err := s.BuyerContact(ctx, shipmentID)
+		if err == nil {
+			return ct, nil
+		}
+		if err != notifier.ErrNoContact {
+			return ct, err
+		}
+	}
+	return notifier.Contact{}, notifier.ErrNoContact
+}

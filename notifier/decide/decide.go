@@ -1,0 +1,186 @@
+// Package decide turns one ledger event into the notifications it owes:
+// which rules apply, who receives them, and whether each is queued or
+// skipped (no consent, opted out, daily cap reached, no contact). It does no
+// I/O, so the rules are tested without a store or a network.
+package decide
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/template"
+)
+
+// Rule sends template Template to recipient To ("buyer" or "ops") for
+// events of type Event.
+type Rule struct {
+	Event    string `mapstructure:"event" json:"event"`
+	To       string `mapstructure:"to" json:"to"`
+	Template string `mapstructure:"template" json:"template"`
+}
+
+// Config is what the decision needs from the notifier's configuration.
+type Config struct {
+	// ExporterMSP is the org this notifier speaks for; other exporters'
+	// events are ignored.
+	ExporterMSP string
+	Rules       []Rule
+	// DailyCap is the most buyer messages per recipient per UTC day
+	// (of the event time); 0 disables the cap.
+	DailyCap    int
+	OpsPhone    string
+	OpsLanguage string
+	// TrackingURL is a fmt pattern with one %s for the shipment ID,
+	// exposed to templates as {{.TrackingURL}}.
+	TrackingURL string
+	// MaxEventAge skips events older than this when first seen (e.g. on a
+	// first start that replays a long history); 0 disables.
+	MaxEventAge time.Duration
+}
+
+// View is the store state a decision consults (satisfied by outbox.View).
+type View interface {
+	OptedOut(phone string) bool
+	SentOnDay(phone string, day time.Time) int
+}
+
+// Skip reasons recorded on skipped notifications.
+const (
+	ReasonNoContact = "no_contact"
+	ReasonNoConsent = "no_consent"
+	ReasonOptedOut  = "opted_out"
+	ReasonDailyCap  = "daily_cap_reached"
+	ReasonStale     = "event_too_old"
+	ReasonNoOps     = "no_ops_number"
+)
+
+// Decider applies the rules.
+type Decider struct {
+	cfg      Config
+	renderer *template.Renderer
+}
+
+// New checks the rules against the configured templates.
+func New(cfg Config, r *template.Renderer) (*Decider, error) {
+	var errs []error
+	if cfg.ExporterMSP == "" {
+		errs = append(errs, errors.New("exporter MSP ID is required"))
+	}
+	for i, rule := range cfg.Rules {
+		if rule.Event == "" {
+			errs = append(errs, fmt.Errorf("rule %d: event is required", i))
+		}
+		if rule.To != notifier.RoleBuyer && rule.To != notifier.RoleOps {
+			errs = append(errs, fmt.Errorf("rule %d (%s): to must be %q or %q, not %q", i, rule.Event, notifier.RoleBuyer, notifier.RoleOps, rule.To))
+		}
+		if !r.Has(rule.Template) {
+			errs = append(errs, fmt.Errorf("rule %d (%s): template %q is not configured", i, rule.Event, rule.Template))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Decider{cfg: cfg, renderer: r}, nil
+}
+
+// Relevant returns the rules that apply to ev. An empty result means the
+// event is ignored (another exporter's, or a type nobody is told about).
+func (d *Decider) Relevant(ev notifier.Event) []Rule {
+	if ev.Exporter != d.cfg.ExporterMSP {
+		return nil
+	}
+	var out []Rule
+	for _, r := range d.cfg.Rules {
+		if r.Event == ev.Type {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// NeedsBuyer reports whether any of rules addresses the buyer, so the
+// caller fetches the contact only when it will be used.
+func NeedsBuyer(rules []Rule) bool {
+	for _, r := range rules {
+		if r.To == notifier.RoleBuyer {
+			return true
+		}
+	}
+	return false
+}
+
+// Input is one event with everything the decision needs.
+type Input struct {
+	Chain notifier.ChainEvent
+	Event notifier.Event
+	Rules []Rule
+	// Buyer is the buyer's contact; nil with ContactErr = ErrNoContact
+	// when there is none.
+	Buyer *notifier.Contact
+	Now   time.Time
+}
+
+// Plan returns one notification per rule, queued or skipped with a reason.
+// It runs inside the store transaction that records them, so the cap and
+// opt-out it reads are the ones it writes against.
+func (d *Decider) Plan(in Input, v View) []notifier.Notification {
+	out := make([]notifier.Notification, 0, len(in.Rules))
+	seen := map[string]bool{}
+	for _, rule := range in.Rules {
+		id := notifier.NotificationID(in.Chain.TxID, in.Event.Type, rule.To)
+		if seen[id] {
+			continue // two rules for the same recipient: the first wins, the key allows one
+		}
+		seen[id] = true
+		n := notifier.Notification{
+			ID: id, TxID: in.Chain.TxID, Block: in.Chain.Block, EventType: in.Event.Type,
+			Recipient: rule.To, ShipmentID: in.Event.ShipmentID, EventTime: in.Event.Time,
+			Status: notifier.StatusQueued,
+		}
+		skip := func(reason string) {
+			n.Status, n.Reason = notifier.StatusSkipped, reason
+		}
+		var phone, lang, name string
+		switch rule.To {
+		case notifier.RoleBuyer:
+			if in.Buyer == nil || in.Buyer.Phone == "" {
+				skip(ReasonNoContact)
+				out = append(out, n)
+				continue
+			}
+			phone, lang, name = in.Buyer.Phone, in.Buyer.Language, in.Buyer.Name
+		case notifier.RoleOps:
+			if d.cfg.OpsPhone == "" {
+				skip(ReasonNoOps)
+				out = append(out, n)
+				continue
+			}
+			phone, lang = d.cfg.OpsPhone, d.cfg.OpsLanguage
+		}
+		n.Phone = phone
+		data := template.Data{Event: in.Event, Name: name, Recipient: rule.To}
+		if d.cfg.TrackingURL != "" {
+			data.TrackingURL = fmt.Sprintf(d.cfg.TrackingURL, in.Event.ShipmentID)
+		}
+		msg, err := d.renderer.Render(rule.Template, lang, data)
+		msg.To = phone
+		msg.CallbackData = id
+		n.Message = msg
+		switch {
+		case err != nil:
+			n.Status, n.Reason = notifier.StatusFailed, "render: "+err.Error()
+		case d.cfg.MaxEventAge > 0 && !in.Event.Time.IsZero() && in.Now.Sub(in.Event.Time) > d.cfg.MaxEventAge:
+			skip(ReasonStale)
+		case rule.To == notifier.RoleBuyer && !in.Buyer.Consent:
+			skip(ReasonNoConsent)
+		case v.OptedOut(phone):
+			skip(ReasonOptedOut)
+		case rule.To == notifier.RoleBuyer && d.cfg.DailyCap > 0 && v.SentOnDay(phone, in.Event.Time) >= d.cfg.DailyCap:
+			skip(ReasonDailyCap)
+		}
+		out = append(out, n)
+	}
+	return out
+}

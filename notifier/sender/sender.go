@@ -1,0 +1,367 @@
+// Package sender drains the outbox: a dispatcher claims due notifications
+// (marking them "sending" on disk before any HTTP call), workers send them
+// through the provider under a global rate limit and per-recipient pacing,
+// and each outcome is recorded — sent, retried with exponential backoff and
+// jitter, failed for good, or parked as uncertain until a status webhook
+// says whether an ambiguous attempt went through.
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/outbox"
+)
+
+// Config tunes the sender. Zero values take the defaults noted.
+type Config struct {
+	Workers              int           // concurrent sends (16)
+	RatePerSecond        float64       // global limit (80, Meta's default per number)
+	PerRecipientInterval time.Duration // minimum gap between two messages to one number (0: none)
+	BackoffBase          time.Duration // first retry delay (1s)
+	BackoffMax           time.Duration // longest retry delay (5m)
+	MaxAttempts          int           // attempts before giving up on transient errors (10)
+	ReconcileWindow      time.Duration // wait for a webhook before resending an uncertain attempt (1m)
+	PauseRetry           time.Duration // how long sending stays paused after a token/permission error (30s)
+	SendTimeout          time.Duration // per-attempt timeout (10s)
+	IdlePoll             time.Duration // longest sleep when nothing is due (1s)
+}
+
+func (c *Config) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.RatePerSecond <= 0 {
+		c.RatePerSecond = 80
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 5 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.ReconcileWindow <= 0 {
+		c.ReconcileWindow = time.Minute
+	}
+	if c.PauseRetry <= 0 {
+		c.PauseRetry = 30 * time.Second
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 10 * time.Second
+	}
+	if c.IdlePoll <= 0 {
+		c.IdlePoll = time.Second
+	}
+}
+
+// Store is the part of the outbox the sender uses.
+type Store interface {
+	Claim(limit int, gate outbox.Gate) ([]notifier.Notification, error)
+	NextDue() (time.Time, bool, error)
+	Finish(r outbox.Result) (notifier.Notification, error)
+	OptedOut(phone string) (bool, error)
+	SkipClaimed(id, reason string) error
+}
+
+// Observer is told about outcomes, for metrics.
+type Observer interface {
+	// Outcome reports an attempt's result: sent, retry, uncertain,
+	// failed, skipped or paused. latency is event time to send, for sent.
+	Outcome(n notifier.Notification, outcome string, latency time.Duration)
+	// Paused reports whether sending is paused.
+	Paused(paused bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Outcome(notifier.Notification, string, time.Duration) {}
+func (nopObserver) Paused(bool)                                          {}
+
+// Sender drains the outbox.
+type Sender struct {
+	cfg      Config
+	store    Store
+	provider notifier.Provider
+	log      *slog.Logger
+	obs      Observer
+	limiter  *rate.Limiter
+	wake     chan struct{}
+	now      func() time.Time
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+	pauseReason string
+	nextFor     map[string]time.Time // phone ref → earliest next send
+}
+
+// New returns a sender. obs may be nil.
+func New(cfg Config, store Store, provider notifier.Provider, log *slog.Logger, obs Observer) *Sender {
+	cfg.defaults()
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Sender{
+		cfg: cfg, store: store, provider: provider, log: log, obs: obs,
+		// Burst 1: a token bucket admits at most rate+burst sends in any
+		// second, so a burst of one keeps the rate at the limit.
+		limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSecond), 1),
+		wake:    make(chan struct{}, 1),
+		now:     time.Now,
+		nextFor: map[string]time.Time{},
+	}
+}
+
+// Wake tells the dispatcher new notifications were queued.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Paused returns why sending is paused, or "" if it is not.
+func (s *Sender) Paused() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now().Before(s.pausedUntil) {
+		return s.pauseReason
+	}
+	return ""
+}
+
+// Run sends until ctx is done. Attempts in flight finish; claimed
+// notifications not yet attempted are put back.
+func (s *Sender) Run(ctx context.Context) error {
+	work := make(chan notifier.Notification, s.cfg.Workers)
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				s.attempt(ctx, n)
+			}
+		}()
+	}
+	err := s.dispatch(ctx, work)
+	close(work)
+	wg.Wait()
+	return err
+}
+
+func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification) error {
+	wasPaused := false
+	for ctx.Err() == nil {
+		if reason := s.Paused(); reason != "" {
+			wasPaused = true
+			s.sleep(ctx, time.Until(s.pauseEnd()))
+			continue
+		}
+		if wasPaused {
+			wasPaused = false
+			s.obs.Paused(false)
+			s.log.Warn("sending resumes after pause; if the problem persists it pauses again")
+		}
+		free := cap(work) - len(work)
+		if free == 0 {
+			// Workers are busy; the limiter is the usual reason.
+			s.sleep(ctx, time.Duration(float64(time.Second)/s.cfg.RatePerSecond))
+			continue
+		}
+		batch, err := s.store.Claim(free, s.gate())
+		if err != nil {
+			s.log.Error("claim notifications", slog.Any("error", err))
+			s.sleep(ctx, s.cfg.IdlePoll)
+			continue
+		}
+		for _, n := range batch {
+			work <- n
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		wait := s.cfg.IdlePoll
+		if due, ok, err := s.store.NextDue(); err == nil && ok {
+			wait = min(max(time.Until(due), time.Millisecond), s.cfg.IdlePoll)
+		}
+		s.sleep(ctx, wait)
+	}
+	return nil
+}
+
+// sleep waits for d, a wake-up or ctx.
+func (s *Sender) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.wake:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Sender) pauseEnd() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pausedUntil
+}
+
+// gate paces messages to one number: a claim reserves the recipient's next
+// slot, so two due messages to one buyer go PerRecipientInterval apart.
+func (s *Sender) gate() outbox.Gate {
+	if s.cfg.PerRecipientInterval <= 0 {
+		return nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	if len(s.nextFor) > 10000 {
+		for k, t := range s.nextFor {
+			if t.Before(now) {
+				delete(s.nextFor, k)
+			}
+		}
+	}
+	s.mu.Unlock()
+	return func(n notifier.Notification) (bool, time.Time) {
+		ref := notifier.PhoneRef(n.Phone)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if next := s.nextFor[ref]; now.Before(next) {
+			return false, next
+		}
+		s.nextFor[ref] = now.Add(s.cfg.PerRecipientInterval)
+		return true, time.Time{}
+	}
+}
+
+// putBack returns a claimed notification to the queue without counting the
+// attempt (shutdown or pause before the request left).
+func (s *Sender) putBack(n notifier.Notification, reason string) {
+	if _, err := s.store.Finish(outbox.Result{ID: n.ID, Status: notifier.StatusQueued, At: s.now(), NextAt: s.now(), Reason: reason, Refund: true}); err != nil {
+		s.log.Error("put notification back", slog.String("notification", n.ID), slog.Any("error", err))
+	}
+}
+
+func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
+	if ctx.Err() != nil {
+		s.putBack(n, "")
+		return
+	}
+	if out, err := s.store.OptedOut(n.Phone); err == nil && out {
+		if err := s.store.SkipClaimed(n.ID, "opted_out"); err != nil {
+			s.log.Error("skip opted-out notification", slog.String("notification", n.ID), slog.Any("error", err))
+		}
+		s.obs.Outcome(n, "skipped", 0)
+		return
+	}
+	if s.Paused() != "" {
+		s.putBack(n, "")
+		return
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		s.putBack(n, "")
+		return
+	}
+	// The request is not cancelled by shutdown: an attempt that started
+	// finishes and is recorded, so a graceful stop leaves nothing uncertain.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
+	res, err := s.provider.Send(sctx, n.Message)
+	cancel()
+	now := s.now()
+	log := s.log.With(slog.String("notification", n.ID), slog.String("shipment", n.ShipmentID),
+		slog.String("template", n.Message.Template), slog.Int("attempt", n.Attempts))
+	r := outbox.Result{ID: n.ID, At: now}
+	outcome := ""
+	if err == nil {
+		r.Status, r.WAMID = notifier.StatusSent, res.MessageID
+		outcome = "sent"
+	} else {
+		se := &notifier.SendError{Class: notifier.Transient, Message: err.Error()}
+		_ = errors.As(err, &se)
+		r.Code = se.Code
+		r.Reason = se.Message
+		if se.Details != "" {
+			r.Reason += ": " + se.Details
+		}
+		switch se.Class {
+		case notifier.Permanent:
+			r.Status, outcome = notifier.StatusFailed, "failed"
+			log.Warn("message failed permanently", slog.Int("code", se.Code), slog.String("reason", r.Reason), slog.String("fbtrace_id", se.TraceID))
+		case notifier.Paused:
+			r.Status, r.NextAt, r.Refund, outcome = notifier.StatusQueued, now, true, "paused"
+			s.pause(se)
+		case notifier.Uncertain:
+			if n.Attempts >= s.cfg.MaxAttempts {
+				r.Status, outcome = notifier.StatusFailed, "failed"
+				r.Reason = fmt.Sprintf("gave up after %d attempts: %s", n.Attempts, r.Reason)
+			} else {
+				r.Status, r.NextAt, outcome = notifier.StatusUncertain, now.Add(s.cfg.ReconcileWindow), "uncertain"
+				log.Warn("attempt outcome unknown; waiting for a status webhook before resending", slog.Any("error", err))
+			}
+		default:
+			if n.Attempts >= s.cfg.MaxAttempts {
+				r.Status, outcome = notifier.StatusFailed, "failed"
+				r.Reason = fmt.Sprintf("gave up after %d attempts: %s", n.Attempts, r.Reason)
+				log.Warn("message failed: retries exhausted", slog.Int("code", se.Code), slog.String("reason", r.Reason))
+			} else {
+				r.Status, r.NextAt, outcome = notifier.StatusQueued, now.Add(s.backoff(n.Attempts)), "retry"
+				log.Info("message will be retried", slog.Int("code", se.Code), slog.Time("next", r.NextAt))
+			}
+		}
+	}
+	after, ferr := s.store.Finish(r)
+	if ferr != nil {
+		// The notification stays "sending" on disk; a restart turns it
+		// into "uncertain" and reconciles it.
+		log.Error("record attempt outcome", slog.String("outcome", outcome), slog.Any("error", ferr))
+		return
+	}
+	if outcome == "sent" && after.Status != notifier.StatusSent {
+		outcome = "" // a webhook got there first and was counted already
+	}
+	if outcome != "" {
+		s.obs.Outcome(after, outcome, now.Sub(n.EventTime))
+	}
+}
+
+// backoff is exponential with equal jitter: half the delay is fixed so a
+// retry never comes too early, the other half random so retries spread.
+func (s *Sender) backoff(attempt int) time.Duration {
+	d := s.cfg.BackoffBase
+	for i := 1; i < attempt && d < s.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (s *Sender) pause(se *notifier.SendError) {
+	reason := fmt.Sprintf("provider refused our credentials or account (code %d): %s", se.Code, se.Message)
+	if se.Code == 190 {
+		reason = "WhatsApp access token expired or invalid (code 190): " + se.Message
+	}
+	s.mu.Lock()
+	already := s.now().Before(s.pausedUntil)
+	s.pausedUntil = s.now().Add(s.cfg.PauseRetry)
+	s.pauseReason = reason
+	s.mu.Unlock()
+	if !already {
+		s.obs.Paused(true)
+		s.log.Error("SENDING PAUSED: no messages go out until this is fixed; retrying periodically",
+			slog.String("reason", reason), slog.Duration("retry_in", s.cfg.PauseRetry), slog.String("fbtrace_id", se.TraceID))
+	}
+}

@@ -1,0 +1,351 @@
+// Package webhook receives WhatsApp Cloud API webhooks: Meta's
+// verification handshake, delivery statuses (which move notifications to
+// sent, delivered, read or failed) and inbound texts (where STOP and the
+// other configured words record an opt-out). Every POST must carry a valid
+// X-Hub-Signature-256 made with the app secret.
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/outbox"
+)
+
+// DefaultOptOutWords are the opt-out keywords recognised when none are
+// configured: English, Spanish, Portuguese, German, French, Italian, Dutch.
+// A message opts out only if it consists of one of them (case, accents and
+// surrounding punctuation ignored), so "don't stop the truck" does not.
+var DefaultOptOutWords = []string{
+	"STOP", "UNSUBSCRIBE", "STOP ALL", "OPT OUT",
+	"PARAR", "BAJA", "DARME DE BAJA", "DETENER", "ALTO", "CANCELAR SUSCRIPCION",
+	"SAIR", "CANCELAR", "DESCADASTRAR",
+	"STOPP", "ABMELDEN",
+	"ARRET", "DESABONNER", "DESINSCRIRE",
+	"FERMA", "DISISCRIVIMI",
+	"AFMELDEN",
+}
+
+// DefaultOptInWords undo an opt-out.
+var DefaultOptInWords = []string{"START", "UNSTOP", "SUBSCRIBE", "ALTA", "INICIAR", "ANMELDEN"}
+
+// Config configures the handler.
+type Config struct {
+	VerifyToken string
+	AppSecret   string
+	OptOutWords []string
+	OptInWords  []string
+	// MaxBody bounds a webhook body (default 1 MiB).
+	MaxBody int64
+}
+
+// Store is the part of the outbox the webhook writes to.
+type Store interface {
+	ApplyStatus(u outbox.StatusUpdate) (before, after notifier.Notification, found bool, err error)
+	OptOut(phone, word string, at time.Time) error
+	OptIn(phone string) error
+}
+
+// Observer is told what the webhook did, for metrics.
+type Observer interface {
+	Request(result string)
+	StatusChanged(before, after notifier.Notification)
+	OptOut()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(string)                                             {}
+func (nopObserver) StatusChanged(notifier.Notification, notifier.Notification) {}
+func (nopObserver) OptOut()                                                    {}
+
+// Handler serves GET (verification) and POST (events) on the webhook path.
+type Handler struct {
+	cfg    Config
+	store  Store
+	log    *slog.Logger
+	obs    Observer
+	optOut map[string]bool
+	optIn  map[string]bool
+}
+
+// New returns a webhook handler. obs may be nil.
+func New(cfg Config, store Store, log *slog.Logger, obs Observer) *Handler {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.OptOutWords == nil {
+		cfg.OptOutWords = DefaultOptOutWords
+	}
+	if cfg.OptInWords == nil {
+		cfg.OptInWords = DefaultOptInWords
+	}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	h := &Handler{cfg: cfg, store: store, log: log, obs: obs, optOut: map[string]bool{}, optIn: map[string]bool{}}
+	for _, w := range cfg.OptOutWords {
+		h.optOut[Normalize(w)] = true
+	}
+	for _, w := range cfg.OptInWords {
+		h.optIn[Normalize(w)] = true
+	}
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r)
+	case http.MethodPost:
+		h.receive(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// verify answers Meta's subscription handshake: echo hub.challenge when
+// hub.mode is subscribe and hub.verify_token matches ours.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("hub.mode") != "subscribe" || h.cfg.VerifyToken == "" ||
+		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(h.cfg.VerifyToken)) != 1 {
+		h.obs.Request("verify_refused")
+		http.Error(w, "verification refused", http.StatusForbidden)
+		return
+	}
+	h.obs.Request("verified")
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, q.Get("hub.challenge"))
+}
+
+// ValidSignature reports whether header is "sha256=" + hex HMAC-SHA256 of
+// body keyed with secret, compared in constant time.
+func ValidSignature(secret string, body []byte, header string) bool {
+	hexSig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || secret == "" {
+		return false
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hmac.Equal(got, m.Sum(nil))
+}
+
+type payload struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		ID      string `json:"id"`
+		Changes []struct {
+			Field string `json:"field"`
+			Value struct {
+				MessagingProduct string       `json:"messaging_product"`
+				Statuses         []status     `json:"statuses"`
+				Messages         []inboundMsg `json:"messages"`
+			} `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+type status struct {
+	ID                    string `json:"id"`
+	Status                string `json:"status"`
+	Timestamp             string `json:"timestamp"`
+	RecipientID           string `json:"recipient_id"`
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data"`
+	Errors                []struct {
+		Code      int    `json:"code"`
+		Title     string `json:"title"`
+		Message   string `json:"message"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
+	} `json:"errors"`
+}
+
+type inboundMsg struct {
+	From      string `json:"from"`
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Type      string `json:"type"`
+	Text      *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Button *struct {
+		Payload string `json:"payload"`
+		Text    string `json:"text"`
+	} `json:"button"`
+	Interactive *struct {
+		ButtonReply *struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		} `json:"button_reply"`
+	} `json:"interactive"`
+}
+
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		h.obs.Request("too_large")
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if sig == "" {
+		h.obs.Request("missing_signature")
+		http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
+		return
+	}
+	if !ValidSignature(h.cfg.AppSecret, body, sig) {
+		h.obs.Request("bad_signature")
+		h.log.Warn("webhook refused: signature does not match", slog.String("remote", r.RemoteAddr))
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return
+	}
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.obs.Request("bad_payload")
+		http.Error(w, "invalid JSON", http.StatusBadRequest)
+		return
+	}
+	for _, e := range p.Entry {
+		for _, c := range e.Changes {
+			if c.Field != "" && c.Field != "messages" {
+				continue
+			}
+			for _, st := range c.Value.Statuses {
+				if err := h.applyStatus(st); err != nil {
+					h.obs.Request("error")
+					h.log.Error("record status webhook", slog.String("wamid", st.ID), slog.Any("error", err))
+					// 500 makes Meta retry the whole delivery; applying a
+					// status twice is harmless.
+					http.Error(w, "could not record status", http.StatusInternalServerError)
+					return
+				}
+			}
+			for _, m := range c.Value.Messages {
+				if err := h.inbound(m); err != nil {
+					h.obs.Request("error")
+					h.log.Error("record inbound message", slog.Any("error", err))
+					http.Error(w, "could not record message", http.StatusInternalServerError)
+					return
+				}
+			}
+		}
+	}
+	h.obs.Request("ok")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *Handler) applyStatus(st status) error {
+	var s notifier.Status
+	switch st.Status {
+	case "sent":
+		s = notifier.StatusSent
+	case "delivered":
+		s = notifier.StatusDelivered
+	case "read":
+		s = notifier.StatusRead
+	case "failed":
+		s = notifier.StatusFailed
+	default:
+		return nil // deleted, warning, ...: nothing to track
+	}
+	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: unixTime(st.Timestamp)}
+	if len(st.Errors) > 0 {
+		e := st.Errors[0]
+		u.Code = e.Code
+		u.Reason = strings.TrimSpace(e.Title + ": " + e.ErrorData.Details)
+	}
+	before, after, found, err := h.store.ApplyStatus(u)
+	if err != nil {
+		return err
+	}
+	if !found {
+		h.log.Debug("status for unknown message", slog.String("wamid", st.ID), slog.String("status", st.Status))
+		return nil
+	}
+	if before.Status != after.Status {
+		h.obs.StatusChanged(before, after)
+		h.log.Info("notification status", slog.String("notification", after.ID), slog.String("shipment", after.ShipmentID),
+			slog.String("from", string(before.Status)), slog.String("to", string(after.Status)), slog.Int("code", u.Code))
+	}
+	return nil
+}
+
+func (h *Handler) inbound(m inboundMsg) error {
+	var text string
+	switch {
+	case m.Text != nil:
+		text = m.Text.Body
+	case m.Button != nil:
+		text = m.Button.Payload
+		if !h.optOut[Normalize(text)] && !h.optIn[Normalize(text)] {
+			text = m.Button.Text
+		}
+	case m.Interactive != nil && m.Interactive.ButtonReply != nil:
+		text = m.Interactive.ButtonReply.ID
+		if !h.optOut[Normalize(text)] && !h.optIn[Normalize(text)] {
+			text = m.Interactive.ButtonReply.Title
+		}
+	default:
+		return nil
+	}
+	if m.From == "" {
+		return nil
+	}
+	word := Normalize(text)
+	switch {
+	case h.optOut[word]:
+		if err := h.store.OptOut(m.From, word, unixTime(m.Timestamp)); err != nil {
+			return err
+		}
+		h.obs.OptOut()
+		h.log.Info("recipient opted out", slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word))
+	case h.optIn[word]:
+		if err := h.store.OptIn(m.From); err != nil {
+			return err
+		}
+		h.log.Info("recipient opted back in", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
+	}
+	return nil
+}
+
+// Normalize folds an inbound text for keyword matching: accents removed,
+// upper case, surrounding punctuation and inner runs of spaces collapsed.
+func Normalize(s string) string {
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	folded, _, err := transform.String(t, s)
+	if err != nil {
+		folded = s
+	}
+	folded = strings.TrimFunc(folded, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) || unicode.IsSymbol(r) })
+	return strings.ToUpper(strings.Join(strings.Fields(folded), " "))
+}
+
+func unixTime(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Now()
+	}
+	return time.Unix(n, 0)
+}

@@ -1,0 +1,271 @@
+// Package whatsapp is the WhatsApp Business Cloud API provider: it sends
+// template messages through the Graph API and turns Meta's error answers
+// into classified notifier.SendErrors.
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shiptrace/shiptrace/notifier"
+)
+
+// TokenFunc returns the current access token. It is a function so a token
+// rotated on disk is picked up without a restart.
+type TokenFunc func() (string, error)
+
+// Client sends template messages to POST {baseURL}/{version}/{phoneNumberID}/messages.
+type Client struct {
+	baseURL       string
+	version       string
+	phoneNumberID string
+	token         TokenFunc
+	http          *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient replaces the default HTTP client (10 s timeout).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// New returns a Cloud API client. baseURL is e.g. https://graph.facebook.com
+// or the local stand-in; version is e.g. v23.0.
+func New(baseURL, version, phoneNumberID string, token TokenFunc, opts ...Option) *Client {
+	c := &Client{
+		baseURL:       strings.TrimRight(baseURL, "/"),
+		version:       version,
+		phoneNumberID: phoneNumberID,
+		token:         token,
+		http: &http.Client{
+			Timeout: 10 * time.Second,
+			Transport: &http.Transport{
+				Proxy:               http.ProxyFromEnvironment,
+				MaxIdleConns:        256,
+				MaxIdleConnsPerHost: 256,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// SendRequest is the Cloud API's message body for a template message.
+type SendRequest struct {
+	MessagingProduct      string          `json:"messaging_product"`
+	RecipientType         string          `json:"recipient_type,omitempty"`
+	To                    string          `json:"to"`
+	Type                  string          `json:"type"`
+	Template              TemplatePayload `json:"template"`
+	BizOpaqueCallbackData string          `json:"biz_opaque_callback_data,omitempty"`
+}
+
+// TemplatePayload is the "template" object of a SendRequest.
+type TemplatePayload struct {
+	Name       string               `json:"name"`
+	Language   Language             `json:"language"`
+	Components []notifier.Component `json:"components,omitempty"`
+}
+
+// Language is the template language object.
+type Language struct {
+	Code   string `json:"code"`
+	Policy string `json:"policy,omitempty"`
+}
+
+// SendResponse is the Cloud API's answer to an accepted message.
+type SendResponse struct {
+	MessagingProduct string `json:"messaging_product"`
+	Contacts         []struct {
+		Input string `json:"input"`
+		WaID  string `json:"wa_id"`
+	} `json:"contacts"`
+	Messages []struct {
+		ID            string `json:"id"`
+		MessageStatus string `json:"message_status,omitempty"`
+	} `json:"messages"`
+}
+
+// ErrorBody is Meta's error envelope.
+type ErrorBody struct {
+	Error APIError `json:"error"`
+}
+
+// APIError is the "error" object of a Graph API error response.
+type APIError struct {
+	Message      string `json:"message"`
+	Type         string `json:"type"`
+	Code         int    `json:"code"`
+	ErrorSubcode int    `json:"error_subcode,omitempty"`
+	FBTraceID    string `json:"fbtrace_id,omitempty"`
+	ErrorData    struct {
+		MessagingProduct string `json:"messaging_product,omitempty"`
+		Details          string `json:"details,omitempty"`
+	} `json:"error_data"`
+}
+
+// NewSendRequest builds the Cloud API body for msg.
+func NewSendRequest(msg notifier.Message) SendRequest {
+	return SendRequest{
+		MessagingProduct: "whatsapp",
+		RecipientType:    "individual",
+		To:               notifier.NormalizePhone(msg.To),
+		Type:             "template",
+		Template: TemplatePayload{
+			Name:       msg.Template,
+			Language:   Language{Code: msg.Language, Policy: "deterministic"},
+			Components: msg.Components,
+		},
+		BizOpaqueCallbackData: msg.CallbackData,
+	}
+}
+
+// Send posts one template message and returns its wamid.
+func (c *Client) Send(ctx context.Context, msg notifier.Message) (notifier.SendResult, error) {
+	token, err := c.token()
+	if err != nil {
+		return notifier.SendResult{}, &notifier.SendError{Class: notifier.Paused, Message: "access token unavailable", Err: err}
+	}
+	body, err := json.Marshal(NewSendRequest(msg))
+	if err != nil {
+		return notifier.SendResult{}, &notifier.SendError{Class: notifier.Permanent, Message: "encode request", Err: err}
+	}
+	url := fmt.Sprintf("%s/%s/%s/messages", c.baseURL, c.version, c.phoneNumberID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return notifier.SendResult{}, &notifier.SendError{Class: notifier.Permanent, Message: "build request", Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return notifier.SendResult{}, transportError(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		// The provider answered but we lost the body: it may have accepted.
+		return notifier.SendResult{}, &notifier.SendError{Class: notifier.Uncertain, HTTPStatus: resp.StatusCode, Message: "read response", Err: err}
+	}
+	if resp.StatusCode/100 == 2 {
+		var sr SendResponse
+		if err := json.Unmarshal(raw, &sr); err != nil || len(sr.Messages) == 0 || sr.Messages[0].ID == "" {
+			return notifier.SendResult{}, &notifier.SendError{Class: notifier.Uncertain, HTTPStatus: resp.StatusCode, Message: "accepted without a message id"}
+		}
+		return notifier.SendResult{MessageID: sr.Messages[0].ID}, nil
+	}
+	return notifier.SendResult{}, ParseError(resp.StatusCode, raw)
+}
+
+// ParseError turns a non-2xx answer into a classified SendError. Bodies that
+// are not Meta's envelope (a proxy's HTML 502) are classified by status.
+func ParseError(status int, body []byte) *notifier.SendError {
+	var eb ErrorBody
+	if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == 0 && eb.Error.Message == "" {
+		se := &notifier.SendError{Class: notifier.Permanent, HTTPStatus: status, Message: http.StatusText(status)}
+		if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout {
+			se.Class = notifier.Transient
+		}
+		if status == http.StatusUnauthorized {
+			se.Class = notifier.Paused
+		}
+		return se
+	}
+	e := eb.Error
+	return &notifier.SendError{
+		Class:      Classify(e.Code, status),
+		Code:       e.Code,
+		Message:    e.Message,
+		Details:    e.ErrorData.Details,
+		TraceID:    e.FBTraceID,
+		HTTPStatus: status,
+	}
+}
+
+// Classify maps a Cloud API error code to what the sender does about it.
+// Codes follow Meta's published Cloud API error codes; unknown codes fall
+// back to the HTTP status (5xx retried, 4xx permanent).
+func Classify(code, status int) notifier.FailureClass {
+	switch code {
+	// Authorization and account problems stop all sending: retrying each
+	// message would only burn attempts until an operator acts.
+	case 190, // access token expired or invalid
+		0,      // AuthException
+		3,      // capability missing
+		10,     // permission denied
+		131005, // access denied
+		131031, // business account locked
+		131042, // payment problem
+		368:    // temporarily blocked for policy violations
+		return notifier.Paused
+	// Throttling and temporary server trouble: retry later.
+	case 1, // API unknown
+		2,      // API service temporarily unavailable
+		4,      // API too many calls
+		17,     // user request limit
+		341,    // application limit
+		80007,  // WABA rate limit
+		130429, // throughput rate limit
+		131000, // something went wrong
+		131016, // service unavailable
+		131048, // spam rate limit
+		131056, // business/consumer pair rate limit
+		133004: // server temporarily unavailable
+		return notifier.Transient
+	// The message itself is wrong or cannot be delivered: do not retry.
+	case 100, // invalid parameter
+		131008,         // required parameter missing
+		131009,         // parameter value invalid
+		131021,         // recipient cannot be sender
+		131026,         // message undeliverable
+		131030,         // recipient not in allowed list
+		131047,         // re-engagement message (outside 24 h window)
+		131049,         // Meta chose not to deliver (marketing limit)
+		131051,         // unsupported message type
+		131052, 131053, // media problems
+		132000,         // parameter count mismatch
+		132001,         // template does not exist in that language
+		132005,         // translated text too long
+		132007,         // format character policy violated
+		132012,         // parameter format mismatch
+		132015,         // template paused
+		132016,         // template disabled
+		132068, 132069, // flow problems
+		133010, // phone number not registered
+		470:    // re-engagement (legacy)
+		return notifier.Permanent
+	}
+	if status == http.StatusUnauthorized {
+		return notifier.Paused
+	}
+	if status >= 500 || status == http.StatusTooManyRequests {
+		return notifier.Transient
+	}
+	return notifier.Permanent
+}
+
+// transportError classifies an HTTP client error. A failure to connect means
+// the request never left; anything later (a timeout waiting for the answer)
+// may have been accepted by Meta, so it is Uncertain.
+func transportError(err error) *notifier.SendError {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &notifier.SendError{Class: notifier.Transient, Message: "connect", Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &notifier.SendError{Class: notifier.Uncertain, Message: "cancelled", Err: err}
+	}
+	return &notifier.SendError{Class: notifier.Uncertain, Message: "no answer", Err: err}
+}
