@@ -51,7 +51,12 @@ func Present(binDir string) bool {
 // It writes into a temporary folder first and renames, so an interrupted build
 // never leaves a half-filled cache that Present would accept.
 func Build(ctx context.Context, binDir string, log func(string)) error {
-	work, err := os.MkdirTemp(filepath.Dir(filepath.Dir(binDir)), "fabric-build-")
+	// Build beside the cache folder, so the final rename stays on one file system.
+	parent := filepath.Dir(filepath.Dir(binDir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("build fabric: %w", err)
+	}
+	work, err := os.MkdirTemp(parent, "fabric-build-")
 	if err != nil {
 		return fmt.Errorf("build fabric: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
 
@@ -150,6 +152,16 @@ func (n *Network) Layout(t testing.TB) topology.Layout {
 		t.Fatal(err)
 	}
 	return topology.Layout{BasePort: st.BasePort, Home: n.Home}
+}
+
+// Status reports every process of the network (up or down, channel height,
+// memory), as `shipnet status` prints it.
+func (n *Network) Status(t testing.TB) []localnet.ProcessStatus {
+	t.Helper()
+	ln := &localnet.Network{Layout: n.Layout(t), Repo: n.Repo, Cache: filepath.Join(n.Repo, ".cache"), Out: io.Discard}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return ln.Status(ctx)
 }
 
 // UniqueID returns prefix plus a random suffix, so tests that share the

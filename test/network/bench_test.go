@@ -1,0 +1,143 @@
+package network_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/network/localnet"
+	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/test/testnet"
+)
+
+// BenchmarkNetworkUp brings a second, private network up in a temporary data
+// directory (base port 27000, so it never touches the shared test network),
+// with the Fabric binaries already cached, and reports the seconds from the
+// start of `up` to "chaincode committed". It then runs a write load and
+// reports the peak resident memory of every process. Run it once:
+//
+//	go test ./test/network -run '^$' -bench NetworkUp -benchtime 1x
+func BenchmarkNetworkUp(b *testing.B) {
+	repo, err := testnet.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shipnet := filepath.Join(repo, ".cache", "bin", "shipnet")
+	build := exec.Command("go", "build", "-o", shipnet, "./network/cmd/shipnet")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build shipnet: %v\n%s", err, out)
+	}
+	home := b.TempDir()
+	run := func(args ...string) {
+		cmd := exec.Command(shipnet, append(args, "--home", home, "--base-port", "27000")...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("shipnet %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("build")
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		run("up")
+		total += time.Since(start)
+		if i < b.N-1 {
+			run("down")
+		}
+	}
+	b.Cleanup(func() { run("down") })
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/up")
+	fmt.Printf("network up (cached binaries) to chaincode committed: %.1f s (target <= 10 s)\n", total.Seconds()/float64(b.N))
+
+	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tps, p50, p99 := writeLoad(b, prof, 64, 20*time.Second)
+	fmt.Printf("write load: CreateShipment at concurrency 64 over 3 orgs: %.0f committed tx/s, p50 %v, p99 %v\n", tps, p50, p99)
+	b.ReportMetric(tps, "tx/s")
+
+	ln := &localnet.Network{Layout: topology.Layout{BasePort: 27000, Home: home}, Repo: repo,
+		Cache: filepath.Join(repo, ".cache"), Out: os.Stdout}
+	st := ln.Status(context.Background())
+	var sum int64
+	fmt.Println("peak RSS after the load:")
+	for _, s := range st {
+		sum += s.PeakRSS
+		fmt.Printf("  %-20s %6.0f MiB\n", s.Name, float64(s.PeakRSS)/(1<<20))
+	}
+	fmt.Printf("  %-20s %6.0f MiB (target <= 600 MiB)\n", "whole network", float64(sum)/(1<<20))
+	b.ReportMetric(float64(sum)/(1<<20), "MiB-peak-RSS")
+}
+
+// writeLoad submits CreateShipment as the exporter (only exporters create)
+// from `workers` goroutines for d, and returns committed tx/s and latency
+// percentiles.
+func writeLoad(b *testing.B, prof *connection.Profile, workers int, d time.Duration) (float64, time.Duration, time.Duration) {
+	gw, conn, err := prof.Connect("ExporterMSP", "User1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	defer gw.Close()
+	contract := gw.GetNetwork(prof.Channel).GetContract(prof.Chaincode)
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	prefix := testnet.UniqueID("LOAD")
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				s := newShipment(fmt.Sprintf("%s-%d-%d", prefix, w, i))
+				arg, _ := json.Marshal(s)
+				t0 := time.Now()
+				_, commit, err := contract.SubmitAsync("CreateShipment", client.WithArguments(string(arg)))
+				if err == nil {
+					var st *client.Status
+					st, err = commit.Status()
+					if err == nil && !st.Successful {
+						err = fmt.Errorf("invalid: %s", st.Code)
+					}
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				mu.Lock()
+				lats = append(lats, time.Since(t0))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(lats) == 0 {
+		b.Fatalf("no transaction committed (%d errors)", errs.Load())
+	}
+	if n := errs.Load(); n > 0 {
+		fmt.Printf("  %d transactions failed during the load\n", n)
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	pct := func(p float64) time.Duration { return lats[int(p*float64(len(lats)-1))].Round(time.Millisecond) }
+	return float64(len(lats)) / elapsed.Seconds(), pct(0.50), pct(0.99)
+}
