@@ -49,10 +49,10 @@ type Caller struct {
 type party string
 
 const (
-	anyMember party = "any member"
-	exporter  party = "exporter"
-	custodian party = "current custodian"
-	buyer     party = "buyer"
+	partyAnyMember party = "any member"
+	partyExporter  party = "exporter"
+	partyCustodian party = "current custodian"
+	partyBuyer     party = "buyer"
 )
 
 // partiesFor says which parties may perform op. Reads are open to every
@@ -61,15 +61,15 @@ const (
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
 	case OpCreate, OpFlagOverdue, OpRead:
-		return []party{anyMember}, true
+		return []party{partyAnyMember}, true
 	case OpAttachDocument:
-		return []party{exporter, custodian, buyer}, true
+		return []party{partyExporter, partyCustodian, partyBuyer}, true
 	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact:
-		return []party{exporter}, true
+		return []party{partyExporter}, true
 	case OpHandOver, OpRecordReadings:
-		return []party{custodian}, true
+		return []party{partyCustodian}, true
 	case OpDeliver, OpReject:
-		return []party{buyer}, true
+		return []party{partyBuyer}, true
 	}
 	return nil, false
 }
@@ -78,11 +78,11 @@ func (op Operation) readOnly() bool { return op == OpRead }
 
 func (p party) holder(s *Shipment) string {
 	switch p {
-	case exporter:
+	case partyExporter:
 		return s.Exporter
-	case custodian:
+	case partyCustodian:
 		return s.Custodian
-	case buyer:
+	case partyBuyer:
 		return s.Buyer
 	}
 	return ""
@@ -113,7 +113,7 @@ func Authorize(c Caller, s *Shipment, op Operation) error {
 	}
 	names := make([]string, 0, len(parties))
 	for _, p := range parties {
-		if p == anyMember {
+		if p == partyAnyMember {
 			return nil
 		}
 		if s != nil && p.holder(s) == c.MSPID {

@@ -310,7 +310,7 @@ func (d Document) Validate() error {
 func (c Contact) Validate() error {
 	var p problems
 	if !phonePattern.MatchString(c.Phone) {
-		p.addf("buyerContact.phone", "must be an E.164 number such as +4915123456789")
+		p.addf("buyerContact.phone", "must be an E.164 number: + then 7 to 15 digits, no spaces")
 	}
 	checkText(&p, "buyerContact.name", c.Name, 1, 100)
 	if !languagePattern.MatchString(c.Language) {
