@@ -230,22 +230,26 @@ func (n *Network) startNode(ctx context.Context, node topology.Node) error {
 }
 
 func (n *Network) waitHealthy(ctx context.Context, node topology.Node, timeout time.Duration) error {
-	hc, err := n.opsClient(node)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var hc *opsClient
 	for {
 		if _, ok := proc.Running(n.Layout.PIDFile(node.Name)); !ok {
 			return fmt.Errorf("%s exited during start-up; see %s:\n%s", node.Name, n.Layout.LogFile(node.Name), logTail(n.Layout.LogFile(node.Name), 8))
 		}
-		if err := hc.healthy(ctx); err == nil {
+		var err error
+		if hc == nil {
+			hc, err = n.opsClient(node)
+		}
+		if err == nil {
+			err = hc.healthy(ctx)
+		}
+		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not become healthy within %s; see %s", node.Name, timeout, n.Layout.LogFile(node.Name))
+			return fmt.Errorf("%s did not become healthy within %s (%v); see %s", node.Name, timeout, err, n.Layout.LogFile(node.Name))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
