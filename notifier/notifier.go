@@ -8,9 +8,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // ChainEvent is one chaincode event as it left the ledger, before decoding.
@@ -33,55 +34,25 @@ type Checkpoint struct {
 // IsZero reports whether nothing has been recorded yet.
 func (c Checkpoint) IsZero() bool { return c.Block == 0 && c.TxID == "" }
 
-// Event is the chaincode event payload described in docs/contract.md. It is
-// a local copy until the shared shipment package lands; only the fields the
-// notifier renders or filters on are typed, the rest stays raw.
-type Event struct {
-	Version            int             `json:"version"`
-	Type               string          `json:"type"`
-	ShipmentID         string          `json:"shipmentId"`
-	Status             string          `json:"status"`
-	Exporter           string          `json:"exporter"`
-	Carrier            string          `json:"carrier"`
-	Buyer              string          `json:"buyer"`
-	Custodian          string          `json:"custodian"`
-	BuyerRef           string          `json:"buyerRef"`
-	Time               time.Time       `json:"time"`
-	Product            string          `json:"product"`
-	Destination        string          `json:"destination"`
-	ExpectedDeliveryAt *time.Time      `json:"expectedDeliveryAt,omitempty"`
-	ColdChain          *ColdChain      `json:"coldChain,omitempty"`
-	Settlement         json.RawMessage `json:"settlement,omitempty"`
-}
-
-// ColdChain is the cold-chain summary carried by breach events.
-type ColdChain struct {
-	State      string     `json:"state"`
-	BreachedAt *time.Time `json:"breachedAt,omitempty"`
-	MinC       *float64   `json:"minC,omitempty"`
-	MaxC       *float64   `json:"maxC,omitempty"`
-}
+// Event is the chaincode event payload of docs/contract.md, as the shared
+// domain package defines it.
+type Event = shipment.Event
 
 // Event types the notifier knows by name (docs/contract.md).
 const (
-	EventCreated           = "shipment.created"
-	EventShipped           = "shipment.shipped"
-	EventCustodyTransfer   = "shipment.custody_transferred"
-	EventDelivered         = "shipment.delivered"
-	EventRejected          = "shipment.rejected"
-	EventCancelled         = "shipment.cancelled"
-	EventOverdue           = "shipment.overdue"
-	EventColdChainBreached = "coldchain.breached"
+	EventCreated           = string(shipment.EventCreated)
+	EventShipped           = string(shipment.EventShipped)
+	EventCustodyTransfer   = string(shipment.EventCustodyTransfered)
+	EventDelivered         = string(shipment.EventDelivered)
+	EventRejected          = string(shipment.EventRejected)
+	EventCancelled         = string(shipment.EventCancelled)
+	EventOverdue           = string(shipment.EventOverdue)
+	EventColdChainBreached = string(shipment.EventColdChainBreached)
 )
 
 // Contact is a buyer's messaging contact. It is personal data: it never goes
 // into logs, metric labels or errors.
-type Contact struct {
-	Phone    string `json:"phone"`
-	Name     string `json:"name"`
-	Language string `json:"language"`
-	Consent  bool   `json:"consent"`
-}
+type Contact = shipment.Contact
 
 // ContactSource finds the buyer contact of a shipment. Implementations return
 // ErrNoContact when the shipment has none, and other errors only for

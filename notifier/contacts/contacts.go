@@ -7,6 +7,7 @@ package contacts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Evaluator is the part of a fabric-gateway Contract used here.
@@ -38,7 +40,7 @@ func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.C
 	}
 	raw, err := f.Contract.EvaluateTransaction("BuyerContact", shipmentID)
 	if err != nil {
-		if contractCode(err) == "NOT_FOUND" {
+		if contractCode(err) == shipment.NotFound {
 			return notifier.Contact{}, notifier.ErrNoContact
 		}
 		return notifier.Contact{}, fmt.Errorf("evaluate BuyerContact(%s): %w", shipmentID, err)
@@ -55,7 +57,7 @@ func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.C
 
 // contractCode finds the contract's error code ("NOT_FOUND: ...") in an
 // evaluate error, whose message or gRPC details carry the chaincode's text.
-func contractCode(err error) string {
+func contractCode(err error) shipment.Code {
 	texts := []string{err.Error()}
 	if st, ok := status.FromError(err); ok {
 		texts = append(texts, st.Message())
@@ -64,10 +66,8 @@ func contractCode(err error) string {
 		}
 	}
 	for _, t := range texts {
-		for _, code := range []string{"NOT_FOUND", "FORBIDDEN", "INVALID", "CONFLICT"} {
-			if strings.Contains(t, code+":") {
-				return code
-			}
+		if e, ok := shipment.ParseError(t); ok {
+			return e.Code
 		}
 	}
 	return ""
@@ -111,7 +111,7 @@ func (c Chain) BuyerContact(ctx context.Context, shipmentID string) (notifier.Co
 		if err == nil {
 			return ct, nil
 		}
-		if err != notifier.ErrNoContact {
+		if !errors.Is(err, notifier.ErrNoContact) {
 			return ct, err
 		}
 	}

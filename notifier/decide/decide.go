@@ -93,7 +93,7 @@ func (d *Decider) Relevant(ev notifier.Event) []Rule {
 	}
 	var out []Rule
 	for _, r := range d.cfg.Rules {
-		if r.Event == ev.Type {
+		if r.Event == string(ev.Type) {
 			out = append(out, r)
 		}
 	}
@@ -129,15 +129,16 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 	out := make([]notifier.Notification, 0, len(in.Rules))
 	seen := map[string]bool{}
 	for _, rule := range in.Rules {
-		id := notifier.NotificationID(in.Chain.TxID, in.Event.Type, rule.To)
+		id := notifier.NotificationID(in.Chain.TxID, string(in.Event.Type), rule.To)
 		if seen[id] {
 			continue // two rules for the same recipient: the first wins, the key allows one
 		}
 		seen[id] = true
 		n := notifier.Notification{
-			ID: id, TxID: in.Chain.TxID, Block: in.Chain.Block, EventType: in.Event.Type,
+			ID: id, TxID: in.Chain.TxID, Block: in.Chain.Block, EventType: string(in.Event.Type),
 			Recipient: rule.To, ShipmentID: in.Event.ShipmentID, EventTime: in.Event.Time,
-			Status: notifier.StatusQueued,
+			Status:  notifier.StatusQueued,
+			Message: notifier.Message{Template: d.renderer.Name(rule.Template), CallbackData: id},
 		}
 		skip := func(reason string) {
 			n.Status, n.Reason = notifier.StatusSkipped, reason

@@ -11,6 +11,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Recorder is the part of the outbox the processor writes to.
@@ -59,11 +60,11 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 			continue
 		}
 		if ev.Type == "" {
-			ev.Type = ce.Name
+			ev.Type = shipment.EventType(ce.Name)
 		}
 		rules := p.Decider.Relevant(ev)
 		if len(rules) == 0 {
-			results = append(results, [2]string{ev.Type, "ignored"})
+			results = append(results, [2]string{string(ev.Type), "ignored"})
 			continue
 		}
 		var buyer *notifier.Contact
@@ -79,7 +80,7 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 		}
 		in := decide.Input{Chain: ce, Event: ev, Rules: rules, Buyer: buyer, Now: now()}
 		plans = append(plans, func(v outbox.View) []notifier.Notification { return p.Decider.Plan(in, v) })
-		results = append(results, [2]string{ev.Type, "recorded"})
+		results = append(results, [2]string{string(ev.Type), "recorded"})
 	}
 	last := events[len(events)-1]
 	cp := notifier.Checkpoint{Block: last.Block, TxID: last.TxID}

@@ -144,6 +144,9 @@ func New(specs map[string]Spec) (*Renderer, error) {
 	return r, nil
 }
 
+// Name returns the WhatsApp template name configured under key.
+func (r *Renderer) Name(key string) string { return r.specs[key].Name }
+
 // Has reports whether a template is configured under key.
 func (r *Renderer) Has(key string) bool { _, ok := r.specs[key]; return ok }
 

@@ -178,6 +178,20 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// SetWebhookURL changes where webhooks go, for receivers whose address is
+// known only after the stand-in started.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.WebhookURL = u
+}
+
+func (s *Server) webhookURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.WebhookURL
+}
+
 // Handler serves the Cloud API path and the /_standin control endpoints.
 func (s *Server) Handler() http.Handler { return s.mux }
 
@@ -356,7 +370,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.statuses[wamid] = statusTarget{to: to, callbackData: req.BizOpaqueCallbackData}
 	s.mu.Unlock()
-	if s.cfg.WebhookURL != "" && len(s.cfg.AutoStatuses) > 0 {
+	if s.webhookURL() != "" && len(s.cfg.AutoStatuses) > 0 {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -408,13 +422,14 @@ func (s *Server) PostInbound(ctx context.Context, from, text string) error {
 // deliver posts body to the webhook URL, retrying with backoff while the
 // receiver is down or answers non-2xx, as Meta does.
 func (s *Server) deliver(ctx context.Context, body []byte) error {
-	if s.cfg.WebhookURL == "" {
+	target := s.webhookURL()
+	if target == "" {
 		return fmt.Errorf("no webhook URL configured")
 	}
 	deadline := time.Now().Add(s.cfg.WebhookRetryFor)
 	wait := 50 * time.Millisecond
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
