@@ -101,11 +101,11 @@ func Authorize(c Caller, s *Shipment, op Operation) error {
 	case "", RoleAdmin, RoleOperator:
 	case RoleViewer:
 		if !op.readOnly() {
-			return Errorf(Forbidden, "%s: role %q may only read shipments", op, c.Role)
+			return Errorf(Forbidden, "%s: role %q may only read shipments; caller is %s", op, c.Role, c.MSPID)
 		}
 	default:
 		if !op.readOnly() {
-			return Errorf(Forbidden, "%s: role %q is not a shiptrace role (admin, operator, viewer)", op, c.Role)
+			return Errorf(Forbidden, "%s: role %q is not a shiptrace role (admin, operator, viewer); caller is %s", op, c.Role, c.MSPID)
 		}
 	}
 	if c.MSPID == "" {

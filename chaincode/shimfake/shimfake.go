@@ -133,6 +133,8 @@ type Stub struct {
 	event            *Event
 	// RangeQueries counts range and partial-key queries, for cost tests.
 	RangeQueries int
+	// SetEventCalls counts SetEvent calls: Fabric keeps only the last one.
+	SetEventCalls int
 }
 
 func (s *Stub) commit() {
@@ -203,6 +205,7 @@ func (s *Stub) SetEvent(name string, payload []byte) error {
 	if name == "" {
 		return fmt.Errorf("event name can not be empty string")
 	}
+	s.SetEventCalls++
 	s.event = &Event{TxID: s.txID, Name: name, Payload: slices.Clone(payload)}
 	return nil
 }

@@ -1,0 +1,479 @@
+package contract
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+var rbase = t0.Add(-48 * time.Hour)
+
+func rd(sensor string, minute int, c float64) shipment.Reading {
+	return shipment.Reading{SensorID: sensor, Time: rbase.Add(time.Duration(minute) * time.Minute), Celsius: c}
+}
+
+func decodeEvent(t *testing.T, payload []byte) shipment.Event {
+	t.Helper()
+	var ev shipment.Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatalf("decode event: %v", err)
+	}
+	return ev
+}
+
+func TestLifecycleByThreeOrganisations(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-LIFE-1"
+	s := w.shipment(w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id)))
+	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.Status != shipment.StatusCreated || !s.CreatedAt.Equal(w.now) {
+		t.Fatalf("created = %+v", s)
+	}
+	w.ok(exporterMSP, "AttachDocument", id, `{"type":"certificate_of_origin","sha256":"`+strings.Repeat("ab", 32)+`"}`)
+	w.ok(exporterMSP, "Ship", id)
+	w.ok(exporterMSP, "HandOver", id, carrierMSP)
+	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 4), rd("S1", 10, 5)}))
+	w.ok(carrierMSP, "HandOver", id, buyerMSP)
+	w.now = t0.Add(10*24*time.Hour + time.Hour) // one started day late
+	s = w.shipment(w.ok(buyerMSP, "Deliver", id))
+	if s.Status != shipment.StatusDelivered || s.Settlement == nil || s.Settlement.RefundMinor != 10_000 || s.Settlement.ReleaseMinor != 990_000 {
+		t.Fatalf("delivered = %+v, settlement %+v", s, s.Settlement)
+	}
+
+	var types []string
+	for _, ev := range w.ledger.Events() {
+		types = append(types, ev.Name)
+		if p := decodeEvent(t, ev.Payload); string(p.Type) != ev.Name || p.ShipmentID != id || p.Version != 1 {
+			t.Fatalf("event %s payload %+v", ev.Name, p)
+		}
+	}
+	want := []string{"shipment.created", "shipment.document_attached", "shipment.shipped", "shipment.custody_transferred",
+		"readings.recorded", "shipment.custody_transferred", "shipment.delivered"}
+	if !slices.Equal(types, want) {
+		t.Fatalf("events = %v, want %v", types, want)
+	}
+	last := decodeEvent(t, w.ledger.Events()[6].Payload)
+	if last.Settlement == nil || last.Settlement.RefundMinor != 10_000 || last.BuyerRef != "PO-"+id || last.Destination != "Hamburg, DE" {
+		t.Fatalf("delivered event = %+v", last)
+	}
+
+	var hist []HistoryEntry
+	if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ShipmentHistory", id)), &hist); err != nil {
+		t.Fatal(err)
+	}
+	var who []string
+	for _, h := range hist {
+		who = append(who, h.MSPID+":"+string(h.Shipment.Status))
+	}
+	wantWho := []string{"ExporterMSP:CREATED", "ExporterMSP:CREATED", "ExporterMSP:SHIPPED", "ExporterMSP:IN_TRANSIT",
+		"CarrierMSP:IN_TRANSIT", "CarrierMSP:IN_TRANSIT", "RetailerMSP:DELIVERED"}
+	if !slices.Equal(who, wantWho) {
+		t.Fatalf("history = %v, want %v", who, wantWho)
+	}
+	if hist[0].TxID == "" || hist[0].Time.IsZero() || !hist[0].Time.Before(hist[6].Time) {
+		t.Fatalf("history entries lack tx or time: %+v", hist[0])
+	}
+}
+
+func TestEveryStateChangeSetsExactlyOneEvent(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-EV-1"
+	steps := []call{
+		{msp: exporterMSP, fn: "CreateShipment", args: []string{newShipmentJSON(t, id)}},
+		{msp: exporterMSP, fn: "Ship", args: []string{id}},
+		{msp: exporterMSP, fn: "HandOver", args: []string{id, carrierMSP}},
+		{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 9)})}},
+		{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd("S1", 40, 9)})}},
+		{msp: buyerMSP, fn: "Reject", args: []string{id, "cold chain breached"}},
+	}
+	wantTypes := []string{"shipment.created", "shipment.shipped", "shipment.custody_transferred", "readings.recorded", "coldchain.breached", "shipment.rejected"}
+	for i, c := range steps {
+		res := w.invoke(c)
+		if res.Response.GetStatus() != 200 {
+			t.Fatalf("%s: %s", c.fn, res.Response.GetMessage())
+		}
+		if res.Stub.SetEventCalls != 1 || res.Event == nil || res.Event.Name != wantTypes[i] {
+			t.Fatalf("%s set %d events, last %+v; want one %s", c.fn, res.Stub.SetEventCalls, res.Event, wantTypes[i])
+		}
+	}
+	rejected := decodeEvent(t, w.ledger.Events()[5].Payload)
+	if rejected.Settlement.Outcome != shipment.OutcomeFullRefund || rejected.ColdChain.State != shipment.ColdChainBreached || rejected.Reason != "cold chain breached" {
+		t.Fatalf("rejected event = %+v", rejected)
+	}
+	for _, fn := range []string{"ReadShipment", "ShipmentHistory"} {
+		if res := w.invoke(call{msp: carrierMSP, fn: fn, args: []string{id}}); res.Stub.SetEventCalls != 0 || len(res.Writes) != 0 {
+			t.Fatalf("%s wrote or set an event", fn)
+		}
+	}
+}
+
+// TestUnauthorisedCallsAreRefusedAndWriteNothing tries each operation with
+// an organisation that holds no right to it.
+func TestUnauthorisedCallsAreRefusedAndWriteNothing(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-AUTH-1"
+	w.inTransit(id)
+	doc := `{"type":"other","sha256":"` + strings.Repeat("cd", 32) + `"}`
+	batch := readingsJSON(t, []shipment.Reading{rd("S1", 0, 5)})
+	tests := []struct {
+		name string
+		c    call
+	}{
+		{"carrier ships", call{msp: carrierMSP, fn: "Ship", args: []string{id}}},
+		{"exporter hands over what the carrier holds", call{msp: exporterMSP, fn: "HandOver", args: []string{id, buyerMSP}}},
+		{"buyer uploads readings", call{msp: buyerMSP, fn: "RecordReadings", args: []string{id, batch}}},
+		{"exporter uploads readings while the carrier holds the goods", call{msp: exporterMSP, fn: "RecordReadings", args: []string{id, batch}}},
+		{"carrier confirms delivery", call{msp: carrierMSP, fn: "Deliver", args: []string{id}}},
+		{"exporter rejects", call{msp: exporterMSP, fn: "Reject", args: []string{id, "no"}}},
+		{"buyer cancels", call{msp: buyerMSP, fn: "Cancel", args: []string{id, "no"}}},
+		{"outsider attaches a document", call{msp: "OtherMSP", fn: "AttachDocument", args: []string{id, doc}}},
+		{"carrier reads the buyer contact", call{msp: carrierMSP, fn: "BuyerContact", args: []string{id}}},
+		{"buyer erases the buyer contact", call{msp: buyerMSP, fn: "DeleteBuyerContact", args: []string{id}}},
+		{"carrier sets the buyer contact", call{msp: carrierMSP, fn: "SetBuyerContact", args: []string{id}}},
+		{"viewer role hands over", call{msp: carrierMSP, role: shipment.RoleViewer, fn: "HandOver", args: []string{id, buyerMSP}}},
+		{"unknown role uploads readings", call{msp: carrierMSP, role: "intern", fn: "RecordReadings", args: []string{id, batch}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := w.refusedCall(shipment.Forbidden, tt.c)
+			if !strings.Contains(msg, tt.c.msp) {
+				t.Fatalf("refusal %q does not name the caller", msg)
+			}
+		})
+	}
+	// The viewer role still reads.
+	if res := w.invoke(call{msp: carrierMSP, role: shipment.RoleViewer, fn: "ReadShipment", args: []string{id}}); res.Response.GetStatus() != 200 {
+		t.Fatalf("viewer read: %s", res.Response.GetMessage())
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	w := newWorld(t)
+	w.inTransit("SHP-REF-1")
+	w.refused(shipment.Conflict, exporterMSP, "CreateShipment", newShipmentJSON(t, "SHP-REF-1"))
+	w.refused(shipment.Invalid, exporterMSP, "CreateShipment", `{"id":"SHP-REF-2","colour":"red"}`)
+	w.refused(shipment.Invalid, exporterMSP, "CreateShipment", newShipmentJSON(t, "SHP-REF-3", func(n *shipment.NewShipment) { n.Destination.Country = "XX" }))
+	w.refused(shipment.NotFound, carrierMSP, "ReadShipment", "SHP-NONE")
+	w.refused(shipment.Invalid, carrierMSP, "ReadShipment", "bad id!")
+	w.refused(shipment.Conflict, exporterMSP, "Ship", "SHP-REF-1")
+	w.refused(shipment.Conflict, exporterMSP, "Cancel", "SHP-REF-1", "too late")
+	w.refused(shipment.Conflict, carrierMSP, "FlagOverdue", "SHP-REF-1")
+	w.refused(shipment.Invalid, carrierMSP, "RecordReadings", "SHP-REF-1", `[{"sensorId":"S1","time":"2026-11-23T10:00:00Z","celsius":500}]`)
+	w.refused(shipment.Invalid, carrierMSP, "ListShipments", "{}", "0", "")
+	w.refused(shipment.Invalid, carrierMSP, "ListShipments", `{"status":"LOST"}`, "10", "")
+	w.refused(shipment.Invalid, carrierMSP, "Readings", "SHP-REF-1", "yesterday", "", "10", "")
+	w.refused(shipment.Invalid, carrierMSP, "Readings", "SHP-REF-1", "", "", "10", "not-a-bookmark")
+	msg := w.refusedCall(shipment.Invalid, call{msp: exporterMSP, fn: "CreateShipment", args: []string{newShipmentJSON(t, "SHP-REF-4")},
+		transient: map[string][]byte{TransientContact: []byte(`{"phone":"+4915123456789"}`)}})
+	if strings.Contains(msg, "+49") {
+		t.Fatalf("refusal echoes the contact: %q", msg)
+	}
+}
+
+func TestKeyLevelEndorsementFollowsCustody(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-SBE-1"
+	orgs := func() []string {
+		t.Helper()
+		key, _ := shim.CreateCompositeKey(shipmentObject, []string{id})
+		ep, err := statebased.NewStateEP(w.ledger.ValidationParameter(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := ep.ListOrgs()
+		slices.Sort(o)
+		return o
+	}
+	w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id))
+	if got := orgs(); !slices.Equal(got, []string{exporterMSP}) {
+		t.Fatalf("policy after create = %v", got)
+	}
+	w.ok(exporterMSP, "Ship", id)
+	w.ok(exporterMSP, "HandOver", id, carrierMSP)
+	if got := orgs(); !slices.Equal(got, []string{carrierMSP, exporterMSP}) {
+		t.Fatalf("policy after hand-over = %v", got)
+	}
+	w.ok(carrierMSP, "HandOver", id, buyerMSP)
+	if got := orgs(); !slices.Equal(got, []string{exporterMSP, buyerMSP}) {
+		t.Fatalf("policy after hand-over to buyer = %v", got)
+	}
+}
+
+func TestReadingsPagesInTimeOrderAcrossOverlappingBatches(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-RD-1"
+	w.inTransit(id)
+	var all []shipment.Reading
+	// Three sensors, batches that overlap in time, cross hour buckets and
+	// arrive out of order.
+	for b := range 12 {
+		var batch []shipment.Reading
+		for i := range 40 {
+			m := (b%4)*50 + i*7 - (b/4)*13
+			batch = append(batch, rd(fmt.Sprintf("S%d", b%3), m+600, 5+float64(i%3)))
+		}
+		all = append(all, batch...)
+		w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, batch))
+	}
+	want := slices.Clone(all)
+	slices.SortStableFunc(want, func(a, b shipment.Reading) int { return a.Time.Compare(b.Time) })
+
+	for _, size := range []int{1, 7, 100, 1000} {
+		var got []shipment.Reading
+		bookmark := ""
+		for pages := 0; ; pages++ {
+			var p ReadingPage
+			if err := json.Unmarshal([]byte(w.ok(buyerMSP, "Readings", id, "", "", fmt.Sprint(size), bookmark)), &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Items) > size {
+				t.Fatalf("page of %d items for size %d", len(p.Items), size)
+			}
+			got = append(got, p.Items...)
+			if bookmark = p.Bookmark; bookmark == "" {
+				break
+			}
+			if pages > len(all) {
+				t.Fatal("pagination does not end")
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("size %d: %d readings, want %d", size, len(got), len(want))
+		}
+		for i := range got {
+			if !got[i].Time.Equal(want[i].Time) || (i > 0 && got[i].Time.Before(got[i-1].Time)) {
+				t.Fatalf("size %d: reading %d at %s, want %s", size, i, got[i].Time, want[i].Time)
+			}
+		}
+		if !sameMultiset(got, all) {
+			t.Fatalf("size %d: readings differ from what was recorded", size)
+		}
+	}
+
+	from, to := rbase.Add(700*time.Minute), rbase.Add(760*time.Minute)
+	var p ReadingPage
+	if err := json.Unmarshal([]byte(w.ok(buyerMSP, "Readings", id, from.Format(time.RFC3339), to.Format(time.RFC3339), "1000", "")), &p); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range all {
+		if !r.Time.Before(from) && !r.Time.After(to) {
+			n++
+		}
+	}
+	if len(p.Items) != n || p.Bookmark != "" {
+		t.Fatalf("range read: %d items (bookmark %q), want %d", len(p.Items), p.Bookmark, n)
+	}
+	for _, r := range p.Items {
+		if r.Time.Before(from) || r.Time.After(to) {
+			t.Fatalf("range read returned %s", r.Time)
+		}
+	}
+}
+
+func sameMultiset(a, b []shipment.Reading) bool {
+	key := func(r shipment.Reading) string {
+		return fmt.Sprintf("%s|%d|%g", r.SensorID, r.Time.UnixMilli(), r.Celsius)
+	}
+	count := map[string]int{}
+	for _, r := range a {
+		count[key(r)]++
+	}
+	for _, r := range b {
+		count[key(r)]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+func TestSameBatchTwiceIsRecordedOnce(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-IDEM-1"
+	w.inTransit(id)
+	batch := readingsJSON(t, []shipment.Reading{rd("S1", 0, 5), rd("S1", 90, 6)})
+	first := w.shipment(w.ok(carrierMSP, "RecordReadings", id, batch))
+	res := w.invoke(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, batch}})
+	if res.Response.GetStatus() != 200 || len(res.Writes) != 0 || res.Event != nil {
+		t.Fatalf("retry: status %d, writes %v, event %v", res.Response.GetStatus(), res.Writes, res.Event)
+	}
+	again := w.shipment(string(res.Response.GetPayload()))
+	if again.ColdChain.Count != 2 || first.ColdChain.Count != 2 {
+		t.Fatalf("counts %d/%d, want 2", first.ColdChain.Count, again.ColdChain.Count)
+	}
+}
+
+func TestLateReadingsAreEvaluatedFromStoredHistory(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-LATE-1"
+	w.inTransit(id)
+	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 120, 5)}))
+	res := w.invoke(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 9), rd("S1", 40, 9)})}})
+	if res.Event == nil || res.Event.Name != string(shipment.EventColdChainBreached) {
+		t.Fatalf("late excursion: event %+v", res.Event)
+	}
+	s := w.shipment(string(res.Response.GetPayload()))
+	if s.ColdChain.LateCount != 2 || !s.ColdChain.BreachedAt.Equal(rbase.Add(40*time.Minute)) {
+		t.Fatalf("cold chain = %+v", s.ColdChain)
+	}
+}
+
+func TestListShipmentsFiltersAndPages(t *testing.T) {
+	w := newWorld(t)
+	buyers := []string{buyerMSP, "Retailer2MSP"}
+	want := map[string][]string{}
+	for i := range 23 {
+		id := fmt.Sprintf("SHP-L-%03d", i)
+		b := buyers[i%2]
+		w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id, func(n *shipment.NewShipment) { n.Buyer = b }))
+		status := "CREATED"
+		if i%3 == 0 {
+			w.ok(exporterMSP, "Ship", id)
+			status = "SHIPPED"
+		}
+		want["all"] = append(want["all"], id)
+		want["buyer="+b] = append(want["buyer="+b], id)
+		want["status="+status] = append(want["status="+status], id)
+		want["buyer="+b+",status="+status] = append(want["buyer="+b+",status="+status], id)
+		want["exporter,buyer="+b] = append(want["exporter,buyer="+b], id)
+	}
+	tests := []struct{ name, filter, key string }{
+		{"no filter", `{}`, "all"},
+		{"empty filter", ``, "all"},
+		{"by status", `{"status":"SHIPPED"}`, "status=SHIPPED"},
+		{"by buyer", `{"buyer":"Retailer2MSP"}`, "buyer=Retailer2MSP"},
+		{"by buyer and status", `{"buyer":"RetailerMSP","status":"CREATED"}`, "buyer=RetailerMSP,status=CREATED"},
+		{"by exporter and buyer", `{"exporter":"ExporterMSP","buyer":"RetailerMSP"}`, "exporter,buyer=RetailerMSP"},
+		{"by carrier", `{"carrier":"CarrierMSP"}`, "all"},
+		{"nothing matches", `{"carrier":"NobodyMSP"}`, "none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			bookmark := ""
+			for range 100 {
+				var p ShipmentPage
+				if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ListShipments", tt.filter, "5", bookmark)), &p); err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Items) > 5 {
+					t.Fatalf("page of %d", len(p.Items))
+				}
+				for _, s := range p.Items {
+					got = append(got, s.ID)
+				}
+				if bookmark = p.Bookmark; bookmark == "" {
+					break
+				}
+			}
+			slices.Sort(got)
+			exp := slices.Clone(want[tt.key])
+			slices.Sort(exp)
+			if !slices.Equal(got, exp) {
+				t.Fatalf("got %v, want %v", got, exp)
+			}
+		})
+	}
+}
+
+func TestIndexesFollowStatusChanges(t *testing.T) {
+	w := newWorld(t)
+	w.inTransit("SHP-IDX-1")
+	w.ok(buyerMSP, "Deliver", "SHP-IDX-1")
+	for _, k := range w.ledger.Keys() {
+		if strings.Contains(k, "\x00CREATED\x00") || strings.Contains(k, "\x00SHIPPED\x00") || strings.Contains(k, "\x00IN_TRANSIT\x00") {
+			t.Fatalf("stale index entry %q", k)
+		}
+	}
+	var p ShipmentPage
+	_ = json.Unmarshal([]byte(w.ok(buyerMSP, "ListShipments", `{"status":"DELIVERED","buyer":"RetailerMSP"}`, "10", "")), &p)
+	if len(p.Items) != 1 {
+		t.Fatalf("delivered list = %+v", p)
+	}
+}
+
+func TestBuyerContactIsPrivateToTheExporter(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-PII-1"
+	w.inTransit(id)
+	contact := `{"phone":"+4915123456789","name":"Ana Souza","language":"pt_BR","consent":true}`
+	transient := map[string][]byte{TransientContact: []byte(contact)}
+
+	res := w.invoke(call{msp: exporterMSP, fn: "SetBuyerContact", args: []string{id}, transient: transient})
+	if res.Response.GetStatus() != 200 {
+		t.Fatal(res.Response.GetMessage())
+	}
+	if len(res.Writes) != 0 || !slices.Equal(res.Stub.PrivateWrites(), []string{"_implicit_org_ExporterMSP"}) {
+		t.Fatalf("SetBuyerContact wrote public %v, private %v; want only the exporter's implicit collection", res.Writes, res.Stub.PrivateWrites())
+	}
+	if res.Event == nil || res.Event.Name != "contact.updated" {
+		t.Fatalf("event = %+v", res.Event)
+	}
+	got := w.ok(exporterMSP, "BuyerContact", id)
+	var c shipment.Contact
+	if err := json.Unmarshal([]byte(got), &c); err != nil || c.Phone != "+4915123456789" || c.Language != "pt_BR" || !c.Consent {
+		t.Fatalf("BuyerContact = %q (%v)", got, err)
+	}
+	w.refused(shipment.Forbidden, carrierMSP, "BuyerContact", id)
+	w.refused(shipment.Forbidden, buyerMSP, "BuyerContact", id)
+
+	for _, secret := range []string{"+4915123456789", "4915123456789", "Ana Souza"} {
+		for _, k := range w.ledger.Keys() {
+			if strings.Contains(string(w.ledger.State(k)), secret) {
+				t.Fatalf("public state %q holds %q", k, secret)
+			}
+		}
+		for _, ev := range w.ledger.Events() {
+			if strings.Contains(string(ev.Payload), secret) {
+				t.Fatalf("event %s holds %q", ev.Name, secret)
+			}
+		}
+	}
+	w.refusedCall(shipment.Invalid, call{msp: exporterMSP, fn: "SetBuyerContact", args: []string{id},
+		transient: map[string][]byte{TransientContact: []byte(`{"phone":"12","name":"x","language":"es"}`)}})
+	w.refused(shipment.Invalid, exporterMSP, "SetBuyerContact", id)
+
+	res = w.invoke(call{msp: exporterMSP, fn: "DeleteBuyerContact", args: []string{id}})
+	if res.Response.GetStatus() != 200 || len(res.Writes) != 0 {
+		t.Fatalf("DeleteBuyerContact: %s, writes %v", res.Response.GetMessage(), res.Writes)
+	}
+	if !w.ledger.Purged("_implicit_org_ExporterMSP", contactKey(id)) {
+		t.Fatal("contact was not purged")
+	}
+	w.refused(shipment.NotFound, exporterMSP, "BuyerContact", id)
+	w.refused(shipment.NotFound, exporterMSP, "DeleteBuyerContact", id)
+}
+
+// TestEndorsementIsDeterministic runs the same transactions on two ledgers,
+// as two endorsing peers would, and compares every written byte.
+func TestEndorsementIsDeterministic(t *testing.T) {
+	run := func() string {
+		w := newWorld(t)
+		w.inTransit("SHP-DET-1")
+		var batch []shipment.Reading
+		for i := range 300 {
+			batch = append(batch, rd(fmt.Sprintf("S%d", i%7), (i*37)%500, float64(i%11)))
+		}
+		w.ok(carrierMSP, "RecordReadings", "SHP-DET-1", readingsJSON(t, batch))
+		w.ok(carrierMSP, "RecordReadings", "SHP-DET-1", readingsJSON(t, batch[:50]))
+		w.ok(buyerMSP, "Deliver", "SHP-DET-1")
+		var events strings.Builder
+		for _, e := range w.ledger.Events() {
+			events.Write(e.Payload)
+		}
+		return w.snapshot() + events.String()
+	}
+	if a, b := run(), run(); a != b {
+		t.Fatal("two runs of the same transactions wrote different bytes")
+	}
+}

@@ -1,0 +1,194 @@
+package contract
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shiptrace/shiptrace/chaincode/shimfake"
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+const (
+	exporterMSP = "ExporterMSP"
+	carrierMSP  = "CarrierMSP"
+	buyerMSP    = "RetailerMSP"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// world is one ledger with the chaincode deployed, driven through
+// contractapi's Invoke exactly as the peer drives it, by callers holding real
+// X.509 identities.
+type world struct {
+	t      testing.TB
+	ledger *shimfake.Ledger
+	cc     *contractapi.ContractChaincode
+	now    time.Time
+	ids    map[string][]byte
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	cc, err := contractapi.NewChaincode(New(nil))
+	if err != nil {
+		t.Fatalf("NewChaincode: %v", err)
+	}
+	return &world{t: t, ledger: shimfake.New(), cc: cc, now: t0, ids: map[string][]byte{}}
+}
+
+// attrOID is where Fabric CA puts identity attributes in a certificate.
+var attrOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
+
+// creator returns a serialized identity of mspID, with a shiptrace.role
+// attribute when role is not empty.
+func (w *world) creator(mspID, role string) []byte {
+	w.t.Helper()
+	if id, ok := w.ids[mspID+"|"+role]; ok {
+		return id
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "user1", Organization: []string{mspID}},
+		NotBefore:    t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour),
+	}
+	if role != "" {
+		attrs, _ := json.Marshal(map[string]map[string]string{"attrs": {shipment.RoleAttribute: role}})
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: attrOID, Value: attrs}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	id, err := proto.Marshal(&msp.SerializedIdentity{Mspid: mspID, IdBytes: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.ids[mspID+"|"+role] = id
+	return id
+}
+
+type call struct {
+	msp, role string
+	transient map[string][]byte
+	fn        string
+	args      []string
+}
+
+// invoke runs one transaction one minute after the previous one.
+func (w *world) invoke(c call) shimfake.Result {
+	w.t.Helper()
+	w.now = w.now.Add(time.Minute)
+	return w.ledger.Invoke(w.cc, shimfake.Tx{
+		Creator: w.creator(c.msp, c.role), Time: w.now, Transient: c.transient,
+		Args: append([]string{c.fn}, c.args...),
+	})
+}
+
+// ok runs a transaction that must succeed and returns its payload.
+func (w *world) ok(msp, fn string, args ...string) string {
+	w.t.Helper()
+	res := w.invoke(call{msp: msp, fn: fn, args: args})
+	if res.Response.GetStatus() != 200 {
+		w.t.Fatalf("%s by %s: %s", fn, msp, res.Response.GetMessage())
+	}
+	return string(res.Response.GetPayload())
+}
+
+// refused runs a transaction that must fail with code and write nothing.
+func (w *world) refused(code shipment.Code, msp, fn string, args ...string) string {
+	w.t.Helper()
+	return w.refusedCall(code, call{msp: msp, fn: fn, args: args})
+}
+
+func (w *world) refusedCall(code shipment.Code, c call) string {
+	w.t.Helper()
+	before := w.snapshot()
+	res := w.invoke(c)
+	if res.Response.GetStatus() == 200 {
+		w.t.Fatalf("%s by %s succeeded, want %s", c.fn, c.msp, code)
+	}
+	e, ok := shipment.ParseError(res.Response.GetMessage())
+	if !ok || e.Code != code {
+		w.t.Fatalf("%s by %s: %q, want %s", c.fn, c.msp, res.Response.GetMessage(), code)
+	}
+	if res.Event != nil || w.snapshot() != before {
+		w.t.Fatalf("refused %s changed the ledger", c.fn)
+	}
+	return res.Response.GetMessage()
+}
+
+func (w *world) snapshot() string {
+	var b strings.Builder
+	for _, k := range w.ledger.Keys() {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.Write(w.ledger.State(k))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (w *world) shipment(payload string) shipment.Shipment {
+	w.t.Helper()
+	var s shipment.Shipment
+	if err := json.Unmarshal([]byte(payload), &s); err != nil {
+		w.t.Fatalf("decode shipment %q: %v", payload, err)
+	}
+	return s
+}
+
+func newShipmentJSON(t testing.TB, id string, change ...func(n *shipment.NewShipment)) string {
+	t.Helper()
+	n := shipment.NewShipment{
+		ID: id, Buyer: buyerMSP, Carrier: carrierMSP, BuyerRef: "PO-" + id,
+		Product:            shipment.Product{SKU: "COF-GRN-60", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
+		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
+		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
+		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
+		ExpectedDeliveryAt: t0.Add(10 * 24 * time.Hour),
+		Terms:              &shipment.Terms{Currency: "EUR", InvoiceAmountMinor: 1_000_000, LatePenaltyBpsPerDay: 100, LatePenaltyCapBps: 1_000, BreachRefundBps: 2_500},
+	}
+	for _, c := range change {
+		c(&n)
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func readingsJSON(t testing.TB, rs []shipment.Reading) string {
+	t.Helper()
+	b, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// inTransit creates a shipment and hands it to the carrier.
+func (w *world) inTransit(id string) {
+	w.t.Helper()
+	w.ok(exporterMSP, "CreateShipment", newShipmentJSON(w.t, id))
+	w.ok(exporterMSP, "Ship", id)
+	w.ok(exporterMSP, "HandOver", id, carrierMSP)
+}
