@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -143,24 +144,35 @@ func (s *Sender) Paused() string {
 // Run sends until ctx is done. Attempts in flight finish; claimed
 // notifications not yet attempted are put back.
 func (s *Sender) Run(ctx context.Context) error {
-	work := make(chan notifier.Notification, s.cfg.Workers)
+	// Unbuffered, and claims sized to idle workers and the next 20 ms of
+	// rate: a notification is marked "sending" only just before its HTTP
+	// call, so a crash leaves few attempts of unknown outcome behind.
+	work := make(chan notifier.Notification)
+	var idle atomic.Int64
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := range work {
+			for {
+				idle.Add(1)
+				n, ok := <-work
+				idle.Add(-1)
+				if !ok {
+					return
+				}
 				s.attempt(ctx, n)
 			}
 		}()
 	}
-	err := s.dispatch(ctx, work)
+	err := s.dispatch(ctx, work, &idle)
 	close(work)
 	wg.Wait()
 	return err
 }
 
-func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification) error {
+func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification, idle *atomic.Int64) error {
+	perClaim := max(1, int(s.cfg.RatePerSecond/50))
 	wasPaused := false
 	for ctx.Err() == nil {
 		if reason := s.Paused(); reason != "" {
@@ -173,8 +185,15 @@ func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification
 			s.obs.Paused(false)
 			s.log.Warn("sending resumes after pause; if the problem persists it pauses again")
 		}
-		free := cap(work) - len(work)
-		if free == 0 {
+		// Claimed work waiting for the limiter is work marked "sending"
+		// that has not been sent: claim only when that backlog is gone,
+		// and then no more than ~20 ms worth of rate.
+		if backlog := -s.limiter.Tokens(); backlog > 0 {
+			s.sleep(ctx, time.Duration(backlog/s.cfg.RatePerSecond*float64(time.Second)/2))
+			continue
+		}
+		free := min(int(idle.Load()), perClaim)
+		if free <= 0 {
 			// Workers are busy; the limiter is the usual reason.
 			s.sleep(ctx, time.Duration(float64(time.Second)/s.cfg.RatePerSecond))
 			continue
