@@ -1,0 +1,381 @@
+// Package api is the gateway's REST face: echo handlers for every contract
+// operation under /v1, and the middleware every request goes through
+// (request IDs, access logs, metrics, recovery, API-key authentication, body
+// limits, validation against the embedded OpenAPI document). Handlers only
+// decode, call the Ledger and encode; errors become problem+json in one
+// place (toProblem).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shiptrace/shiptrace/gateway/fabric"
+	"github.com/shiptrace/shiptrace/gateway/journal"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// Ledger is what the handlers need from Fabric; *fabric.Client implements it.
+type Ledger interface {
+	Evaluate(ctx context.Context, req fabric.Request) ([]byte, error)
+	Start(ctx context.Context, req fabric.Request) (fabric.Submission, error)
+	Lookup(ctx context.Context, identity, txID string) (fabric.TxRecord, error)
+	Ready(ctx context.Context) error
+}
+
+// Key is an accepted API key: its SHA-256, the caller's name and the
+// identity (and MSP ID) the gateway signs with for it.
+type Key struct {
+	Name     string
+	Hash     [32]byte
+	Identity string
+	MSPID    string
+}
+
+// Options assembles a Server.
+type Options struct {
+	Ledger       Ledger
+	Journal      *journal.Journal
+	Keys         []Key
+	Logger       *slog.Logger
+	Registry     *prometheus.Registry // served at /metrics; the API's metrics are registered in it
+	MaxBodyBytes int64                // default 1 MiB
+	// CommitTimeout bounds how long a write waits for its commit after the
+	// caller went away, and how long an async write is followed.
+	CommitTimeout time.Duration
+	// SettleAfter is how long a transaction of an unfinished idempotent
+	// request may take to appear on the ledger before the request is run
+	// again (default 2m: past every submit and commit timeout).
+	SettleAfter time.Duration
+	Now         func() time.Time
+}
+
+// Server is the REST API.
+type Server struct {
+	e           *echo.Echo
+	ledger      Ledger
+	journal     *journal.Journal
+	keys        map[[32]byte]Key
+	log         *slog.Logger
+	doc         *openapi3.T
+	docJSON     []byte
+	maxBody     int64
+	commit      time.Duration
+	settleAfter time.Duration
+	now         func() time.Time
+	metrics     *httpMetrics
+
+	base   context.Context // outlives requests: async commit followers
+	cancel context.CancelFunc
+	async  sync.WaitGroup
+
+	mu       sync.Mutex
+	tracking map[string]bool // async transactions followed by this process
+	ready    readyCache
+}
+
+type readyCache struct {
+	at  time.Time
+	err error
+}
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.Ledger == nil || o.Journal == nil {
+		return nil, errors.New("api: a ledger and a journal are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = time.Minute
+	}
+	if o.SettleAfter <= 0 {
+		o.SettleAfter = 2 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	doc, docJSON, err := loadDocument()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
+		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, settleAfter: o.SettleAfter,
+		now: o.Now, metrics: newHTTPMetrics(o.Registry), tracking: map[string]bool{},
+	}
+	for _, k := range o.Keys {
+		if _, dup := s.keys[k.Hash]; dup {
+			return nil, fmt.Errorf("api: API key %s is configured twice", k.Name)
+		}
+		s.keys[k.Hash] = k
+	}
+	s.base, s.cancel = context.WithCancel(context.Background())
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.observe, middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableErrorHandler: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "panic", slog.String("request_id", requestIDOf(c)),
+				slog.String("error", err.Error()), slog.String("stack", string(stack)))
+			return err
+		},
+	}))
+	e.GET("/healthz", s.health)
+	e.GET("/readyz", s.readiness)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
+	e.GET("/v1/openapi.json", s.openapi)
+
+	v1 := e.Group("/v1", s.authenticate, s.readBody, s.validate)
+	v1.POST("/shipments", s.createShipment)
+	v1.GET("/shipments", s.listShipments)
+	v1.GET("/shipments/:id", s.getShipment)
+	v1.GET("/shipments/:id/history", s.shipmentHistory)
+	v1.GET("/shipments/:id/readings", s.listReadings)
+	v1.POST("/shipments/:id/readings", s.recordReadings)
+	v1.POST("/shipments/:id/documents", s.attachDocument)
+	v1.POST("/shipments/:id/ship", s.simple("Ship"))
+	v1.POST("/shipments/:id/handover", s.handOver)
+	v1.POST("/shipments/:id/deliver", s.simple("Deliver"))
+	v1.POST("/shipments/:id/reject", s.withReason("Reject"))
+	v1.POST("/shipments/:id/cancel", s.withReason("Cancel"))
+	v1.POST("/shipments/:id/overdue", s.simple("FlagOverdue"))
+	v1.GET("/shipments/:id/buyer-contact", s.getBuyerContact)
+	v1.PUT("/shipments/:id/buyer-contact", s.setBuyerContact)
+	v1.DELETE("/shipments/:id/buyer-contact", s.deleteBuyerContact)
+	v1.GET("/transactions/:txId", s.getTransaction)
+	s.e = e
+	return s, nil
+}
+
+// Handler is the HTTP handler to serve.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Routes lists the registered routes (the OpenAPI test compares them).
+func (s *Server) Routes() []*echo.Route { return s.e.Routes() }
+
+// Close waits for the async commit followers (bounded by ctx), then stops
+// them. Call it after the HTTP server has shut down.
+func (s *Server) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.async.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return fmt.Errorf("async transactions still pending at shutdown (their status is kept in the journal): %w", ctx.Err())
+	}
+}
+
+func loadDocument() (*openapi3.T, []byte, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openapiYAML)
+	if err != nil {
+		return nil, nil, fmt.Errorf("openapi document: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, nil, fmt.Errorf("openapi document: %w", err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("openapi document: %w", err)
+	}
+	return doc, b, nil
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// requestID keeps a caller's X-Request-Id when it is short and plain (so it
+// is safe in logs) and makes one otherwise.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func requestIDOf(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
+
+// observe writes the access log line and the request metrics. It settles the
+// error itself so that the status it records is the one sent.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		began := time.Now()
+		s.metrics.inFlight.Inc()
+		defer s.metrics.inFlight.Dec()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" || c.Response().Status == http.StatusNotFound && !s.knownRoute(route) {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		elapsed := time.Since(began)
+		s.metrics.observe(c.Request().Method, route, status, elapsed)
+		attrs := []slog.Attr{
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", route),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.Int64("bytes_out", c.Response().Size),
+			slog.String("remote", c.RealIP()),
+		}
+		if k, ok := c.Get(ctxCaller).(Key); ok {
+			attrs = append(attrs, slog.String("caller", k.Name), slog.String("identity", k.Identity))
+		}
+		if tx, ok := c.Get(ctxTxID).(string); ok {
+			attrs = append(attrs, slog.String("tx_id", tx))
+		}
+		if c.Response().Header().Get("Idempotent-Replayed") == "true" {
+			attrs = append(attrs, slog.Bool("replayed", true))
+		}
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request", attrs...)
+		return nil
+	}
+}
+
+func (s *Server) knownRoute(path string) bool {
+	for _, r := range s.e.Routes() {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	ctxCaller = "shiptrace.caller"
+	ctxTxID   = "shiptrace.txid"
+	ctxBody   = "shiptrace.body"
+)
+
+// authenticate accepts the API key as "Authorization: Bearer <key>" or
+// "X-API-Key: <key>" and finds the identity it maps to by the key's hash.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Path() == "/v1/openapi.json" {
+			return next(c)
+		}
+		key := c.Request().Header.Get("X-API-Key")
+		if auth := c.Request().Header.Get(echo.HeaderAuthorization); key == "" && auth != "" {
+			const prefix = "Bearer "
+			if len(auth) > len(prefix) && equalFold(auth[:len(prefix)], prefix) {
+				key = auth[len(prefix):]
+			}
+		}
+		if key == "" {
+			return problem(http.StatusUnauthorized, "unauthenticated", "An API key is required",
+				"send it as Authorization: Bearer <key> or X-API-Key")
+		}
+		k, ok := s.keys[sha256.Sum256([]byte(key))]
+		if !ok {
+			return problem(http.StatusUnauthorized, "unauthenticated", "The API key is not valid", "")
+		}
+		c.Set(ctxCaller, k)
+		return next(c)
+	}
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func callerOf(c echo.Context) Key {
+	k, _ := c.Get(ctxCaller).(Key)
+	return k
+}
+
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readiness asks the ledger at most once a second, so probes cannot load the
+// peers.
+func (s *Server) readiness(c echo.Context) error {
+	s.mu.Lock()
+	cached := s.ready
+	s.mu.Unlock()
+	err := cached.err
+	if s.now().Sub(cached.at) > time.Second {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+		err = s.ledger.Ready(ctx)
+		cancel()
+		s.mu.Lock()
+		s.ready = readyCache{at: s.now(), err: err}
+		s.mu.Unlock()
+	}
+	if err != nil {
+		p := problem(http.StatusServiceUnavailable, "not-ready", "Not ready", "a peer is unreachable or the chaincode does not answer")
+		p.retryAfter, p.cause = 2, err
+		return p
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.docJSON)
+}
+
+func writeJSON(c echo.Context, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"type":"urn:shiptrace:problem:internal","title":"Internal error","status":500}`)
+		status = http.StatusInternalServerError
+	}
+	_ = c.Blob(status, contentType, b)
+}

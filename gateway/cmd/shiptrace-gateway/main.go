@@ -1,0 +1,284 @@
+// Command shiptrace-gateway serves the shiptrace chaincode as a REST API for
+// one consortium member (or, locally, for all three).
+//
+//	shiptrace-gateway [serve] [flags]      run the gateway
+//	shiptrace-gateway hash-key             read an API key on stdin, print its config hash
+//	shiptrace-gateway init-local [flags]   write a config and API keys for the local network
+//
+// Configuration: a YAML file (--config), SHIPTRACE_GATEWAY_* environment
+// variables and flags; see gateway/README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+
+	"github.com/shiptrace/shiptrace/gateway/api"
+	"github.com/shiptrace/shiptrace/gateway/config"
+	"github.com/shiptrace/shiptrace/gateway/fabric"
+	"github.com/shiptrace/shiptrace/gateway/journal"
+	"github.com/shiptrace/shiptrace/network/connection"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "shiptrace-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args)
+	case "hash-key":
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		key := strings.TrimSpace(line)
+		if len(key) < 16 {
+			return errors.New("hash-key: an API key must be at least 16 characters (use 32 random bytes)")
+		}
+		fmt.Fprintln(stdout, config.HashKey(key))
+		return nil
+	case "init-local":
+		return initLocal(args, stdout)
+	}
+	return fmt.Errorf("unknown command %q (serve, hash-key, init-local)", cmd)
+}
+
+func serve(args []string) error {
+	fs := pflag.NewFlagSet("shiptrace-gateway", pflag.ContinueOnError)
+	config.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg)
+	members, err := cfg.Members()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ledger, err := fabric.Open(members, fabric.Options{
+		Channel: cfg.Fabric.Channel, Chaincode: cfg.Fabric.Chaincode,
+		EvaluateTimeout: cfg.Fabric.EvaluateTimeout, EndorseTimeout: cfg.Fabric.EndorseTimeout,
+		SubmitTimeout: cfg.Fabric.SubmitTimeout, CommitTimeout: cfg.Fabric.CommitTimeout,
+		MVCCRetries: retries(cfg.Fabric.MVCCRetries), Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer ledger.Close()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	jr, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), cfg.IdempotencyTTL)
+	if err != nil {
+		return err
+	}
+	defer jr.Close()
+
+	mspOf := ledger.Identities()
+	var keys []api.Key
+	for _, k := range cfg.APIKeys {
+		var h [32]byte
+		raw, err := hex.DecodeString(strings.TrimPrefix(k.Hash, "sha256:"))
+		if err != nil || len(raw) != 32 {
+			return fmt.Errorf("api key %s: bad hash", k.Name)
+		}
+		copy(h[:], raw)
+		keys = append(keys, api.Key{Name: k.Name, Hash: h, Identity: k.Identity, MSPID: mspOf[k.Identity]})
+	}
+	// Every stage may be retried after MVCC conflicts; a write waits at most
+	// for all of them.
+	perAttempt := cfg.Fabric.EndorseTimeout + cfg.Fabric.SubmitTimeout + cfg.Fabric.CommitTimeout
+	srv, err := api.New(api.Options{
+		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
+		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
+		SettleAfter: perAttempt + 30*time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Addr: cfg.Listen, Handler: srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	go purge(jr, log)
+	log.Info("gateway listening", "addr", ln.Addr().String(), "identities", len(members), "api_keys", len(keys),
+		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Error("http shutdown", "error", err.Error())
+	}
+	if err := srv.Close(sctx); err != nil {
+		log.Warn("shutdown", "error", err.Error())
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func retries(n int) int {
+	if n == 0 {
+		return -1 // fabric.Options: negative disables, zero means the default
+	}
+	return n
+}
+
+func purge(j *journal.Journal, log *slog.Logger) {
+	for {
+		if n, err := j.Purge(); err != nil {
+			log.Warn("journal purge", "error", err.Error())
+		} else if n > 0 {
+			log.Info("journal purge", "deleted", n)
+		}
+		time.Sleep(time.Hour)
+	}
+}
+
+func newLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// initLocal writes a gateway configuration for the local network: one
+// identity per organisation (its User1) and one API key each. The keys go
+// to a separate 0600 file; the configuration holds only their hashes. An
+// existing keys file is reused, so running it again keeps callers working.
+func initLocal(args []string, stdout io.Writer) error {
+	fs := pflag.NewFlagSet("init-local", pflag.ContinueOnError)
+	profile := fs.String("profile", "", "connection profile (default <home>/connection.json)")
+	home := fs.String("home", envOr("SHIPTRACE_HOME", ".shiptrace"), "network data directory")
+	out := fs.String("out", "", "output directory (default <home>/gateway)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address the gateway will listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *profile == "" {
+		*profile = filepath.Join(*home, "connection.json")
+	}
+	if *out == "" {
+		*out = filepath.Join(*home, "gateway")
+	}
+	prof, err := connection.Load(*profile)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	keysFile := filepath.Join(*out, "api-keys.env")
+	keys := readEnvFile(keysFile)
+	var cfg, env strings.Builder
+	abs, _ := filepath.Abs(*profile)
+	dataDir, _ := filepath.Abs(filepath.Join(*out, "data"))
+	fmt.Fprintf(&cfg, "# Written by shiptrace-gateway init-local. API keys are in api-keys.env (hashes only here).\n")
+	fmt.Fprintf(&cfg, "listen: %q\nprofile: %q\ndata_dir: %q\nidentities:\n", *listen, abs, dataDir)
+	var names []string
+	for _, msp := range prof.MSPIDs() {
+		if _, err := prof.Orgs[msp].User("User1"); err != nil {
+			continue
+		}
+		name := strings.ToLower(strings.TrimSuffix(msp, "MSP"))
+		names = append(names, name)
+		fmt.Fprintf(&cfg, "  - {name: %s, msp_id: %s, user: User1}\n", name, msp)
+	}
+	if len(names) == 0 {
+		return errors.New("the profile has no organisation with a User1")
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&cfg, "api_keys:\n")
+	for _, name := range names {
+		envName := "SHIPTRACE_API_KEY_" + strings.ToUpper(name)
+		key := keys[envName]
+		if key == "" {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			key = "stk_" + hex.EncodeToString(b)
+		}
+		fmt.Fprintf(&env, "%s=%s\n", envName, key)
+		fmt.Fprintf(&cfg, "  - {name: %s, identity: %s, hash: %q}\n", name, name, config.HashKey(key))
+	}
+	if err := os.WriteFile(keysFile, []byte(env.String()), 0o600); err != nil {
+		return err
+	}
+	cfgFile := filepath.Join(*out, "gateway.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s (keys for %s)\nrun: shiptrace-gateway --config %s\n", cfgFile, keysFile, strings.Join(names, ", "), cfgFile)
+	return nil
+}
+
+func readEnvFile(path string) map[string]string {
+	out := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

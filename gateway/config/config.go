@@ -1,0 +1,380 @@
+// Package config is the gateway's one configuration struct: read from a YAML
+// file, environment variables prefixed SHIPTRACE_GATEWAY_ and command-line
+// flags (each overriding the one before), defaulted, and validated at start
+// so a mistake stops the gateway with a message that names the key.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/shiptrace/shiptrace/gateway/fabric"
+	"github.com/shiptrace/shiptrace/network/connection"
+)
+
+// EnvPrefix prefixes every environment variable: fabric.commit_timeout is
+// SHIPTRACE_GATEWAY_FABRIC_COMMIT_TIMEOUT.
+const EnvPrefix = "SHIPTRACE_GATEWAY"
+
+// Config is everything the gateway needs.
+type Config struct {
+	Listen          string        `mapstructure:"listen"`
+	DataDir         string        `mapstructure:"data_dir"`
+	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	LogLevel        string        `mapstructure:"log_level"`
+	LogFormat       string        `mapstructure:"log_format"`
+	IdempotencyTTL  time.Duration `mapstructure:"idempotency_ttl"`
+	// Profile is a connection profile written by `shipnet up` (or by hand);
+	// identities that name a profile user take certificates and peers from it.
+	Profile string `mapstructure:"profile"`
+	Fabric  Fabric `mapstructure:"fabric"`
+	// Identities are the Fabric identities the gateway signs with.
+	Identities []Identity `mapstructure:"identities"`
+	// IdentitySpecs is the compact form for flags and environment:
+	// "name=MSPID/User" (from the profile).
+	IdentitySpecs []string `mapstructure:"identity"`
+	// APIKeys map callers to identities; only hashes are stored.
+	APIKeys []APIKey `mapstructure:"api_keys"`
+	// APIKeySpecs is the compact form: "name=identity=sha256:<hex>".
+	APIKeySpecs []string `mapstructure:"api_key"`
+}
+
+// Fabric bounds the calls to the network.
+type Fabric struct {
+	Channel         string        `mapstructure:"channel"`
+	Chaincode       string        `mapstructure:"chaincode"`
+	EvaluateTimeout time.Duration `mapstructure:"evaluate_timeout"`
+	EndorseTimeout  time.Duration `mapstructure:"endorse_timeout"`
+	SubmitTimeout   time.Duration `mapstructure:"submit_timeout"`
+	CommitTimeout   time.Duration `mapstructure:"commit_timeout"`
+	MVCCRetries     int           `mapstructure:"mvcc_retries"`
+}
+
+// Identity is one Fabric identity. Either MSPID and User name a user of the
+// connection profile, or Cert, Key, TLSCert, TLSKey and Peers give the
+// material directly (a member pointing the gateway at its own peers).
+type Identity struct {
+	Name    string `mapstructure:"name"`
+	MSPID   string `mapstructure:"msp_id"`
+	User    string `mapstructure:"user"`
+	Cert    string `mapstructure:"cert"`
+	Key     string `mapstructure:"key"`
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
+	Peers   []Peer `mapstructure:"peers"`
+}
+
+// Peer is a peer endpoint; several give failover.
+type Peer struct {
+	Endpoint   string `mapstructure:"endpoint"`
+	TLSRootCA  string `mapstructure:"tls_root_ca"`
+	ServerName string `mapstructure:"server_name"`
+}
+
+// APIKey maps a caller to an identity. Hash is "sha256:" and the hex SHA-256
+// of the key; the key itself is never stored.
+type APIKey struct {
+	Name     string `mapstructure:"name"`
+	Identity string `mapstructure:"identity"`
+	Hash     string `mapstructure:"hash"`
+}
+
+// Defaults are the values used when nothing sets a key.
+var defaults = map[string]any{
+	"listen":                  "127.0.0.1:8080",
+	"data_dir":                ".shiptrace-gateway",
+	"max_body_bytes":          1 << 20,
+	"shutdown_timeout":        "30s",
+	"log_level":               "info",
+	"log_format":              "json",
+	"idempotency_ttl":         "24h",
+	"profile":                 "",
+	"fabric.channel":          "supplychain",
+	"fabric.chaincode":        "shiptrace",
+	"fabric.evaluate_timeout": "10s",
+	"fabric.endorse_timeout":  "30s",
+	"fabric.submit_timeout":   "10s",
+	"fabric.commit_timeout":   "60s",
+	"fabric.mvcc_retries":     3,
+	"identity":                []string{},
+	"api_key":                 []string{},
+}
+
+// Flags declares the command-line flags; Load reads them.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (env SHIPTRACE_GATEWAY_CONFIG)")
+	fs.String("listen", "", "address to listen on, host:port")
+	fs.String("data-dir", "", "directory for the journal (idempotency keys, async transactions)")
+	fs.String("profile", "", "connection profile written by `shipnet up`")
+	fs.String("log-level", "", "debug, info, warn or error")
+	fs.String("log-format", "", "json or text")
+	fs.StringArray("identity", nil, "identity from the profile, name=MSPID/User (repeatable)")
+	fs.StringArray("api-key", nil, "API key, name=identity=sha256:<hex> (repeatable)")
+}
+
+// Load reads the configuration: defaults, then the YAML file (flag --config
+// or SHIPTRACE_GATEWAY_CONFIG), then environment, then flags. It validates
+// the result.
+func Load(fs *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	for flag, key := range map[string]string{
+		"listen": "listen", "data-dir": "data_dir", "profile": "profile",
+		"log-level": "log_level", "log-format": "log_format", "identity": "identity", "api-key": "api_key",
+	} {
+		if fs == nil {
+			break
+		}
+		if f := fs.Lookup(flag); f != nil {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	file := os.Getenv(EnvPrefix + "_CONFIG")
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			file = f.Value.String()
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", file, err)
+		}
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.expandSpecs(); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) expandSpecs() error {
+	var errs []error
+	for _, s := range c.IdentitySpecs {
+		for _, s := range splitSpecs(s) {
+			name, rest, ok1 := strings.Cut(s, "=")
+			msp, user, ok2 := strings.Cut(rest, "/")
+			if !ok1 || !ok2 {
+				errs = append(errs, fmt.Errorf("identity %q: want name=MSPID/User", s))
+				continue
+			}
+			c.Identities = append(c.Identities, Identity{Name: name, MSPID: msp, User: user})
+		}
+	}
+	for _, s := range c.APIKeySpecs {
+		for _, s := range splitSpecs(s) {
+			parts := strings.SplitN(s, "=", 3)
+			if len(parts) != 3 {
+				errs = append(errs, fmt.Errorf("api_key %q: want name=identity=sha256:<hex>", redact(s)))
+				continue
+			}
+			c.APIKeys = append(c.APIKeys, APIKey{Name: parts[0], Identity: parts[1], Hash: parts[2]})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// splitSpecs accepts several specs in one value separated by commas or
+// spaces, as environment variables carry them.
+func splitSpecs(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}
+
+func redact(s string) string {
+	if i := strings.LastIndex(s, "="); i >= 0 {
+		return s[:i+1] + "..."
+	}
+	return "..."
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	hashPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// Validate reports every problem at once, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: %q is not host:port", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("data_dir: required")
+	}
+	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
+		bad("max_body_bytes: %d is outside 1024..67108864", c.MaxBodyBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout: must be positive")
+	}
+	if c.IdempotencyTTL < time.Minute {
+		bad("idempotency_ttl: must be at least 1m")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("log_format: %q is not json or text", c.LogFormat)
+	}
+	f := c.Fabric
+	if f.Channel == "" || f.Chaincode == "" {
+		bad("fabric.channel and fabric.chaincode: required")
+	}
+	for key, d := range map[string]time.Duration{
+		"fabric.evaluate_timeout": f.EvaluateTimeout, "fabric.endorse_timeout": f.EndorseTimeout,
+		"fabric.submit_timeout": f.SubmitTimeout, "fabric.commit_timeout": f.CommitTimeout,
+	} {
+		if d <= 0 || d > 10*time.Minute {
+			bad("%s: %s is outside (0, 10m]", key, d)
+		}
+	}
+	if f.MVCCRetries < 0 || f.MVCCRetries > 20 {
+		bad("fabric.mvcc_retries: %d is outside 0..20", f.MVCCRetries)
+	}
+	if len(c.Identities) == 0 {
+		bad("identities: at least one identity is required (or --identity name=MSPID/User with --profile)")
+	}
+	ids := map[string]bool{}
+	for i, id := range c.Identities {
+		at := fmt.Sprintf("identities[%d]", i)
+		if !namePattern.MatchString(id.Name) {
+			bad("%s.name: %q must be 1-64 letters, digits, '.', '_' or '-'", at, id.Name)
+		}
+		if ids[id.Name] {
+			bad("%s.name: %q is used twice", at, id.Name)
+		}
+		ids[id.Name] = true
+		if id.MSPID == "" {
+			bad("%s.msp_id: required", at)
+		}
+		if id.User != "" {
+			if c.Profile == "" {
+				bad("%s.user: names a profile user, but profile is not set", at)
+			}
+			if id.Cert != "" || id.Key != "" {
+				bad("%s: give either user (from the profile) or cert and key, not both", at)
+			}
+			continue
+		}
+		for k, path := range map[string]string{"cert": id.Cert, "key": id.Key, "tls_cert": id.TLSCert, "tls_key": id.TLSKey} {
+			if path == "" {
+				bad("%s.%s: required when user is not set", at, k)
+			} else if _, err := os.Stat(path); err != nil {
+				bad("%s.%s: %v", at, k, err)
+			}
+		}
+		if len(id.Peers) == 0 && c.Profile == "" {
+			bad("%s.peers: required when no profile is set", at)
+		}
+		for j, p := range id.Peers {
+			if _, _, err := net.SplitHostPort(p.Endpoint); err != nil {
+				bad("%s.peers[%d].endpoint: %q is not host:port", at, j, p.Endpoint)
+			}
+			if _, err := os.Stat(p.TLSRootCA); err != nil {
+				bad("%s.peers[%d].tls_root_ca: %v", at, j, err)
+			}
+		}
+	}
+	if len(c.APIKeys) == 0 {
+		bad("api_keys: at least one API key is required (nobody could call the gateway)")
+	}
+	names, hashes := map[string]bool{}, map[string]bool{}
+	for i, k := range c.APIKeys {
+		at := fmt.Sprintf("api_keys[%d]", i)
+		if !namePattern.MatchString(k.Name) {
+			bad("%s.name: %q must be 1-64 letters, digits, '.', '_' or '-'", at, k.Name)
+		}
+		if names[k.Name] {
+			bad("%s.name: %q is used twice", at, k.Name)
+		}
+		names[k.Name] = true
+		if !ids[k.Identity] {
+			bad("%s.identity: %q is not a configured identity", at, k.Identity)
+		}
+		if !hashPattern.MatchString(k.Hash) {
+			bad("%s.hash: must be sha256:<64 lower-case hex digits> (run `shiptrace-gateway hash-key`); never put the key itself here", at)
+		}
+		if hashes[k.Hash] {
+			bad("%s.hash: the same key is configured twice", at)
+		}
+		hashes[k.Hash] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Members resolves the identities into the material the Fabric client needs,
+// reading the connection profile where an identity names a profile user.
+func (c *Config) Members() ([]fabric.Member, error) {
+	var prof *connection.Profile
+	if c.Profile != "" {
+		p, err := connection.Load(c.Profile)
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		prof = p
+	}
+	var out []fabric.Member
+	for _, id := range c.Identities {
+		m := fabric.Member{Name: id.Name, MSPID: id.MSPID,
+			User: connection.User{Cert: id.Cert, Key: id.Key, TLSCert: id.TLSCert, TLSKey: id.TLSKey}}
+		if prof != nil {
+			if org, err := prof.Org(id.MSPID); err == nil {
+				m.Peers = org.Peers
+				if id.User != "" {
+					u, err := org.User(id.User)
+					if err != nil {
+						return nil, fmt.Errorf("identity %s: %w", id.Name, err)
+					}
+					m.User = u
+				}
+			} else if id.User != "" || len(id.Peers) == 0 {
+				return nil, fmt.Errorf("identity %s: %w", id.Name, err)
+			}
+		}
+		if len(id.Peers) > 0 {
+			m.Peers = nil
+			for i, p := range id.Peers {
+				m.Peers = append(m.Peers, connection.Peer{Name: fmt.Sprintf("%s-peer%d", id.Name, i), Endpoint: p.Endpoint, TLSRootCA: p.TLSRootCA, ServerName: p.ServerName})
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// HashKey returns the configuration form of an API key's hash. API keys are
+// long random strings, so a plain SHA-256 cannot be reversed by guessing.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
