@@ -46,15 +46,19 @@ type Config struct {
 		BackoffMax  time.Duration `mapstructure:"backoff_max"`
 	} `mapstructure:"intake"`
 	Fabric struct {
-		PeerEndpoint    string        `mapstructure:"peer_endpoint"`
-		ServerName      string        `mapstructure:"server_name"`
-		TLSCACert       string        `mapstructure:"tls_ca_cert"`
-		MSPID           string        `mapstructure:"msp_id"`
-		CertPath        string        `mapstructure:"cert_path"`
-		KeyPath         string        `mapstructure:"key_path"`
-		Channel         string        `mapstructure:"channel"`
-		Chaincode       string        `mapstructure:"chaincode"`
-		EvaluateTimeout time.Duration `mapstructure:"evaluate_timeout"`
+		PeerEndpoint      string        `mapstructure:"peer_endpoint"`
+		ServerName        string        `mapstructure:"server_name"`
+		TLSCACert         string        `mapstructure:"tls_ca_cert"`
+		MSPID             string        `mapstructure:"msp_id"`
+		CertPath          string        `mapstructure:"cert_path"`
+		KeyPath           string        `mapstructure:"key_path"`
+		Channel           string        `mapstructure:"channel"`
+		Chaincode         string        `mapstructure:"chaincode"`
+		EvaluateTimeout   time.Duration `mapstructure:"evaluate_timeout"`
+		ConnectionProfile string        `mapstructure:"connection_profile"`
+		User              string        `mapstructure:"user"`
+		TLSClientCert     string        `mapstructure:"tls_client_cert"`
+		TLSClientKey      string        `mapstructure:"tls_client_key"`
 	} `mapstructure:"fabric"`
 	Contacts struct {
 		Source string `mapstructure:"source"`
@@ -124,12 +128,16 @@ var Keys = []Key{
 	{"intake.max_event_age", 7 * 24 * time.Hour, "events older than this are recorded as skipped, not sent (0: no limit)", false},
 	{"intake.backoff_min", 500 * time.Millisecond, "first reconnect delay after the event stream breaks", false},
 	{"intake.backoff_max", 30 * time.Second, "longest reconnect delay", false},
+	{"fabric.connection_profile", "", "the network's connection.json (shipnet writes <home>/connection.json); when set, peer, TLS and user files come from it", false},
+	{"fabric.user", "User1", "user of fabric.msp_id in the connection profile", false},
 	{"fabric.peer_endpoint", "127.0.0.1:7051", "host:port of the exporter peer's gateway service", false},
 	{"fabric.server_name", "", "TLS server name of the peer when it differs from the endpoint host", false},
 	{"fabric.tls_ca_cert", "", "PEM file of the peer's TLS CA", false},
 	{"fabric.msp_id", "", "MSP ID of the notifier's Fabric identity (default: exporter_msp)", false},
 	{"fabric.cert_path", "", "user certificate PEM file or msp/signcerts directory", false},
 	{"fabric.key_path", "", "user private key PEM file or msp/keystore directory", false},
+	{"fabric.tls_client_cert", "", "TLS client certificate for peers that require mutual TLS (without a profile)", false},
+	{"fabric.tls_client_key", "", "TLS client key for fabric.tls_client_cert", false},
 	{"fabric.channel", "supplychain", "channel name", false},
 	{"fabric.chaincode", "shiptrace", "chaincode name", false},
 	{"fabric.evaluate_timeout", 10 * time.Second, "timeout of the BuyerContact evaluate call", false},
@@ -276,6 +284,12 @@ func (c Config) Validate() error {
 	}
 	switch c.Intake.Source {
 	case "fabric":
+		if c.Fabric.ConnectionProfile != "" {
+			if _, err := os.Stat(c.Fabric.ConnectionProfile); err != nil {
+				bad("fabric.connection_profile", "%v", err)
+			}
+			break
+		}
 		if c.Fabric.PeerEndpoint == "" {
 			bad("fabric.peer_endpoint", "is required for intake.source=fabric")
 		}
@@ -298,7 +312,7 @@ func (c Config) Validate() error {
 	}
 	switch c.Contacts.Source {
 	case "fabric":
-		if c.Intake.Source != "fabric" && c.Fabric.CertPath == "" {
+		if c.Intake.Source != "fabric" && c.Fabric.CertPath == "" && c.Fabric.ConnectionProfile == "" {
 			bad("contacts.source", "fabric needs the fabric.* connection settings")
 		}
 	case "file", "fabric+file":

@@ -4,6 +4,7 @@
 package fabricconn
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/shiptrace/shiptrace/network/connection"
 )
 
 // Config is the connection material.
@@ -26,12 +29,38 @@ type Config struct {
 	CertPath        string // PEM file, or a directory holding one (msp/signcerts)
 	KeyPath         string // PEM file, or a directory holding one (msp/keystore)
 	EvaluateTimeout time.Duration
+	// ConnectionProfile, when set, is the network's connection.json (as
+	// written by shipnet); peer, TLS and user material are taken from it
+	// for MSPID and User, and the fields above are ignored.
+	ConnectionProfile string
+	User              string
+	// TLSClientCert and TLSClientKey enable mutual TLS without a profile.
+	TLSClientCert, TLSClientKey string
 }
 
 // Connect dials the peer and returns a gateway signed by the user. The
 // gRPC connection reconnects by itself; closing the gateway does not close
 // it, so both are returned.
 func Connect(cfg Config) (*client.Gateway, *grpc.ClientConn, error) {
+	evalTimeout := cfg.EvaluateTimeout
+	if evalTimeout <= 0 {
+		evalTimeout = 10 * time.Second
+	}
+	if cfg.ConnectionProfile != "" {
+		p, err := connection.Load(cfg.ConnectionProfile)
+		if err != nil {
+			return nil, nil, err
+		}
+		user := cfg.User
+		if user == "" {
+			user = "User1"
+		}
+		gw, conn, err := p.Connect(cfg.MSPID, user, client.WithEvaluateTimeout(evalTimeout))
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect as %s/%s from %s: %w", cfg.MSPID, user, cfg.ConnectionProfile, err)
+		}
+		return gw, conn, nil
+	}
 	caPEM, err := os.ReadFile(cfg.TLSCACert)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read peer TLS CA: %w", err)
@@ -40,7 +69,15 @@ func Connect(cfg Config) (*client.Gateway, *grpc.ClientConn, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, nil, fmt.Errorf("peer TLS CA %s holds no PEM certificate", cfg.TLSCACert)
 	}
-	conn, err := grpc.NewClient(cfg.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, cfg.ServerName)))
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12}
+	if cfg.TLSClientCert != "" {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSClientCert, cfg.TLSClientKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load TLS client certificate: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{pair}
+	}
+	conn, err := grpc.NewClient(cfg.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial peer %s: %w", cfg.PeerEndpoint, err)
 	}
@@ -73,10 +110,6 @@ func Connect(cfg Config) (*client.Gateway, *grpc.ClientConn, error) {
 	if err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("user signer: %w", err)
-	}
-	evalTimeout := cfg.EvaluateTimeout
-	if evalTimeout <= 0 {
-		evalTimeout = 10 * time.Second
 	}
 	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
 		client.WithEvaluateTimeout(evalTimeout))

@@ -180,6 +180,7 @@ func (s *Service) connectFabric() error {
 	gw, conn, err := fabricconn.Connect(fabricconn.Config{
 		PeerEndpoint: f.PeerEndpoint, ServerName: f.ServerName, TLSCACert: f.TLSCACert,
 		MSPID: f.MSPID, CertPath: f.CertPath, KeyPath: f.KeyPath, EvaluateTimeout: f.EvaluateTimeout,
+		ConnectionProfile: f.ConnectionProfile, User: f.User, TLSClientCert: f.TLSClientCert, TLSClientKey: f.TLSClientKey,
 	})
 	if err != nil {
 		return fmt.Errorf("fabric: %w", err)
