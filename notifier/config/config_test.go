@@ -1,0 +1,84 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shiptrace/shiptrace/notifier/config"
+)
+
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range config.Keys {
+		env := config.EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(k.Name, ".", "_"))
+		if !strings.Contains(string(b), "`"+k.Name+"`") || !strings.Contains(string(b), env) {
+			t.Errorf("notifier/README.md does not document %s (%s)", k.Name, env)
+		}
+	}
+}
+
+func baseArgs(t *testing.T) []string {
+	dir := t.TempDir()
+	ev := filepath.Join(dir, "events.jsonl")
+	ct := filepath.Join(dir, "contacts.json")
+	os.WriteFile(ev, nil, 0o600)
+	os.WriteFile(ct, []byte("{}"), 0o600)
+	return []string{"--intake.source=file", "--intake.file=" + ev, "--contacts.source=file", "--contacts.file=" + ct,
+		"--webhook.app_secret=s", "--webhook.verify_token=v"}
+}
+
+func TestPrecedenceFileEnvFlag(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "n.yaml")
+	os.WriteFile(f, []byte("sender:\n  rate_per_second: 10\n  workers: 3\n  daily_cap: 5\n"), 0o600)
+	t.Setenv("SHIPTRACE_NOTIFIER_SENDER_WORKERS", "7")
+	t.Setenv("SHIPTRACE_NOTIFIER_SENDER_DAILY_CAP", "9")
+	c, err := config.Load(append(baseArgs(t), "--config", f, "--sender.daily_cap=2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sender.RatePerSecond != 10 || c.Sender.Workers != 7 || c.Sender.DailyCap != 2 {
+		t.Errorf("rate %v (file 10), workers %d (env 7), cap %d (flag 2)", c.Sender.RatePerSecond, c.Sender.Workers, c.Sender.DailyCap)
+	}
+	if len(c.Rules) == 0 || len(c.Templates) == 0 {
+		t.Error("default rules and templates not applied")
+	}
+}
+
+func TestValidationNamesKeyAndEnv(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"whatsapp without token", []string{"--provider.kind=whatsapp", "--provider.phone_number_id=1"}, "SHIPTRACE_NOTIFIER_PROVIDER_TOKEN"},
+		{"bad rate", []string{"--sender.rate_per_second=0"}, "sender.rate_per_second"},
+		{"bad ops phone", []string{"--ops.phone=12345"}, "ops.phone"},
+		{"unknown source", []string{"--intake.source=kafka"}, "intake.source"},
+		{"webhook without secret", []string{"--webhook.app_secret="}, "webhook.app_secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(append(baseArgs(t), tt.args...))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	c, err := config.Load(append(baseArgs(t), "--provider.token=tok123", "--ops.phone=+4915112345678"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redacted()
+	if r.Provider.Token == "tok123" || r.Webhook.AppSecret == "s" || r.Ops.Phone == "+4915112345678" {
+		t.Errorf("redacted config leaks secrets: %+v", r)
+	}
+}
