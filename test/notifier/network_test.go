@@ -1,3 +1,5 @@
+// Package notifier_test is the notifier's integration test on the local
+// Fabric network.
 package notifier_test
 
 import (
@@ -23,6 +25,23 @@ import (
 	"github.com/shiptrace/shiptrace/test/testnet"
 	"github.com/shiptrace/shiptrace/test/wastandin"
 )
+
+const (
+	token     = "network-token"
+	phoneID   = "100000000000001"
+	appSecret = "network-secret"
+)
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // TestNotifierOnTheLocalNetwork runs the notifier against the real local
 // Fabric network (events through the exporter peer's gateway, the buyer

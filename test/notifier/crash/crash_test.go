@@ -1,7 +1,7 @@
-// Package notifier_test holds the notifier's process-level tests: a crash
-// test that SIGKILLs a real notifier process while it works through a
-// stream of events, and the integration test on the local Fabric network.
-package notifier_test
+// Package crash_test SIGKILLs a real notifier process while it works
+// through a stream of events. It is kept apart from the network test so it
+// depends on nothing but the notifier and the stand-in.
+package crash_test
 
 import (
 	"encoding/json"
