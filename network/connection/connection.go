@@ -8,6 +8,7 @@ package connection
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -224,7 +225,20 @@ func (p *Profile) Connect(mspID, userName string, opts ...client.ConnectOption) 
 	if err != nil {
 		return nil, nil, err
 	}
+	tlsCert, err := os.ReadFile(user.TLSCert)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("TLS client certificate: %w", err)
+	}
+	cert, err := identity.CertificateFromPEM(tlsCert)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("TLS client certificate %s: %w", user.TLSCert, err)
+	}
 	defaults := []client.ConnectOption{
+		// Peers with mutual TLS serve block and event streams only to a client
+		// that names the TLS certificate it connected with.
+		client.WithTLSClientCertificateHash(sha256Sum(cert.Raw)),
 		client.WithSign(sign),
 		client.WithClientConnection(conn),
 		client.WithEvaluateTimeout(10 * time.Second),
@@ -254,6 +268,11 @@ func WaitReady(ctx context.Context, ping func(context.Context) error) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 func fileExists(path, what string) error {

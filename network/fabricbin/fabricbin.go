@@ -1,6 +1,6 @@
-// Package fabricbin builds the pinned Hyperledger Fabric node binaries from
-// source through the Go module proxy and caches them, so a machine never
-// downloads prebuilt binaries and a second `up` does not rebuild.
+// Package fabricbin builds the pinned Hyperledger Fabric and Fabric CA
+// binaries from source through the Go module proxy and caches them, so a
+// machine never downloads prebuilt binaries and a second `up` does not rebuild.
 //
 // The proxy refuses Fabric's v2.x tags (they are not Go-module compatible), but
 // serves the release-2.5 commit as a pseudo-version. Its module has no usable
@@ -20,26 +20,49 @@ import (
 	"strings"
 )
 
-// Module and Version pin the Fabric source: the release-2.5 commit bd8e24856939.
-const (
-	Module  = "github.com/hyperledger/fabric"
-	Version = "v1.4.0-rc1.0.20230401164317-bd8e24856939"
-	// Release is stamped into the binaries (peer version prints it).
-	Release = "2.5.0"
-)
-
-// Tools are the commands the network needs.
-var Tools = []string{"peer", "orderer", "configtxgen", "cryptogen", "osnadmin", "configtxlator"}
-
-// Dir returns the cache folder for the pinned version under cacheRoot.
-func Dir(cacheRoot string) string {
-	short := Version[strings.LastIndexByte(Version, '-')+1:]
-	return filepath.Join(cacheRoot, "fabric-"+Release+"-"+short, "bin")
+// Spec pins one module and the commands built from it.
+type Spec struct {
+	Module     string   // module path
+	Version    string   // exact version the proxy serves
+	Release    string   // release number stamped into the binaries
+	VersionVar string   // package variable the release is stamped into
+	Tools      []string // commands under ./cmd
+	CGO        bool     // the build needs cgo (Fabric CA's SQLite registry)
 }
 
-// Present reports whether every tool is already in the cache.
-func Present(binDir string) bool {
-	for _, t := range Tools {
+// Fabric is the release-2.5 commit bd8e24856939 of Hyperledger Fabric.
+var Fabric = Spec{
+	Module:     "github.com/hyperledger/fabric",
+	Version:    "v1.4.0-rc1.0.20230401164317-bd8e24856939",
+	Release:    "2.5.0",
+	VersionVar: "github.com/hyperledger/fabric/common/metadata.Version",
+	Tools:      []string{"peer", "orderer", "configtxgen", "cryptogen", "osnadmin", "configtxlator"},
+}
+
+// FabricCA is Hyperledger Fabric CA 1.5.13; only the server is built, since
+// identities are enrolled through fabric-sdk-go (see package identity).
+var FabricCA = Spec{
+	Module:     "github.com/hyperledger/fabric-ca",
+	Version:    "v1.5.13",
+	Release:    "1.5.13",
+	VersionVar: "github.com/hyperledger/fabric-ca/lib/metadata.Version",
+	Tools:      []string{"fabric-ca-server"},
+	CGO:        true,
+}
+
+// Dir returns the cache folder of the spec's binaries under cacheRoot.
+func (s Spec) Dir(cacheRoot string) string {
+	short := s.Version[strings.LastIndexByte(s.Version, '-')+1:]
+	name := filepath.Base(s.Module) + "-" + s.Release
+	if short != s.Version {
+		name += "-" + short
+	}
+	return filepath.Join(cacheRoot, name, "bin")
+}
+
+// Present reports whether every tool is already in binDir.
+func (s Spec) Present(binDir string) bool {
+	for _, t := range s.Tools {
 		if fi, err := os.Stat(filepath.Join(binDir, t)); err != nil || fi.Mode()&0o111 == 0 {
 			return false
 		}
@@ -50,55 +73,58 @@ func Present(binDir string) bool {
 // Build downloads the pinned module source and builds every tool into binDir.
 // It writes into a temporary folder first and renames, so an interrupted build
 // never leaves a half-filled cache that Present would accept.
-func Build(ctx context.Context, binDir string, log func(string)) error {
+func (s Spec) Build(ctx context.Context, binDir string, log func(string)) error {
 	// Build beside the cache folder, so the final rename stays on one file system.
 	parent := filepath.Dir(filepath.Dir(binDir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("build fabric: %w", err)
+		return fmt.Errorf("build %s: %w", s.Module, err)
 	}
 	work, err := os.MkdirTemp(parent, "fabric-build-")
 	if err != nil {
-		return fmt.Errorf("build fabric: %w", err)
+		return fmt.Errorf("build %s: %w", s.Module, err)
 	}
 	defer os.RemoveAll(work)
 
-	log("downloading " + Module + "@" + Version + " through the Go module proxy")
-	src, err := download(ctx, work)
+	log("downloading " + s.Module + "@" + s.Version + " through the Go module proxy")
+	src, err := s.download(ctx, work)
 	if err != nil {
 		return err
 	}
 	copyDir := filepath.Join(work, "src")
 	if err := copyTree(src, copyDir); err != nil {
-		return fmt.Errorf("copy fabric source: %w", err)
+		return fmt.Errorf("copy %s source: %w", s.Module, err)
 	}
 	out := filepath.Join(work, "bin")
-	args := []string{"build", "-trimpath", "-o", out + "/",
-		"-ldflags", "-X " + Module + "/common/metadata.Version=" + Release}
-	for _, t := range Tools {
+	args := []string{"build", "-trimpath", "-o", out + "/", "-ldflags", "-X " + s.VersionVar + "=" + s.Release}
+	for _, t := range s.Tools {
 		args = append(args, "./cmd/"+t)
 	}
-	log("compiling " + strings.Join(Tools, ", ") + " (a few minutes on 2 cores)")
+	log("compiling " + strings.Join(s.Tools, ", "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = copyDir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOWORK=off", "CGO_ENABLED=0")
+	cgo := "CGO_ENABLED=0"
+	if s.CGO {
+		cgo = "CGO_ENABLED=1"
+	}
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOWORK=off", cgo)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build fabric: %w\n%s", err, tail(stderr.String(), 40))
+		return fmt.Errorf("go build %s: %w\n%s", s.Module, err, tail(stderr.String(), 40))
 	}
 	if err := os.MkdirAll(filepath.Dir(binDir), 0o755); err != nil {
 		return err
 	}
 	_ = os.RemoveAll(binDir)
 	if err := os.Rename(out, binDir); err != nil {
-		return fmt.Errorf("install fabric binaries: %w", err)
+		return fmt.Errorf("install %s binaries: %w", s.Module, err)
 	}
 	return nil
 }
 
 // download fetches the module into the module cache and returns its folder.
-func download(ctx context.Context, work string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", Module+"@"+Version)
+func (s Spec) download(ctx context.Context, work string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", s.Module+"@"+s.Version)
 	cmd.Dir = work // outside any module, so no go.mod is consulted or changed
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOWORK=off")
 	var stdout, stderr bytes.Buffer
@@ -106,7 +132,7 @@ func download(ctx context.Context, work string) (string, error) {
 	runErr := cmd.Run()
 	var info struct{ Dir, Error string }
 	if err := json.Unmarshal(stdout.Bytes(), &info); err != nil || runErr != nil || info.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %v %s %s", Module, Version, runErr, info.Error, stderr.String())
+		return "", fmt.Errorf("go mod download %s@%s: %v %s %s", s.Module, s.Version, runErr, info.Error, stderr.String())
 	}
 	return info.Dir, nil
 }

@@ -18,6 +18,7 @@ const (
 	memLimitOrderer   = "56MiB"
 	memLimitPeer      = "96MiB"
 	memLimitChaincode = "20MiB"
+	memLimitCA        = "24MiB"
 )
 
 // baseEnv is the environment every Fabric process starts from: the caller's

@@ -38,12 +38,30 @@ func (n *Network) Up(ctx context.Context) error {
 		return err
 	}
 	upStart := time.Now()
-	if err := n.step("generate crypto material (cryptogen)", func() error { return n.generateCrypto(ctx) }); err != nil {
+	if err := os.MkdirAll(n.Layout.Home, 0o755); err != nil {
 		return err
 	}
-	st := &State{BasePort: n.Layout.BasePort, Created: time.Now().UTC(), Packages: map[string]string{}}
+	st := &State{BasePort: n.Layout.BasePort, Crypto: n.Crypto, Created: time.Now().UTC(), Packages: map[string]string{}}
 	if err := n.saveState(st); err != nil {
 		return err
+	}
+	switch n.Crypto {
+	case CryptoCryptogen:
+		if err := n.step("generate crypto material (cryptogen)", func() error { return n.generateCrypto(ctx) }); err != nil {
+			return err
+		}
+	case CryptoCA:
+		if err := n.step("start 4 Fabric CAs (enrolment + TLS CA each)", func() error { return n.startCAs(ctx) }); err != nil {
+			return err
+		}
+		if err := n.step("register and enrol nodes and users (fabric-sdk-go)", func() error { return n.enrollCrypto(ctx) }); err != nil {
+			return err
+		}
+		if err := checkLowS(n.Layout.CryptoDir()); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown crypto source %q: want %q or %q", n.Crypto, CryptoCA, CryptoCryptogen)
 	}
 	if err := n.step("create channel genesis block (configtxgen)", func() error { return n.channelBlock(ctx) }); err != nil {
 		return err
@@ -80,6 +98,11 @@ func (n *Network) Start(ctx context.Context) error {
 	}
 	if err := n.EnsureTools(ctx); err != nil {
 		return err
+	}
+	if st.Crypto == CryptoCA {
+		if err := n.step("start Fabric CAs", func() error { return n.startCAs(ctx) }); err != nil {
+			return err
+		}
 	}
 	if err := n.step("start orderers", func() error { return n.startAll(ctx, n.Layout.Orderers()) }); err != nil {
 		return err
@@ -132,6 +155,9 @@ func (n *Network) Stop(ctx context.Context) error {
 	for _, node := range n.Layout.Nodes() {
 		names = append(names, node.Name)
 	}
+	for _, ca := range n.Layout.CAs() {
+		names = append(names, ca.Name)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(names))
 	for i, name := range names {
@@ -152,7 +178,7 @@ func (n *Network) Down(ctx context.Context) error {
 		return err
 	}
 	return n.step("remove network data in "+n.Layout.Home, func() error {
-		for _, p := range []string{"crypto", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
+		for _, p := range []string{"crypto", "ca", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
 			if err := os.RemoveAll(filepath.Join(n.Layout.Home, p)); err != nil {
 				return err
 			}
@@ -163,9 +189,6 @@ func (n *Network) Down(ctx context.Context) error {
 }
 
 func (n *Network) generateCrypto(ctx context.Context) error {
-	if err := os.MkdirAll(n.Layout.Home, 0o755); err != nil {
-		return err
-	}
 	if _, err := n.run(ctx, n.baseEnv(), "cryptogen", "generate",
 		"--config", filepath.Join(n.configDir(), "crypto-config.yaml"), "--output", n.Layout.CryptoDir()); err != nil {
 		return err

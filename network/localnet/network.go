@@ -34,16 +34,17 @@ type Network struct {
 	Cache        string        // build cache root (Fabric binaries, helper binaries)
 	BatchTimeout time.Duration // orderer block cut timeout, written into the genesis block
 	LogSpec      string        // FABRIC_LOGGING_SPEC for the nodes
+	Crypto       string        // CryptoCA or CryptoCryptogen, for a new network
 	Out          io.Writer     // progress lines
 }
 
 // State is what `up` recorded about the network it created.
 type State struct {
-	BasePort  int                `json:"basePort"`
-	Chaincode ChaincodeState     `json:"chaincode"`
-	Packages  map[string]string  `json:"packages"` // MSP ID -> installed package ID
-	Created   time.Time          `json:"created"`
-	Extra     map[string]float64 `json:"extra,omitempty"`
+	BasePort  int               `json:"basePort"`
+	Crypto    string            `json:"crypto"` // where the crypto material came from
+	Chaincode ChaincodeState    `json:"chaincode"`
+	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
+	Created   time.Time         `json:"created"`
 }
 
 // ChaincodeState is the committed chaincode definition.
@@ -53,7 +54,7 @@ type ChaincodeState struct {
 }
 
 func (n *Network) fabricBin(tool string) string {
-	return filepath.Join(fabricbin.Dir(n.Cache), tool)
+	return filepath.Join(fabricbin.Fabric.Dir(n.Cache), tool)
 }
 
 func (n *Network) helperBinDir() string { return filepath.Join(n.Cache, "bin") }
@@ -105,16 +106,19 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 	if _, err := exec.LookPath("go"); err != nil {
 		return errors.New("the go command is not on PATH: install Go 1.26 (https://go.dev/doc/install)")
 	}
-	binDir := fabricbin.Dir(n.Cache)
-	if !fabricbin.Present(binDir) {
-		fmt.Fprintf(n.Out, "...         building Hyperledger Fabric %s from source into %s (once; about 3 minutes on 2 cores)\n", fabricbin.Release, binDir)
-		if err := n.step("build Fabric binaries", func() error {
-			return fabricbin.Build(ctx, binDir, func(msg string) { fmt.Fprintf(n.Out, "...         %s\n", msg) })
+	for _, spec := range []fabricbin.Spec{fabricbin.Fabric, fabricbin.FabricCA} {
+		binDir := spec.Dir(n.Cache)
+		if spec.Present(binDir) {
+			continue
+		}
+		fmt.Fprintf(n.Out, "...         building %s %s from source into %s (once; a few minutes on 2 cores)\n", spec.Module, spec.Release, binDir)
+		if err := n.step("build "+filepath.Base(spec.Module)+" "+spec.Release+" binaries", func() error {
+			return spec.Build(ctx, binDir, func(msg string) { fmt.Fprintf(n.Out, "...         %s\n", msg) })
 		}); err != nil {
 			return err
 		}
 	}
-	return n.step("build external builder and chaincode", func() error {
+	return n.step("build external builder, identity command and chaincode", func() error {
 		if err := n.goBuild(ctx, "./network/cmd/ccaas-builder", filepath.Join(n.helperBinDir(), "ccaas-builder")); err != nil {
 			return err
 		}
@@ -128,6 +132,9 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 			if err := os.Symlink(filepath.Join(n.helperBinDir(), "ccaas-builder"), link); err != nil {
 				return err
 			}
+		}
+		if err := n.goBuild(ctx, "./identity/cmd/shiptrace-identity", n.identityBin()); err != nil {
+			return err
 		}
 		return n.goBuild(ctx, "./chaincode/cmd/shiptrace-cc", n.chaincodeBin())
 	})
@@ -190,12 +197,24 @@ func retry(ctx context.Context, timeout time.Duration, f func(context.Context) e
 
 // checkPortsFree fails loudly, naming the node, if any port is taken.
 func (n *Network) checkPortsFree() error {
-	var errs []error
+	need := map[string][]int{}
+	var names []string
 	for _, node := range n.Layout.Nodes() {
-		for _, port := range node.Ports() {
+		need[node.Name] = node.Ports()
+		names = append(names, node.Name)
+	}
+	if n.Crypto == CryptoCA {
+		for _, ca := range n.Layout.CAs() {
+			need[ca.Name] = []int{ca.Port, ca.OpsPort}
+			names = append(names, ca.Name)
+		}
+	}
+	var errs []error
+	for _, name := range names {
+		for _, port := range need[name] {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("port %d needed by %s is in use (another network or program? try --base-port or `down`)", port, node.Name))
+				errs = append(errs, fmt.Errorf("port %d needed by %s is in use (another network or program? try --base-port or `down`)", port, name))
 				continue
 			}
 			l.Close()

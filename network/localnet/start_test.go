@@ -18,7 +18,7 @@ import (
 // the last lines of that log, not with a timeout.
 func TestStartNodeReportsANodeThatDies(t *testing.T) {
 	cache := t.TempDir()
-	bin := fabricbin.Dir(cache)
+	bin := fabricbin.Fabric.Dir(cache)
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -36,6 +37,13 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 		out = append(out, ProcessStatus{Name: ccServerName(p), Kind: "chaincode",
 			Address: "127.0.0.1:" + strconv.Itoa(p.CCServerPort())})
 	}
+	cas := map[string]topology.CA{}
+	if st, err := n.LoadState(); err == nil && st.Crypto == CryptoCA {
+		for _, ca := range n.Layout.CAs() {
+			cas[ca.Name] = ca
+			out = append(out, ProcessStatus{Name: ca.Name, Kind: "ca", Address: ca.URL()})
+		}
+	}
 	nodes := n.Layout.Nodes()
 	var wg sync.WaitGroup
 	for i := range out {
@@ -50,6 +58,14 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			}
 			s.PID = pid
 			s.RSS, s.PeakRSS, _ = proc.RSS(pid)
+			if ca, ok := cas[s.Name]; ok {
+				if err := caReady(ctx, ca, filepath.Join(n.Layout.CAHome(ca.Org), "ca-cert.pem")); err != nil {
+					s.Note = "not answering: " + err.Error()
+					return
+				}
+				s.Up = true
+				return
+			}
 			if i >= len(nodes) {
 				s.Up = true
 				return

@@ -130,6 +130,38 @@ func (l Layout) PeerOf(mspID string) (Node, bool) {
 // (gateways, notifier, WhatsApp stand-in, CAs), so they share the base port.
 func (l Layout) ServicePort(n int) int { return l.BasePort + 6*portsPerNode + n }
 
+// CA is an organisation's Fabric CA server (enrolment CA and TLS CA on one
+// listener).
+type CA struct {
+	Name    string // process name, e.g. ca.exporter
+	Org     Org
+	Port    int
+	OpsPort int
+}
+
+// URL is the CA server's address.
+func (c CA) URL() string { return fmt.Sprintf("https://127.0.0.1:%d", c.Port) }
+
+// CAName and TLSCAName are the names of the two CA instances the server hosts.
+func (c CA) CAName() string    { return "ca-" + c.Org.Label }
+func (c CA) TLSCAName() string { return "tlsca-" + c.Org.Label }
+
+// AllOrgs are the orderer organisation and the peer organisations.
+func AllOrgs() []Org { return append([]Org{OrdererOrg}, PeerOrgs()...) }
+
+// CAs returns one CA server per organisation, on service ports 30 and up.
+func (l Layout) CAs() []CA {
+	orgs := AllOrgs()
+	cas := make([]CA, len(orgs))
+	for i, org := range orgs {
+		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*i), OpsPort: l.ServicePort(31 + 2*i)}
+	}
+	return cas
+}
+
+// CAHome is the CA server's home folder (its keys, database, configuration).
+func (l Layout) CAHome(org Org) string { return filepath.Join(l.Home, "ca", org.Label) }
+
 // Paths of the data directory.
 
 func (l Layout) CryptoDir() string  { return filepath.Join(l.Home, "crypto") }

@@ -15,6 +15,14 @@ func TestPortsAreDistinct(t *testing.T) {
 			seen[p] = n.Name
 		}
 	}
+	for _, ca := range l.CAs() {
+		for _, p := range []int{ca.Port, ca.OpsPort} {
+			if other, dup := seen[p]; dup {
+				t.Fatalf("port %d used by %s and %s", p, other, ca.Name)
+			}
+			seen[p] = ca.Name
+		}
+	}
 	for i := 0; i < 10; i++ {
 		if other, dup := seen[l.ServicePort(i)]; dup {
 			t.Fatalf("service port %d collides with %s", l.ServicePort(i), other)

@@ -55,6 +55,7 @@ func run(args []string) error {
 	cache := fs.String("cache", envOr("SHIPTRACE_CACHE", filepath.Join(repo, ".cache")), "build cache (env SHIPTRACE_CACHE)")
 	batch := fs.Duration("batch-timeout", 100*time.Millisecond, "orderer batch timeout written into a new channel")
 	version := fs.String("version", "", "deploy: chaincode version (default 1.<sequence-1>)")
+	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build")
@@ -82,11 +83,16 @@ func run(args []string) error {
 		Cache:        absCache,
 		BatchTimeout: *batch,
 		LogSpec:      *logSpec,
+		Crypto:       *crypto,
 		Out:          os.Stdout,
 	}
-	// Commands other than up take the base port the network was created with.
-	if st, err := n.LoadState(); err == nil && cmd != "up" {
-		n.Layout.BasePort = st.BasePort
+	// An existing network keeps the base port and crypto source it was created
+	// with; `up --base-port` with another port is refused by Up.
+	if st, err := n.LoadState(); err == nil {
+		if !flagSet(fs, "base-port") {
+			n.Layout.BasePort = st.BasePort
+		}
+		n.Crypto = st.Crypto
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -136,6 +142,12 @@ func repoRoot() (string, error) {
 			return "", fmt.Errorf("run shipnet inside the shiptrace repository (no network/config/core.yaml above %s)", dir)
 		}
 	}
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func envOr(key, def string) string {

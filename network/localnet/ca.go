@@ -1,0 +1,233 @@
+package localnet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/shiptrace/shiptrace/identity/plan"
+	"github.com/shiptrace/shiptrace/network/fabricbin"
+	"github.com/shiptrace/shiptrace/network/proc"
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// Crypto material comes from one Fabric CA server per organisation (the
+// default), or from cryptogen (--crypto cryptogen, the faster path kept for
+// comparison and for machines without cgo).
+const (
+	CryptoCA        = "ca"
+	CryptoCryptogen = "cryptogen"
+)
+
+// Bootstrap order with CAs (see network/README.md): start every org's CA
+// server (it creates its own roots and a listener certificate signed by its
+// enrolment root), then, per org, register and enrol the nodes and users over
+// HTTPS, writing MSP and TLS folders in the layout the nodes read; only then
+// configtxgen, orderers and peers, as with cryptogen.
+
+// registrarName matches identity.Registrar (not imported: see package plan).
+const registrarName = "registrar"
+
+func (n *Network) caSecretFile(org topology.Org) string {
+	return filepath.Join(n.Layout.CAHome(org), "registrar.secret")
+}
+
+// initCA renders the CA server's configuration with a fresh registrar secret.
+func (n *Network) initCA(ca topology.CA) error {
+	home := n.Layout.CAHome(ca.Org)
+	if err := os.MkdirAll(filepath.Join(home, "tlsca"), 0o700); err != nil {
+		return err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(b)
+	data := map[string]any{"Port": ca.Port, "OpsPort": ca.OpsPort, "CAName": ca.CAName(), "TLSCAName": ca.TLSCAName(),
+		"AdminUser": registrarName, "AdminPass": secret, "Label": ca.Org.Label, "Domain": ca.Org.Domain}
+	for tmpl, out := range map[string]string{
+		"fabric-ca-server-config.yaml.tmpl": filepath.Join(home, "fabric-ca-server-config.yaml"),
+		"tlsca.yaml.tmpl":                   filepath.Join(home, "tlsca", "fabric-ca-config.yaml"),
+	} {
+		t, err := template.ParseFiles(filepath.Join(n.configDir(), tmpl))
+		if err != nil {
+			return err
+		}
+		var sb strings.Builder
+		if err := t.Execute(&sb, data); err != nil {
+			return err
+		}
+		if err := os.WriteFile(out, []byte(sb.String()), 0o600); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(n.caSecretFile(ca.Org), []byte(secret), 0o600)
+}
+
+// startCAs starts every CA server that is not running (initialising those
+// that have no home yet) and waits until each answers over TLS.
+func (n *Network) startCAs(ctx context.Context) error {
+	var wg sync.WaitGroup
+	cas := n.Layout.CAs()
+	errs := make([]error, len(cas))
+	for i, ca := range cas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.startCA(ctx, ca)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (n *Network) startCA(ctx context.Context, ca topology.CA) error {
+	home := n.Layout.CAHome(ca.Org)
+	if _, ok := proc.Running(n.Layout.PIDFile(ca.Name)); ok {
+		return nil
+	}
+	if _, err := os.Stat(n.caSecretFile(ca.Org)); errors.Is(err, os.ErrNotExist) {
+		if err := n.initCA(ca); err != nil {
+			return fmt.Errorf("init %s: %w", ca.Name, err)
+		}
+	}
+	bin := filepath.Join(fabricbin.FabricCA.Dir(n.Cache), "fabric-ca-server")
+	if _, err := proc.Start(proc.Spec{Name: ca.Name, Path: bin, Args: []string{"start", "-H", home},
+		Env: append(n.baseEnv(), "GOMEMLIMIT="+memLimitCA), Dir: home,
+		LogFile: n.Layout.LogFile(ca.Name), PIDFile: n.Layout.PIDFile(ca.Name)}); err != nil {
+		return err
+	}
+	return retry(ctx, 30*time.Second, func(ctx context.Context) error {
+		if _, ok := proc.Running(n.Layout.PIDFile(ca.Name)); !ok {
+			return fmt.Errorf("%s exited during start-up; see %s:\n%s", ca.Name, n.Layout.LogFile(ca.Name), logTail(n.Layout.LogFile(ca.Name), 8))
+		}
+		if err := caReady(ctx, ca, filepath.Join(home, "ca-cert.pem")); err != nil {
+			return fmt.Errorf("%s not ready (%v); see %s", ca.Name, err, n.Layout.LogFile(ca.Name))
+		}
+		return nil
+	})
+}
+
+// caReady asks the CA server for its info over TLS, trusting its root.
+func caReady(ctx context.Context, ca topology.CA, rootFile string) error {
+	root, err := os.ReadFile(rootFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(root)
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ca.URL()+"/cainfo?ca="+ca.CAName(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cainfo: %s", resp.Status)
+	}
+	return nil
+}
+
+// caDescriptor is how the identity command reaches an org's CA.
+func (n *Network) caDescriptor(ca topology.CA) plan.CA {
+	home := n.Layout.CAHome(ca.Org)
+	return plan.CA{Org: ca.Org.Name, MSPID: ca.Org.MSPID, Domain: ca.Org.Domain, URL: ca.URL(),
+		CAName: ca.CAName(), TLSCAName: ca.TLSCAName(), Home: home, SecretFile: n.caSecretFile(ca.Org),
+		StoreDir: filepath.Join(home, "client-store")}
+}
+
+// CADescriptorFile is the file `shiptrace-identity --ca` reads for an org.
+func (n *Network) CADescriptorFile(org topology.Org) string {
+	return filepath.Join(n.Layout.CAHome(org), "client.json")
+}
+
+func (n *Network) identityBin() string { return filepath.Join(n.helperBinDir(), "shiptrace-identity") }
+
+// enrollCrypto has every org's CA issue its nodes' and users' material, in
+// parallel across orgs, through the identity command.
+func (n *Network) enrollCrypto(ctx context.Context) error {
+	var wg sync.WaitGroup
+	cas := n.Layout.CAs()
+	errs := make([]error, len(cas))
+	for i, ca := range cas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.enrollOrg(ctx, ca); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", ca.Org.MSPID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {
+	l := n.Layout
+	org := ca.Org
+	p := plan.Plan{CA: n.caDescriptor(ca), OrgDir: l.OrgDir(org)}
+	hosts := func(name string) []string { return []string{"127.0.0.1", "localhost", name} }
+	var nodes []topology.Node
+	if org == topology.OrdererOrg {
+		nodes = l.Orderers()
+	} else if peer, ok := l.PeerOf(org.MSPID); ok {
+		nodes = []topology.Node{peer}
+		// The org's chaincode server: a TLS identity only.
+		p.Members = append(p.Members, plan.Member{Name: "ccaas." + org.Domain, Type: "client",
+			TLSDir: l.CCServerTLSDir(org), Server: true, Hosts: hosts("ccaas." + org.Domain)})
+	}
+	for _, node := range nodes {
+		p.Members = append(p.Members, plan.Member{Name: node.Host, Type: string(node.Kind), MSPDir: l.NodeMSPDir(node),
+			CertFile: node.Host + "-cert.pem", TLSDir: l.NodeTLSDir(node), Server: true, Hosts: hosts(node.Host)})
+	}
+	users := []string{"Admin"}
+	if org != topology.OrdererOrg {
+		users = append(users, "User1")
+	}
+	for _, u := range users {
+		typ := "client"
+		if u == "Admin" {
+			typ = "admin"
+		}
+		name := u + "@" + org.Domain
+		p.Members = append(p.Members, plan.Member{Name: name, Type: typ, MSPDir: l.UserMSPDir(org, u),
+			CertFile: name + "-cert.pem", TLSDir: l.UserTLSDir(org, u), Hosts: hosts(name)})
+	}
+	if err := writeJSON(n.CADescriptorFile(org), p.CA); err != nil {
+		return err
+	}
+	planFile := filepath.Join(l.CAHome(org), "bootstrap-plan.json")
+	if err := p.Save(planFile); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, n.identityBin(), "bootstrap", "--plan", planFile)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("shiptrace-identity bootstrap: %w: %s", err, out)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
