@@ -30,11 +30,24 @@ type Journal struct {
 	inflight map[string]bool // idempotency entries owned by a live request
 }
 
-// Open opens (or creates) the journal file. ttl is how long an idempotency
-// key is remembered; a transaction status is kept as long.
-func Open(path string, ttl time.Duration) (*Journal, error) {
+// Options tune a journal.
+type Options struct {
+	// TTL is how long an idempotency key is remembered; a transaction
+	// status is kept as long. Default 24h.
+	TTL time.Duration
+	// Now is the clock (default time.Now); the API compares its own clock
+	// with the journal's stamps, so tests give both the same one.
+	Now func() time.Time
+}
+
+// Open opens (or creates) the journal file.
+func Open(path string, o Options) (*Journal, error) {
+	ttl := o.TTL
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
@@ -55,7 +68,7 @@ func Open(path string, ttl time.Duration) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	return &Journal{db: db, ttl: ttl, now: time.Now, inflight: map[string]bool{}}, nil
+	return &Journal{db: db, ttl: ttl, now: o.Now, inflight: map[string]bool{}}, nil
 }
 
 // Close closes the file.

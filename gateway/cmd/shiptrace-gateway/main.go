@@ -101,7 +101,7 @@ func serve(args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	jr, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), cfg.IdempotencyTTL)
+	jr, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), journal.Options{TTL: cfg.IdempotencyTTL})
 	if err != nil {
 		return err
 	}

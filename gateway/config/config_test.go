@@ -1,0 +1,123 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, args ...string) (*Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs)
+}
+
+func TestFileThenEnvironmentThenFlags(t *testing.T) {
+	dir := t.TempDir()
+	pem := writeFile(t, dir, "x.pem", "x")
+	hash := HashKey("a-long-random-api-key-0001")
+	file := writeFile(t, dir, "gw.yaml", `
+listen: "127.0.0.1:9000"
+data_dir: `+dir+`
+fabric:
+  commit_timeout: 45s
+identities:
+  - name: exporter
+    msp_id: ExporterMSP
+    cert: `+pem+`
+    key: `+pem+`
+    tls_cert: `+pem+`
+    tls_key: `+pem+`
+    peers:
+      - {endpoint: "127.0.0.1:7051", tls_root_ca: `+pem+`, server_name: peer0}
+      - {endpoint: "127.0.0.1:8051", tls_root_ca: `+pem+`}
+api_keys:
+  - {name: erp, identity: exporter, hash: "`+hash+`"}
+`)
+	t.Setenv("SHIPTRACE_GATEWAY_FABRIC_MVCC_RETRIES", "5")
+	t.Setenv("SHIPTRACE_GATEWAY_LISTEN", "127.0.0.1:9100")
+	c, err := load(t, "--config", file, "--listen", "127.0.0.1:9200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9200" {
+		t.Errorf("listen %s: the flag must win", c.Listen)
+	}
+	if c.Fabric.MVCCRetries != 5 || c.Fabric.CommitTimeout != 45*time.Second || c.Fabric.EndorseTimeout != 30*time.Second {
+		t.Errorf("fabric %+v", c.Fabric)
+	}
+	if len(c.Identities) != 1 || len(c.Identities[0].Peers) != 2 || c.APIKeys[0].Hash != hash {
+		t.Errorf("identities %+v keys %+v", c.Identities, c.APIKeys)
+	}
+	m, err := c.Members()
+	if err != nil || len(m) != 1 || len(m[0].Peers) != 2 || m[0].Peers[0].ServerName != "peer0" {
+		t.Fatalf("members %+v %v", m, err)
+	}
+}
+
+func TestCompactFormsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	prof := writeFile(t, dir, "connection.json", `{}`)
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", prof)
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1 carrier=CarrierMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef")+",tms=carrier="+HashKey("k2-0123456789abcdef"))
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Identities) != 2 || c.Identities[1].MSPID != "CarrierMSP" || c.Identities[1].User != "User1" || len(c.APIKeys) != 2 {
+		t.Fatalf("identities %+v keys %+v", c.Identities, c.APIKeys)
+	}
+}
+
+func TestValidationNamesEveryBadKey(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "gw.yaml", `
+listen: "nonsense"
+log_level: loud
+fabric:
+  mvcc_retries: 99
+identities:
+  - {name: exporter, msp_id: ExporterMSP, cert: /no/such/file}
+api_keys:
+  - {name: erp, identity: nobody, hash: "plaintext-key"}
+`)
+	_, err := load(t, "--config", file)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"listen:", "log_level:", "fabric.mvcc_retries:", "identities[0].cert:", "identities[0].key:",
+		"api_keys[0].identity:", "api_keys[0].hash:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "plaintext-key") {
+		t.Error("the error repeats a secret")
+	}
+}
+
+func TestUnknownKeysAreRefused(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "gw.yaml", "listne: 127.0.0.1:1\n")
+	if _, err := load(t, "--config", file); err == nil || !strings.Contains(err.Error(), "listne") {
+		t.Fatalf("typo accepted: %v", err)
+	}
+}
