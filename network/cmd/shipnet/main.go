@@ -7,6 +7,9 @@
 //	shipnet status   each process: up or down, channel height, memory
 //	shipnet deploy   package, install, approve and commit the next chaincode version
 //	shipnet build    build the pinned Fabric binaries (and helpers) only
+//	shipnet identity issue|reenroll|revoke|list --org MSPID [--name N] [--role R]
+//	                 manage identities at the org's Fabric CA; revoke also puts
+//	                 the CRL into the channel configuration
 //
 // Settings come from flags or SHIPTRACE_HOME / SHIPTRACE_BASE_PORT.
 package main
@@ -58,15 +61,27 @@ func run(args []string) error {
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build")
+		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build|identity")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
 		fs.Usage()
 		return errors.New("no command")
 	}
-	cmd := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	cmd, rest := args[0], args[1:]
+	sub := ""
+	if cmd == "identity" {
+		if len(rest) == 0 {
+			return errors.New("usage: shipnet identity issue|reenroll|revoke|list --org MSPID [--name N] [--role R]")
+		}
+		sub, rest = rest[0], rest[1:]
+	}
+	org := fs.String("org", "", "identity: organisation MSP ID, e.g. ExporterMSP")
+	name := fs.String("name", "", "identity: enrolment ID")
+	role := fs.String("role", "", "identity issue: shiptrace.role attribute")
+	idType := fs.String("type", "client", "identity issue: client, admin, peer or orderer")
+	reason := fs.String("reason", "unspecified", "identity revoke: reason")
+	if err := fs.Parse(rest); err != nil {
 		return err
 	}
 	absHome, err := filepath.Abs(*home)
@@ -113,6 +128,18 @@ func run(args []string) error {
 		return n.Deploy(ctx, *version)
 	case "build":
 		return n.EnsureTools(ctx)
+	case "identity":
+		o, ok := orgByMSPID(*org)
+		if !ok {
+			return fmt.Errorf("identity needs --org, one of ExporterMSP, CarrierMSP, RetailerMSP, OrdererMSP (got %q)", *org)
+		}
+		if sub != "list" && *name == "" {
+			return fmt.Errorf("identity %s needs --name", sub)
+		}
+		if err := n.EnsureIdentityTool(ctx); err != nil {
+			return err
+		}
+		return n.Identity(ctx, sub, localnet.IdentityRequest{Org: o, Name: *name, Type: *idType, Role: *role, Reason: *reason}, os.Stdout)
 	case "status":
 		st := n.Status(ctx)
 		localnet.PrintStatus(os.Stdout, st)
@@ -142,6 +169,15 @@ func repoRoot() (string, error) {
 			return "", fmt.Errorf("run shipnet inside the shiptrace repository (no network/config/core.yaml above %s)", dir)
 		}
 	}
+}
+
+func orgByMSPID(msp string) (topology.Org, bool) {
+	for _, o := range topology.AllOrgs() {
+		if o.MSPID == msp {
+			return o, true
+		}
+	}
+	return topology.Org{}, false
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -1,0 +1,191 @@
+package localnet
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/shiptrace/shiptrace/network/topology"
+)
+
+// IdentityDir is where `identity issue` puts an identity's msp/ and tls/.
+func (n *Network) IdentityDir(org topology.Org, name string) string {
+	return filepath.Join(n.Layout.Home, "identities", org.MSPID, name)
+}
+
+// EnsureIdentityTool builds the identity command (and nothing else).
+func (n *Network) EnsureIdentityTool(ctx context.Context) error {
+	return n.goBuild(ctx, "./identity/cmd/shiptrace-identity", n.identityBin())
+}
+
+// IdentityRequest is one `shipnet identity` call.
+type IdentityRequest struct {
+	Org    topology.Org
+	Name   string
+	Type   string // client (default), admin, peer, orderer
+	Role   string // shiptrace.role
+	Reason string // revocation reason
+}
+
+// Identity runs an identity command against the org's CA: issue (register
+// and enrol into IdentityDir), reenroll, list, or revoke, which also puts the
+// CA's new CRL into the channel configuration so the ledger refuses the
+// revoked identity.
+func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, out io.Writer) error {
+	st, err := n.LoadState()
+	if err != nil {
+		return fmt.Errorf("no network in %s: %w", n.Layout.Home, err)
+	}
+	if st.Crypto != CryptoCA {
+		return fmt.Errorf("the network in %s was created with %s: identities need a network created with --crypto ca", n.Layout.Home, st.Crypto)
+	}
+	dir := n.IdentityDir(r.Org, r.Name)
+	args := []string{sub, "--ca", n.CADescriptorFile(r.Org)}
+	switch sub {
+	case "issue":
+		typ := r.Type
+		if typ == "" {
+			typ = "client"
+		}
+		args = append(args, "--name", r.Name, "--type", typ, "--role", r.Role,
+			"--msp", filepath.Join(dir, "msp"), "--tls", filepath.Join(dir, "tls"))
+	case "reenroll":
+		args = append(args, "--name", r.Name, "--msp", filepath.Join(dir, "msp"))
+	case "revoke":
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return err
+		}
+		args = append(args, "--name", r.Name, "--reason", r.Reason, "--crl", n.crlFile(r.Org))
+	case "list":
+	default:
+		return fmt.Errorf("unknown identity command %q: want issue, reenroll, revoke or list", sub)
+	}
+	cmd := exec.CommandContext(ctx, n.identityBin(), args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("shiptrace-identity %s: %w", sub, err)
+	}
+	if sub != "revoke" {
+		return nil
+	}
+	crl, err := os.ReadFile(n.crlFile(r.Org))
+	if err != nil {
+		return err
+	}
+	return n.step("put the CRL of "+r.Org.MSPID+" into the channel configuration", func() error {
+		return n.PublishCRL(ctx, r.Org, crl)
+	})
+}
+
+func (n *Network) crlFile(org topology.Org) string {
+	return filepath.Join(n.Layout.Home, "identities", org.MSPID, "crl.pem")
+}
+
+// PublishCRL replaces the organisation's revocation list in the channel's MSP
+// definition with crl (the CA's CRL lists every certificate it revoked), by a
+// channel configuration update signed by the org's admin, which the org's
+// MSP value's modification policy (the org's Admins) requires. Peers and
+// orderers then refuse every revoked certificate, whichever gateway it
+// comes through.
+func (n *Network) PublishCRL(ctx context.Context, org topology.Org, crl []byte) error {
+	peer, ok := n.Layout.PeerOf(org.MSPID)
+	if !ok {
+		return fmt.Errorf("%s has no peer: only peer organisations publish CRLs here", org.MSPID)
+	}
+	work, err := os.MkdirTemp(n.Layout.Home, "config-update-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	f := func(name string) string { return filepath.Join(work, name) }
+	env := n.adminEnv(peer)
+
+	fetch := append([]string{"channel", "fetch", "config", f("config_block.pb"), "-c", topology.Channel}, n.ordererClientArgs(peer)...)
+	if err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
+		_, err := n.run(ctx, env, "peer", fetch...)
+		return err
+	}); err != nil {
+		return err
+	}
+	blockJSON, err := n.run(ctx, env, "configtxlator", "proto_decode", "--input", f("config_block.pb"), "--type", "common.Block")
+	if err != nil {
+		return err
+	}
+	var block struct {
+		Data struct {
+			Data []struct {
+				Payload struct {
+					Data struct {
+						Config json.RawMessage `json:"config"`
+					} `json:"data"`
+				} `json:"payload"`
+			} `json:"data"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(blockJSON, &block); err != nil || len(block.Data.Data) == 0 {
+		return fmt.Errorf("decode config block: %v", err)
+	}
+	original := block.Data.Data[0].Payload.Data.Config
+	var cfg map[string]any
+	if err := json.Unmarshal(original, &cfg); err != nil {
+		return err
+	}
+	mspConfig, err := dig(cfg, "channel_group", "groups", "Application", "groups", org.MSPID, "values", "MSP", "value", "config")
+	if err != nil {
+		return err
+	}
+	mspConfig["revocation_list"] = []string{base64.StdEncoding.EncodeToString(crl)}
+	modified, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(f("original.json"), original, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(f("modified.json"), modified, 0o600); err != nil {
+		return err
+	}
+	steps := [][]string{
+		{"proto_encode", "--input", f("original.json"), "--type", "common.Config", "--output", f("original.pb")},
+		{"proto_encode", "--input", f("modified.json"), "--type", "common.Config", "--output", f("modified.pb")},
+		{"compute_update", "--channel_id", topology.Channel, "--original", f("original.pb"), "--updated", f("modified.pb"), "--output", f("update.pb")},
+	}
+	for _, s := range steps {
+		if _, err := n.run(ctx, env, "configtxlator", s...); err != nil {
+			return err
+		}
+	}
+	updateJSON, err := n.run(ctx, env, "configtxlator", "proto_decode", "--input", f("update.pb"), "--type", "common.ConfigUpdate")
+	if err != nil {
+		return err
+	}
+	envelope := fmt.Sprintf(`{"payload":{"header":{"channel_header":{"channel_id":%q,"type":2}},"data":{"config_update":%s}}}`, topology.Channel, updateJSON)
+	if err := os.WriteFile(f("envelope.json"), []byte(envelope), 0o600); err != nil {
+		return err
+	}
+	if _, err := n.run(ctx, env, "configtxlator", "proto_encode", "--input", f("envelope.json"), "--type", "common.Envelope", "--output", f("envelope.pb")); err != nil {
+		return err
+	}
+	update := append([]string{"channel", "update", "-f", f("envelope.pb"), "-c", topology.Channel}, n.ordererClientArgs(peer)...)
+	_, err = n.run(ctx, env, "peer", update...)
+	return err
+}
+
+// dig walks nested JSON objects by key.
+func dig(m map[string]any, keys ...string) (map[string]any, error) {
+	cur := m
+	for i, k := range keys {
+		next, ok := cur[k].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("channel configuration has no %v", keys[:i+1])
+		}
+		cur = next
+	}
+	return cur, nil
+}
