@@ -85,7 +85,7 @@ func TestRoutesCallTheContract(t *testing.T) {
 	}{
 		{"create", "POST", "/v1/shipments", validCreate, "CreateShipment", nil, 201, "/v1/shipments/SHP-2026-0001"},
 		{"get", "GET", "/v1/shipments/SHP-1", "", "ReadShipment", []string{"SHP-1"}, 200, ""},
-		{"list with filters", "GET", "/v1/shipments?status=SHIPPED&buyer=RetailerMSP&pageSize=2&cursor=abc", "",
+		{"list with filters", "GET", "/v1/shipments?status=SHIPPED&buyer=RetailerMSP&pageSize=2&cursor=YWJj", "",
 			"ListShipments", []string{`{"buyer":"RetailerMSP","status":"SHIPPED"}`, "2", "abc"}, 200, ""},
 		{"list defaults", "GET", "/v1/shipments", "", "ListShipments", []string{`{}`, "50", ""}, 200, ""},
 		{"history", "GET", "/v1/shipments/SHP-1/history", "", "ShipmentHistory", []string{"SHP-1"}, 200, ""},
@@ -320,6 +320,7 @@ func TestBadInputIsA4xxProblem(t *testing.T) {
 		{"unknown status filter", "GET", "/v1/shipments?status=LOST", "", "", 400},
 		{"bad from time", "GET", "/v1/shipments/SHP-1/readings?from=monday", "", "", 400},
 		{"to before from", "GET", "/v1/shipments/SHP-1/readings?from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z", "", "", 422},
+		{"a cursor we did not issue", "GET", "/v1/shipments?cursor=%00%01", "", "", 400},
 		{"bad transaction id", "GET", "/v1/transactions/xyz", "", "", 400},
 		{"bad sha256", "POST", "/v1/shipments/SHP-1/documents", `{"type":"bill_of_lading","sha256":"XYZ"}`, "", 400},
 		{"bad GTIN check digit", "POST", "/v1/shipments", strings.Replace(validCreate, "4006381333931", "4006381333932", 1), "", 422},
@@ -604,14 +605,14 @@ func TestTransactionStatusComesFromTheLedger(t *testing.T) {
 
 func TestPaginationPassesTheCursorOn(t *testing.T) {
 	h := newHarness(t, &fakeLedger{evaluate: func(req fabric.Request) ([]byte, error) {
-		return []byte(`{"items":[{"id":"A"},{"id":"B"}],"bookmark":"next-page"}`), nil
+		return []byte(`{"items":[{"id":"A"},{"id":"B"}],"bookmark":"\u0000shipment~x\u0000next"}`), nil
 	}})
 	rec := h.do("GET", "/v1/shipments?pageSize=2&buyer=RetailerMSP", "")
 	var p page
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.Items) != 2 || p.NextCursor != "next-page" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.Items) != 2 || p.NextCursor != encodeCursor("\x00shipment~x\x00next") {
 		t.Fatalf("page %s", rec.Body)
 	}
-	if link := rec.Header().Get("Link"); !strings.Contains(link, "cursor=next-page") || !strings.Contains(link, `rel="next"`) || !strings.Contains(link, "buyer=RetailerMSP") {
+	if link := rec.Header().Get("Link"); !strings.Contains(link, "cursor="+p.NextCursor) || !strings.Contains(link, `rel="next"`) || !strings.Contains(link, "buyer=RetailerMSP") {
 		t.Errorf("Link %q", link)
 	}
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -211,7 +213,7 @@ func (s *Server) pageOf(c echo.Context, out []byte) error {
 	if err := json.Unmarshal(out, &p); err != nil {
 		return err
 	}
-	res := page{Items: p.Items, NextCursor: p.Bookmark}
+	res := page{Items: p.Items, NextCursor: encodeCursor(p.Bookmark)}
 	if res.Items == nil {
 		res.Items = []json.RawMessage{}
 	}
@@ -241,7 +243,11 @@ func (s *Server) listShipments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.evaluate(c, "ListShipments", string(f), pageSize(c, 50), c.QueryParam("cursor"))
+	cursor, err := decodeCursor(c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	out, err := s.evaluate(c, "ListShipments", string(f), pageSize(c, 50), cursor)
 	if err != nil {
 		return err
 	}
@@ -262,9 +268,27 @@ func (s *Server) listReadings(c echo.Context) error {
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
 		return shipment.Errorf(shipment.Invalid, "to: must not be before from")
 	}
-	out, err := s.evaluate(c, "Readings", c.Param("id"), c.QueryParam("from"), c.QueryParam("to"), pageSize(c, 100), c.QueryParam("cursor"))
+	cursor, err := decodeCursor(c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	out, err := s.evaluate(c, "Readings", c.Param("id"), c.QueryParam("from"), c.QueryParam("to"), pageSize(c, 100), cursor)
 	if err != nil {
 		return err
 	}
 	return s.pageOf(c, out)
+}
+
+// Cursors are the contract's bookmarks in URL-safe base64: bookmarks are
+// composite keys with NUL separators, which do not belong in a URL.
+func encodeCursor(bookmark string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(bookmark))
+}
+
+func decodeCursor(cursor string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !utf8.Valid(b) {
+		return "", badRequest("cursor: not a cursor this API returned")
+	}
+	return string(b), nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -306,6 +307,9 @@ type pending struct {
 	txn      *client.Transaction
 	commit   *client.Commit
 	attempts int
+	// endorseRetries counts endorsements repeated because endorsers
+	// disagreed (bounded by MVCCRetries).
+	endorseRetries int
 }
 
 func (p *pending) TxID() string { return p.firstID }
@@ -338,6 +342,17 @@ func (p *pending) start(ctx context.Context) error {
 		}
 		err = classify(StageEndorse, txID, err)
 		c.metrics.observe(StageEndorse, req.Tx, began, err)
+		if stale(err) && p.endorseRetries < c.opts.MVCCRetries {
+			// Endorsers that disagree have usually read different
+			// versions: one peer had not yet committed the latest
+			// block. Like an MVCC conflict, it passes in a moment.
+			p.endorseRetries++
+			c.metrics.mvccRetries.WithLabelValues(req.Tx).Inc()
+			if err := pause(ctx, p.endorseRetries); err != nil {
+				return classify(StageEndorse, txID, err)
+			}
+			return p.start(ctx)
+		}
 		return err
 	}
 	c.metrics.observe(StageEndorse, req.Tx, began, nil)
@@ -394,12 +409,8 @@ func (p *pending) Wait(ctx context.Context) (Committed, error) {
 			return Committed{}, cerr
 		}
 		c.metrics.mvccRetries.WithLabelValues(p.req.Tx).Inc()
-		// A short random pause spreads out writers racing for the same key.
-		pause := time.Duration(rand.Int64N(int64(20*time.Millisecond)*int64(p.attempts))) + 5*time.Millisecond
-		select {
-		case <-ctx.Done():
-			return Committed{}, classify(StageCommit, st.TransactionID, ctx.Err())
-		case <-time.After(pause):
+		if err := pause(ctx, p.attempts); err != nil {
+			return Committed{}, classify(StageCommit, st.TransactionID, err)
 		}
 		p.attempts++
 		if err := p.start(ctx); err != nil {
@@ -459,4 +470,23 @@ func (c *Client) Ready(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// pause waits a short random time that grows with the attempt, spreading
+// out writers racing for the same key.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(20*time.Millisecond)*int64(attempt))) + 5*time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// stale reports an endorsement that failed because the endorsers disagreed
+// (gRPC Aborted without a contract refusal).
+func stale(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe) && fe.Stage == StageEndorse && fe.Code == codes.Aborted
 }
