@@ -1,11 +1,17 @@
 package shipment
 
+import (
+	"slices"
+	"strings"
+)
+
 // Operation names a contract operation for authorisation.
 type Operation string
 
 // The operations of the contract, named as the transactions are.
 const (
 	OpCreate         Operation = "CreateShipment"
+	OpSetContact     Operation = "SetBuyerContact"
 	OpAttachDocument Operation = "AttachDocument"
 	OpShip           Operation = "Ship"
 	OpHandOver       Operation = "HandOver"
@@ -15,34 +21,84 @@ const (
 	OpCancel         Operation = "Cancel"
 	OpFlagOverdue    Operation = "FlagOverdue"
 	OpRead           Operation = "ReadShipment"
+	OpList           Operation = "ListShipments"
+	OpHistory        Operation = "ShipmentHistory"
+	OpReadings       Operation = "Readings"
 	OpReadContact    Operation = "BuyerContact"
-	OpSetContact     Operation = "SetBuyerContact"
 	OpDeleteContact  Operation = "DeleteBuyerContact"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
-	OpCreate, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpDeliver,
-	OpReject, OpCancel, OpFlagOverdue, OpRead, OpSetContact, OpReadContact, OpDeleteContact,
+	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpDeliver,
+	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
 }
-
-// Roles a certificate may carry in its shiptrace.role attribute. An identity
-// without the attribute acts with the full rights of its organisation, so the
-// rules work before any CA issues attributes.
-const (
-	RoleAdmin    = "admin"
-	RoleOperator = "operator"
-	RoleViewer   = "viewer"
-)
 
 // RoleAttribute is the certificate attribute that carries a caller's role.
 const RoleAttribute = "shiptrace.role"
+
+// Roles a certificate may carry in its shiptrace.role attribute. A role only
+// narrows what the caller's organisation may do on a shipment. A certificate
+// without the attribute acts with the organisation's full rights: that is
+// how the organisation's own service identities (gateway, notifier) and its
+// admins act. Any other value is refused everything.
+const (
+	RoleExporterOperator = "exporter_operator" // an exporter's ERP
+	RoleCarrierOperator  = "carrier_operator"  // a carrier's transport system or staff
+	RoleSensor           = "sensor"            // a temperature logger: readings only
+	RoleBuyerReceiver    = "buyer_receiver"    // a buyer's goods-in desk
+	RoleAuditor          = "auditor"           // reads the public record, changes nothing
+	RoleAdmin            = "admin"             // the organisation's full rights, as without a role
+)
+
+// Roles lists every role, in documentation order.
+var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, RoleBuyerReceiver, RoleAuditor, RoleAdmin}
+
+// publicReads are the reads of the shared public record.
+var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings}
+
+// roleOps says which operations each role may ask for; the organisation's
+// position on the shipment is checked after that. The admin role (and no
+// role) is not listed: it has every operation.
+var roleOps = map[string][]Operation{
+	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
+		OpCancel, OpFlagOverdue, OpReadContact}, publicReads...),
+	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpFlagOverdue}, publicReads...),
+	RoleSensor:          {OpRecordReadings},
+	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
+	RoleAuditor:         publicReads,
+}
+
+// KnownRole reports whether role is a shiptrace role ("" is not a role; it
+// means the organisation's full rights).
+func KnownRole(role string) bool {
+	_, ok := roleOps[role]
+	return ok || role == RoleAdmin
+}
+
+// RoleAllows reports whether role may ask for op at all. It says nothing
+// about the organisation's position on a shipment: see Authorize.
+func RoleAllows(role string, op Operation) bool {
+	if role == "" || role == RoleAdmin {
+		return true
+	}
+	ops, ok := roleOps[role]
+	return ok && slices.Contains(ops, op)
+}
 
 // Caller is the authenticated submitter of a transaction: its organisation's
 // MSP ID and, where the certificate has one, its role.
 type Caller struct {
 	MSPID string
 	Role  string
+}
+
+// String names the caller in refusals: its MSP ID and its role, if any.
+func (c Caller) String() string {
+	if c.Role == "" {
+		return c.MSPID
+	}
+	return c.MSPID + " with role " + c.Role
 }
 
 // party is a position an organisation holds on a shipment.
@@ -60,7 +116,7 @@ const (
 // personal data of the exporter's relationship, so only the exporter sees it.
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
-	case OpCreate, OpFlagOverdue, OpRead:
+	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings:
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
@@ -74,8 +130,6 @@ func partiesFor(op Operation) ([]party, bool) {
 	return nil, false
 }
 
-func (op Operation) readOnly() bool { return op == OpRead }
-
 func (p party) holder(s *Shipment) string {
 	switch p {
 	case partyExporter:
@@ -88,29 +142,43 @@ func (p party) holder(s *Shipment) string {
 	return ""
 }
 
-// Authorize decides whether caller may perform op on s (nil for creation). It
-// is a pure function of the caller's organisation and role, the shipment and
-// the operation, so the contract, the gateway and tests all ask the same
-// question. A refusal is a FORBIDDEN *Error that says who may do it.
-func Authorize(c Caller, s *Shipment, op Operation) error {
-	parties, ok := partiesFor(op)
-	if !ok {
+// AuthorizeRole decides whether the caller's role lets it ask for op at all,
+// before any shipment is read, so a caller refused by its role learns
+// nothing about the ledger, not even whether a shipment exists. Authorize
+// makes the same check first.
+func AuthorizeRole(c Caller, op Operation) error {
+	if _, ok := partiesFor(op); !ok {
 		return Errorf(Forbidden, "operation %s is not known", op)
 	}
-	switch c.Role {
-	case "", RoleAdmin, RoleOperator:
-	case RoleViewer:
-		if !op.readOnly() {
-			return Errorf(Forbidden, "%s: role %q may only read shipments; caller is %s", op, c.Role, c.MSPID)
-		}
-	default:
-		if !op.readOnly() {
-			return Errorf(Forbidden, "%s: role %q is not a shiptrace role (admin, operator, viewer); caller is %s", op, c.Role, c.MSPID)
-		}
+	switch {
+	case RoleAllows(c.Role, op):
+		return nil
+	case !KnownRole(c.Role):
+		return Errorf(Forbidden, "role %q may not %s: it is not a shiptrace role (%s); caller is %s",
+			c.Role, op, strings.Join(Roles, ", "), c.MSPID)
+	}
+	ops := make([]string, len(roleOps[c.Role]))
+	for i, o := range roleOps[c.Role] {
+		ops[i] = string(o)
+	}
+	return Errorf(Forbidden, "role %s may not %s; it may only %s; caller is %s",
+		c.Role, op, strings.Join(ops, ", "), c.MSPID)
+}
+
+// Authorize decides whether caller may perform op on s (nil for creation and
+// listing). It is a pure function of the caller's organisation and role, the
+// shipment and the operation, so the contract, the gateway and tests all ask
+// the same question. The role is checked first; then the organisation must
+// hold the position op needs on s. A refusal is a FORBIDDEN *Error that names
+// the caller's role and says who may do it.
+func Authorize(c Caller, s *Shipment, op Operation) error {
+	if err := AuthorizeRole(c, op); err != nil {
+		return err
 	}
 	if c.MSPID == "" {
 		return Errorf(Forbidden, "%s: the caller has no MSP ID", op)
 	}
+	parties, _ := partiesFor(op)
 	names := make([]string, 0, len(parties))
 	for _, p := range parties {
 		if p == partyAnyMember {
@@ -127,7 +195,7 @@ func Authorize(c Caller, s *Shipment, op Operation) error {
 	if s != nil {
 		id = " of shipment " + s.ID
 	}
-	return Errorf(Forbidden, "%s%s: only the %s may do this; caller is %s", op, id, joinOr(names), c.MSPID)
+	return Errorf(Forbidden, "%s%s: only the %s may do this; caller is %s", op, id, joinOr(names), c)
 }
 
 func joinOr(s []string) string {

@@ -1,90 +1,197 @@
 package shipment
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestAuthorizeMatrix pins who may do what on a shipment in transit, where
-// the exporter, the custodian (carrier), the buyer and an outsider are four
-// different organisations.
-func TestAuthorizeMatrix(t *testing.T) {
-	s := inStatus(t, StatusInTransit)
-	type who struct {
-		name string
-		c    Caller
-	}
-	callers := []who{{"exporter", exporter}, {"custodian", carrier}, {"buyer", buyer}, {"outsider", outsider}}
-	allowed := map[Operation][]string{
-		OpCreate:         {"exporter", "custodian", "buyer", "outsider"},
-		OpAttachDocument: {"exporter", "custodian", "buyer"},
-		OpShip:           {"exporter"},
-		OpHandOver:       {"custodian"},
-		OpRecordReadings: {"custodian"},
-		OpDeliver:        {"buyer"},
-		OpReject:         {"buyer"},
-		OpCancel:         {"exporter"},
-		OpFlagOverdue:    {"exporter", "custodian", "buyer", "outsider"},
-		OpRead:           {"exporter", "custodian", "buyer", "outsider"},
-		OpSetContact:     {"exporter"},
-		OpReadContact:    {"exporter"},
-		OpDeleteContact:  {"exporter"},
-	}
-	if len(allowed) != len(Operations) {
-		t.Fatalf("matrix covers %d operations, Operations lists %d", len(allowed), len(Operations))
-	}
-	for _, op := range Operations {
-		for _, w := range callers {
-			t.Run(string(op)+"/"+w.name, func(t *testing.T) {
-				target := s
-				if op == OpCreate {
-					target = nil
-				}
-				err := Authorize(w.c, target, op)
-				want := false
-				for _, a := range allowed[op] {
-					want = want || a == w.name
-				}
-				if want {
-					wantCode(t, err, "")
-					return
-				}
-				wantCode(t, err, Forbidden)
-				if !strings.Contains(err.Error(), "caller is "+w.c.MSPID) {
-					t.Fatalf("refusal %q does not name the caller", err)
-				}
-			})
+// partyMatrix is who may do what by position alone (no role), on a shipment
+// in transit where the exporter, the custodian (carrier), the buyer and an
+// outsider are four different organisations.
+var partyMatrix = map[Operation][]string{
+	OpCreate:         {"exporter", "custodian", "buyer", "outsider"},
+	OpSetContact:     {"exporter"},
+	OpAttachDocument: {"exporter", "custodian", "buyer"},
+	OpShip:           {"exporter"},
+	OpHandOver:       {"custodian"},
+	OpRecordReadings: {"custodian"},
+	OpDeliver:        {"buyer"},
+	OpReject:         {"buyer"},
+	OpCancel:         {"exporter"},
+	OpFlagOverdue:    {"exporter", "custodian", "buyer", "outsider"},
+	OpRead:           {"exporter", "custodian", "buyer", "outsider"},
+	OpList:           {"exporter", "custodian", "buyer", "outsider"},
+	OpHistory:        {"exporter", "custodian", "buyer", "outsider"},
+	OpReadings:       {"exporter", "custodian", "buyer", "outsider"},
+	OpReadContact:    {"exporter"},
+	OpDeleteContact:  {"exporter"},
+}
+
+// roleMatrix is the documented role matrix (chaincode/README.md): which
+// roles may ask for each operation; "" is a certificate without the
+// attribute. A role that may ask still needs its organisation's position.
+var roleMatrix = map[Operation][]string{
+	OpCreate:         {"", RoleAdmin, RoleExporterOperator},
+	OpSetContact:     {"", RoleAdmin, RoleExporterOperator},
+	OpAttachDocument: {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
+	OpShip:           {"", RoleAdmin, RoleExporterOperator},
+	OpHandOver:       {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator},
+	OpRecordReadings: {"", RoleAdmin, RoleCarrierOperator, RoleSensor},
+	OpDeliver:        {"", RoleAdmin, RoleBuyerReceiver},
+	OpReject:         {"", RoleAdmin, RoleBuyerReceiver},
+	OpCancel:         {"", RoleAdmin, RoleExporterOperator},
+	OpFlagOverdue:    {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
+	OpRead:           {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpList:           {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpHistory:        {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadings:       {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadContact:    {"", RoleAdmin, RoleExporterOperator},
+	OpDeleteContact:  {"", RoleAdmin},
+}
+
+// allRoles is every role value the tests try: none, each role, and values
+// that are not roles.
+var allRoles = append([]string{""}, append(slices.Clone(Roles), "intern", "Sensor", "viewer", "operator")...)
+
+func TestMatricesCoverEveryOperation(t *testing.T) {
+	for _, m := range []map[Operation][]string{partyMatrix, roleMatrix} {
+		if len(m) != len(Operations) {
+			t.Fatalf("matrix covers %d operations, Operations lists %d", len(m), len(Operations))
+		}
+		for _, op := range Operations {
+			if _, ok := m[op]; !ok {
+				t.Fatalf("matrix lacks %s", op)
+			}
 		}
 	}
 }
 
-func TestAuthorizeRoles(t *testing.T) {
+// TestAuthorizeRoleByPosition pins every role x operation x position: a
+// caller may act exactly when its role allows the operation and its
+// organisation holds the position the operation needs. A refusal is
+// FORBIDDEN and names the caller's organisation and role.
+func TestAuthorizeRoleByPosition(t *testing.T) {
 	s := inStatus(t, StatusInTransit)
-	tests := []struct {
+	positions := []struct {
 		name string
-		role string
-		op   Operation
-		code Code
+		msp  string
+	}{{"exporter", exporterMSP}, {"custodian", carrierMSP}, {"buyer", buyerMSP}, {"outsider", outsiderMSP}}
+	for _, role := range allRoles {
+		for _, op := range Operations {
+			for _, pos := range positions {
+				name := role
+				if name == "" {
+					name = "no role"
+				}
+				t.Run(name+"/"+string(op)+"/"+pos.name, func(t *testing.T) {
+					target := s
+					if op == OpCreate || op == OpList {
+						target = nil
+					}
+					c := Caller{MSPID: pos.msp, Role: role}
+					err := Authorize(c, target, op)
+					if slices.Contains(roleMatrix[op], role) && slices.Contains(partyMatrix[op], pos.name) {
+						wantCode(t, err, "")
+						return
+					}
+					wantCode(t, err, Forbidden)
+					if !strings.Contains(err.Error(), pos.msp) {
+						t.Fatalf("refusal %q does not name the caller's organisation", err)
+					}
+					if role != "" && !strings.Contains(err.Error(), "role "+role) && !strings.Contains(err.Error(), "role "+strconv.Quote(role)) {
+						t.Fatalf("refusal %q does not name the role", err)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestRoleAllowsMatchesMatrix(t *testing.T) {
+	for _, role := range allRoles {
+		for _, op := range Operations {
+			if got, want := RoleAllows(role, op), slices.Contains(roleMatrix[op], role); got != want {
+				t.Errorf("RoleAllows(%q, %s) = %v, want %v", role, op, got, want)
+			}
+			err := AuthorizeRole(Caller{MSPID: carrierMSP, Role: role}, op)
+			if (err == nil) != slices.Contains(roleMatrix[op], role) {
+				t.Errorf("AuthorizeRole(%q, %s) = %v", role, op, err)
+			}
+		}
+	}
+}
+
+// TestRoleRefusalMessages pins the wording clients and people see: the role
+// first, then what it may do.
+func TestRoleRefusalMessages(t *testing.T) {
+	s := inStatus(t, StatusShipped) // the exporter still holds the goods
+	tests := []struct {
+		name   string
+		caller Caller
+		target *Shipment
+		op     Operation
+		want   string
 	}{
-		{"no role acts for the organisation", "", OpHandOver, ""},
-		{"operator acts for the organisation", RoleOperator, OpHandOver, ""},
-		{"admin acts for the organisation", RoleAdmin, OpRecordReadings, ""},
-		{"viewer may read", RoleViewer, OpRead, ""},
-		{"viewer may not write", RoleViewer, OpHandOver, Forbidden},
-		{"viewer may not flag overdue", RoleViewer, OpFlagOverdue, Forbidden},
-		{"unknown role may read", "auditor", OpRead, ""},
-		{"unknown role may not write", "auditor", OpRecordReadings, Forbidden},
-		{"role does not widen organisation rights", RoleAdmin, OpDeliver, Forbidden},
+		{"sensor may not ship", Caller{MSPID: exporterMSP, Role: RoleSensor}, s, OpShip,
+			"FORBIDDEN: role sensor may not Ship; it may only RecordReadings; caller is ExporterMSP"},
+		{"sensor may not even read", Caller{MSPID: exporterMSP, Role: RoleSensor}, s, OpRead,
+			"FORBIDDEN: role sensor may not ReadShipment; it may only RecordReadings; caller is ExporterMSP"},
+		{"sensor records only for shipments its organisation holds", Caller{MSPID: carrierMSP, Role: RoleSensor}, s, OpRecordReadings,
+			"FORBIDDEN: RecordReadings of shipment SHP-2026-0001: only the current custodian (ExporterMSP) may do this; caller is CarrierMSP with role sensor"},
+		{"exporter operator may not erase the buyer contact", Caller{MSPID: exporterMSP, Role: RoleExporterOperator}, s, OpDeleteContact,
+			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, ReadShipment, ListShipments, ShipmentHistory, Readings; caller is ExporterMSP"},
+		{"auditor may not read the buyer contact", Caller{MSPID: exporterMSP, Role: RoleAuditor}, s, OpReadContact,
+			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings; caller is ExporterMSP"},
+		{"unknown role may do nothing", Caller{MSPID: carrierMSP, Role: "intern"}, s, OpRead,
+			`FORBIDDEN: role "intern" may not ReadShipment: it is not a shiptrace role (exporter_operator, carrier_operator, sensor, buyer_receiver, auditor, admin); caller is CarrierMSP`},
+		{"admin role does not widen the organisation's rights", Caller{MSPID: carrierMSP, Role: RoleAdmin}, s, OpDeliver,
+			"FORBIDDEN: Deliver of shipment SHP-2026-0001: only the buyer (RetailerMSP) may do this; caller is CarrierMSP with role admin"},
+		{"no role keeps today's message", carrier, s, OpShip,
+			"FORBIDDEN: Ship of shipment SHP-2026-0001: only the exporter (ExporterMSP) may do this; caller is CarrierMSP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, Authorize(Caller{MSPID: carrierMSP, Role: tt.role}, s, tt.op), tt.code)
+			err := Authorize(tt.caller, tt.target, tt.op)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Authorize = %v\nwant       %s", err, tt.want)
+			}
 		})
 	}
-	wantCode(t, Authorize(Caller{MSPID: exporterMSP, Role: RoleViewer}, s, OpReadContact), Forbidden)
-	wantCode(t, Authorize(Caller{}, s, OpRead), Forbidden)
-	wantCode(t, Authorize(exporter, s, Operation("Explode")), Forbidden)
+}
+
+func TestAuthorizeRefusesMalformedCalls(t *testing.T) {
+	s := inStatus(t, StatusInTransit)
+	tests := []struct {
+		name   string
+		caller Caller
+		op     Operation
+	}{
+		{"caller without an MSP ID", Caller{}, OpRead},
+		{"caller with a role but no MSP ID", Caller{Role: RoleAuditor}, OpRead},
+		{"unknown operation", exporter, Operation("Explode")},
+		{"unknown operation for an admin", Caller{MSPID: exporterMSP, Role: RoleAdmin}, Operation("Explode")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, Authorize(tt.caller, s, tt.op), Forbidden)
+		})
+	}
+}
+
+func TestKnownRole(t *testing.T) {
+	for _, r := range Roles {
+		if !KnownRole(r) {
+			t.Errorf("KnownRole(%q) = false", r)
+		}
+	}
+	for _, r := range []string{"", "intern", "Sensor", " sensor", "viewer", "operator"} {
+		if KnownRole(r) {
+			t.Errorf("KnownRole(%q) = true", r)
+		}
+	}
 }
 
 // TestForbiddenBeforeConflict: a caller without the right learns nothing about
@@ -92,5 +199,6 @@ func TestAuthorizeRoles(t *testing.T) {
 func TestForbiddenBeforeConflict(t *testing.T) {
 	s := inStatus(t, StatusDelivered)
 	wantCode(t, s.Ship(outsider, t0.Add(2*time.Hour)), Forbidden)
+	wantCode(t, s.Ship(Caller{MSPID: exporterMSP, Role: RoleSensor}, t0.Add(2*time.Hour)), Forbidden)
 	wantCode(t, s.Ship(exporter, t0.Add(2*time.Hour)), Conflict)
 }

@@ -54,7 +54,9 @@ type txn struct {
 	at     time.Time
 }
 
-func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
+// begin reads the caller and the time, and refuses op at once when the
+// caller's role does not allow it, before any state is read.
+func begin(ctx contractapi.TransactionContextInterface, op shipment.Operation) (*txn, error) {
 	stub := ctx.GetStub()
 	ci := ctx.GetClientIdentity()
 	msp, err := ci.GetMSPID()
@@ -69,7 +71,11 @@ func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read transaction time: %w", err)
 	}
-	return &txn{stub: stub, caller: shipment.Caller{MSPID: msp, Role: role}, at: ts.AsTime().UTC()}, nil
+	caller := shipment.Caller{MSPID: msp, Role: role}
+	if err := shipment.AuthorizeRole(caller, op); err != nil {
+		return nil, err
+	}
+	return &txn{stub: stub, caller: caller, at: ts.AsTime().UTC()}, nil
 }
 
 // load reads a shipment, or fails with NOT_FOUND.
@@ -195,7 +201,7 @@ func (t *txn) emit(ev shipment.Event) error {
 // public state needs a majority of organisations to endorse it, and the
 // contact must reach only the exporter's peers. Send it with SetBuyerContact.
 func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, shipmentJSON string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpCreate)
 	if err != nil {
 		return "", err
 	}
@@ -224,7 +230,7 @@ func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, s
 
 // ReadShipment returns the public record of a shipment.
 func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpRead)
 	if err != nil {
 		return "", err
 	}
@@ -243,9 +249,9 @@ func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id 
 }
 
 // change runs one state transition: load, apply the rule, save with its event.
-func (c *Contract) change(ctx contractapi.TransactionContextInterface, id string, evType shipment.EventType,
+func (c *Contract) change(ctx contractapi.TransactionContextInterface, op shipment.Operation, id string, evType shipment.EventType,
 	apply func(t *txn, s *shipment.Shipment) error, decorate func(ev *shipment.Event, old *shipment.Shipment)) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, op)
 	if err != nil {
 		return "", err
 	}
@@ -267,7 +273,7 @@ func (c *Contract) change(ctx contractapi.TransactionContextInterface, id string
 // AttachDocument adds a document's type and SHA-256 digest to a shipment.
 func (c *Contract) AttachDocument(ctx contractapi.TransactionContextInterface, id string, documentJSON string) (string, error) {
 	var doc shipment.Document
-	return c.change(ctx, id, shipment.EventDocumentAttached, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpAttachDocument, id, shipment.EventDocumentAttached, func(t *txn, s *shipment.Shipment) error {
 		if err := shipment.Authorize(t.caller, s, shipment.OpAttachDocument); err != nil {
 			return err
 		}
@@ -285,51 +291,75 @@ func (c *Contract) AttachDocument(ctx contractapi.TransactionContextInterface, i
 
 // Ship marks a shipment dispatched by its exporter.
 func (c *Contract) Ship(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	return c.change(ctx, id, shipment.EventShipped, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpShip, id, shipment.EventShipped, func(t *txn, s *shipment.Shipment) error {
 		return s.Ship(t.caller, t.at)
 	}, nil)
 }
 
 // HandOver passes custody of a shipment to the organisation toMSP.
 func (c *Contract) HandOver(ctx contractapi.TransactionContextInterface, id string, toMSP string) (string, error) {
-	return c.change(ctx, id, shipment.EventCustodyTransfered, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpHandOver, id, shipment.EventCustodyTransfered, func(t *txn, s *shipment.Shipment) error {
 		return s.HandOver(t.caller, t.at, toMSP)
 	}, func(ev *shipment.Event, old *shipment.Shipment) { ev.FromCustodian = old.Custodian })
 }
 
 // Deliver records the buyer's confirmation of delivery and the settlement.
 func (c *Contract) Deliver(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	return c.change(ctx, id, shipment.EventDelivered, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpDeliver, id, shipment.EventDelivered, func(t *txn, s *shipment.Shipment) error {
 		return s.Deliver(t.caller, t.at)
 	}, nil)
 }
 
 // Reject records the buyer's refusal of a shipment and the settlement.
 func (c *Contract) Reject(ctx contractapi.TransactionContextInterface, id string, reason string) (string, error) {
-	return c.change(ctx, id, shipment.EventRejected, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpReject, id, shipment.EventRejected, func(t *txn, s *shipment.Shipment) error {
 		return s.Reject(t.caller, t.at, reason)
 	}, nil)
 }
 
 // Cancel withdraws a shipment that has not been shipped.
 func (c *Contract) Cancel(ctx contractapi.TransactionContextInterface, id string, reason string) (string, error) {
-	return c.change(ctx, id, shipment.EventCancelled, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpCancel, id, shipment.EventCancelled, func(t *txn, s *shipment.Shipment) error {
 		return s.Cancel(t.caller, t.at, reason)
 	}, nil)
 }
 
 // FlagOverdue marks a shipment past its expected delivery time.
 func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	return c.change(ctx, id, shipment.EventOverdue, func(t *txn, s *shipment.Shipment) error {
+	return c.change(ctx, shipment.OpFlagOverdue, id, shipment.EventOverdue, func(t *txn, s *shipment.Shipment) error {
 		return s.FlagOverdue(t.caller, t.at)
 	}, nil)
 }
 
+// ReadingsReceipt is what RecordReadings returns to a caller whose role may
+// not read the shipment (a sensor): that the batch is on the ledger, and
+// nothing of the record.
+type ReadingsReceipt struct {
+	ShipmentID string `json:"shipmentId"`
+	Readings   int    `json:"readings"`            // readings in the batch
+	Duplicate  bool   `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
+}
+
+// recordedFor returns the result of RecordReadings as the caller may see it:
+// the shipment to a role that may read it, else a receipt.
+func (t *txn) recordedFor(s *shipment.Shipment, readings int, duplicate bool) (string, error) {
+	var v any = s
+	if !shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
+		v = ReadingsReceipt{ShipmentID: s.ID, Readings: readings, Duplicate: duplicate}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode result for %s: %w", s.ID, err)
+	}
+	return string(b), nil
+}
+
 // RecordReadings stores a batch of temperature readings and updates the
 // cold-chain summary. The same batch uploaded again is recognised by its
-// digest and changes nothing, so clients may retry safely.
+// digest and changes nothing, so clients may retry safely. A caller whose
+// role may not read shipments gets a ReadingsReceipt instead of the record.
 func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpRecordReadings)
 	if err != nil {
 		return "", err
 	}
@@ -354,8 +384,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		return "", fmt.Errorf("record readings for %s: %w", id, err)
 	} else if b != nil {
 		// Already recorded: a retry of a committed upload.
-		out, err := json.Marshal(s)
-		return string(out), err
+		return t.recordedFor(s, len(batch), true)
 	}
 	old := *s
 	hist := &sensorHistory{stub: t.stub, id: id}
@@ -374,7 +403,11 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 	}
 	ev := shipment.NewEvent(evType, s, t.at)
 	ev.Readings = res.Accepted
-	return t.save(&old, s, ev)
+	out, err := t.save(&old, s, ev)
+	if err != nil || shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
+		return out, err
+	}
+	return t.recordedFor(s, res.Accepted, false)
 }
 
 // SetBuyerContact stores the buyer contact, passed in the transient map under
@@ -382,7 +415,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 // writes nothing public, so only the exporter's organisation endorses it:
 // submit it with the exporter as the only endorsing organisation.
 func (c *Contract) SetBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpSetContact)
 	if err != nil {
 		return err
 	}
@@ -447,7 +480,7 @@ func contactEvent(typ shipment.EventType, s *shipment.Shipment, t *txn) shipment
 
 // BuyerContact returns the buyer contact to the shipment's exporter.
 func (c *Contract) BuyerContact(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpReadContact)
 	if err != nil {
 		return "", err
 	}
@@ -480,7 +513,7 @@ func (c *Contract) BuyerContact(ctx contractapi.TransactionContextInterface, id 
 // data, which removes it from the peers' private store and its history;
 // where the channel does not support purging, it deletes the current value.
 func (c *Contract) DeleteBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpDeleteContact)
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,9 @@ func TestUnauthorisedCallsAreRefusedAndWriteNothing(t *testing.T) {
 		{"carrier reads the buyer contact", call{msp: carrierMSP, fn: "BuyerContact", args: []string{id}}},
 		{"buyer erases the buyer contact", call{msp: buyerMSP, fn: "DeleteBuyerContact", args: []string{id}}},
 		{"carrier sets the buyer contact", call{msp: carrierMSP, fn: "SetBuyerContact", args: []string{id}}},
-		{"viewer role hands over", call{msp: carrierMSP, role: shipment.RoleViewer, fn: "HandOver", args: []string{id, buyerMSP}}},
+		{"auditor hands over", call{msp: carrierMSP, role: shipment.RoleAuditor, fn: "HandOver", args: []string{id, buyerMSP}}},
+		{"carrier's sensor hands over", call{msp: carrierMSP, role: shipment.RoleSensor, fn: "HandOver", args: []string{id, buyerMSP}}},
+		{"exporter operator erases the buyer contact", call{msp: exporterMSP, role: shipment.RoleExporterOperator, fn: "DeleteBuyerContact", args: []string{id}}},
 		{"unknown role uploads readings", call{msp: carrierMSP, role: "intern", fn: "RecordReadings", args: []string{id, batch}}},
 	}
 	for _, tt := range tests {
@@ -148,9 +150,9 @@ func TestUnauthorisedCallsAreRefusedAndWriteNothing(t *testing.T) {
 			}
 		})
 	}
-	// The viewer role still reads.
-	if res := w.invoke(call{msp: carrierMSP, role: shipment.RoleViewer, fn: "ReadShipment", args: []string{id}}); res.Response.GetStatus() != 200 {
-		t.Fatalf("viewer read: %s", res.Response.GetMessage())
+	// The auditor role still reads.
+	if res := w.invoke(call{msp: carrierMSP, role: shipment.RoleAuditor, fn: "ReadShipment", args: []string{id}}); res.Response.GetStatus() != 200 {
+		t.Fatalf("auditor read: %s", res.Response.GetMessage())
 	}
 }
 

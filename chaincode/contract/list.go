@@ -112,11 +112,11 @@ func (f Filter) plan() (object string, attrs []string) {
 // ListShipments returns a page of shipments matching filter (JSON Filter),
 // ordered by the index used, resuming after bookmark.
 func (c *Contract) ListShipments(ctx contractapi.TransactionContextInterface, filter string, pageSize int, bookmark string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpList)
 	if err != nil {
 		return "", err
 	}
-	if err := shipment.Authorize(t.caller, nil, shipment.OpRead); err != nil {
+	if err := shipment.Authorize(t.caller, nil, shipment.OpList); err != nil {
 		return "", err
 	}
 	f, err := decodeFilter(filter)
@@ -184,7 +184,7 @@ func listShipments(stub shim.ChaincodeStubInterface, f Filter, pageSize int32, b
 // ShipmentHistory returns every committed version of a shipment, oldest
 // first, with the transaction, its time and the organisation that made it.
 func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpHistory)
 	if err != nil {
 		return "", err
 	}
@@ -192,7 +192,7 @@ func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, 
 	if err != nil {
 		return "", err
 	}
-	if err := shipment.Authorize(t.caller, s, shipment.OpRead); err != nil {
+	if err := shipment.Authorize(t.caller, s, shipment.OpHistory); err != nil {
 		return "", err
 	}
 	key, err := shipmentKey(t.stub, id)
@@ -232,7 +232,7 @@ func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, 
 // Readings returns a page of a shipment's readings in time order, optionally
 // limited to [from, to] (RFC 3339, empty for open), resuming after bookmark.
 func (c *Contract) Readings(ctx contractapi.TransactionContextInterface, id string, from string, to string, pageSize int, bookmark string) (string, error) {
-	t, err := begin(ctx)
+	t, err := begin(ctx, shipment.OpReadings)
 	if err != nil {
 		return "", err
 	}
@@ -240,7 +240,7 @@ func (c *Contract) Readings(ctx contractapi.TransactionContextInterface, id stri
 	if err != nil {
 		return "", err
 	}
-	if err := shipment.Authorize(t.caller, s, shipment.OpRead); err != nil {
+	if err := shipment.Authorize(t.caller, s, shipment.OpReadings); err != nil {
 		return "", err
 	}
 	if err := checkPageSize(pageSize, MaxReadingsPage); err != nil {
