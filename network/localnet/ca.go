@@ -112,7 +112,7 @@ func (n *Network) startCA(ctx context.Context, ca topology.CA) error {
 	}
 	return retry(ctx, 30*time.Second, func(ctx context.Context) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(ca.Name)); !ok {
-			return fmt.Errorf("%s exited during start-up; see %s:\n%s", ca.Name, n.Layout.LogFile(ca.Name), logTail(n.Layout.LogFile(ca.Name), 8))
+			return n.exited(ca.Name)
 		}
 		if err := caReady(ctx, ca, filepath.Join(home, "ca-cert.pem")); err != nil {
 			return fmt.Errorf("%s not ready (%v); see %s", ca.Name, err, n.Layout.LogFile(ca.Name))

@@ -212,7 +212,7 @@ func (n *Network) startCCServer(ctx context.Context, p topology.Node, packageID 
 	addr := "127.0.0.1:" + strconv.Itoa(p.CCServerPort())
 	return retry(ctx, 20*time.Second, func(ctx context.Context) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(name)); !ok {
-			return fmt.Errorf("%s exited; see %s:\n%s", name, n.Layout.LogFile(name), logTail(n.Layout.LogFile(name), 8))
+			return n.exited(name)
 		}
 		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
 		if err != nil {

@@ -41,7 +41,7 @@ func (n *Network) Up(ctx context.Context) error {
 	if err := os.MkdirAll(n.Layout.Home, 0o755); err != nil {
 		return err
 	}
-	st := &State{BasePort: n.Layout.BasePort, Crypto: n.Crypto, Created: time.Now().UTC(), Packages: map[string]string{}}
+	st := &State{BasePort: n.Layout.BasePort, Crypto: n.Crypto, Services: n.Services, Created: time.Now().UTC(), Packages: map[string]string{}}
 	if err := n.saveState(st); err != nil {
 		return err
 	}
@@ -86,7 +86,19 @@ func (n *Network) Up(ctx context.Context) error {
 	}
 	fmt.Fprintf(n.Out, "network up: chaincode committed %.1fs after the binaries were ready (%.1fs in all)\n",
 		time.Since(upStart).Seconds(), time.Since(total).Seconds())
-	return nil
+	return n.startServices(ctx)
+}
+
+// startServices starts the quick start's services when asked to, and prints
+// how to use them.
+func (n *Network) startServices(ctx context.Context) error {
+	if !n.Services {
+		return nil
+	}
+	if err := n.step("start gateway, notifier and WhatsApp stand-in", func() error { return n.StartServices(ctx) }); err != nil {
+		return err
+	}
+	return n.PrintWelcome(n.Out)
 }
 
 // Start starts every process of an existing network that is not running and
@@ -125,7 +137,10 @@ func (n *Network) Start(ctx context.Context) error {
 	if err := n.step("wait for a Raft leader", func() error { return n.waitLeader(ctx, time.Minute) }); err != nil {
 		return err
 	}
-	return n.step("write connection profile", n.writeProfile)
+	if err := n.step("write connection profile", n.writeProfile); err != nil {
+		return err
+	}
+	return n.startServices(ctx)
 }
 
 // startAll starts the nodes that are not running, then waits for all of them.
@@ -148,7 +163,7 @@ func (n *Network) startAll(ctx context.Context, nodes []topology.Node) error {
 
 // Stop stops every process, keeping all data.
 func (n *Network) Stop(ctx context.Context) error {
-	var names []string
+	names := n.ServiceNames()
 	for _, p := range n.Layout.Peers() {
 		names = append(names, ccServerName(p))
 	}
@@ -178,7 +193,7 @@ func (n *Network) Down(ctx context.Context) error {
 		return err
 	}
 	return n.step("remove network data in "+n.Layout.Home, func() error {
-		for _, p := range []string{"crypto", "ca", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
+		for _, p := range []string{"crypto", "ca", "identities", "services", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
 			if err := os.RemoveAll(filepath.Join(n.Layout.Home, p)); err != nil {
 				return err
 			}

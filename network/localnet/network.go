@@ -35,13 +35,15 @@ type Network struct {
 	BatchTimeout time.Duration // orderer block cut timeout, written into the genesis block
 	LogSpec      string        // FABRIC_LOGGING_SPEC for the nodes
 	Crypto       string        // CryptoCA or CryptoCryptogen, for a new network
+	Services     bool          // also run the gateway, notifier and WhatsApp stand-in
 	Out          io.Writer     // progress lines
 }
 
 // State is what `up` recorded about the network it created.
 type State struct {
 	BasePort  int               `json:"basePort"`
-	Crypto    string            `json:"crypto"` // where the crypto material came from
+	Crypto    string            `json:"crypto"`   // where the crypto material came from
+	Services  bool              `json:"services"` // the quick start's services run with the network
 	Chaincode ChaincodeState    `json:"chaincode"`
 	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
 	Created   time.Time         `json:"created"`
@@ -118,7 +120,7 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 			return err
 		}
 	}
-	return n.step("build external builder, identity command and chaincode", func() error {
+	return n.step("build external builder, identity command, chaincode and services", func() error {
 		if err := n.goBuild(ctx, "./network/cmd/ccaas-builder", filepath.Join(n.helperBinDir(), "ccaas-builder")); err != nil {
 			return err
 		}
@@ -135,6 +137,11 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 		}
 		if err := n.goBuild(ctx, "./identity/cmd/shiptrace-identity", n.identityBin()); err != nil {
 			return err
+		}
+		if n.Services {
+			if err := n.buildServices(ctx); err != nil {
+				return err
+			}
 		}
 		return n.goBuild(ctx, "./chaincode/cmd/shiptrace-cc", n.chaincodeBin())
 	})
@@ -181,8 +188,9 @@ func retry(ctx context.Context, timeout time.Duration, f func(context.Context) e
 	delay := 100 * time.Millisecond
 	for {
 		err := f(ctx)
-		if err == nil {
-			return nil
+		var stop *permanentError
+		if err == nil || errors.As(err, &stop) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -193,6 +201,19 @@ func retry(ctx context.Context, timeout time.Duration, f func(context.Context) e
 			delay *= 2
 		}
 	}
+}
+
+// permanentError ends a retry at once: waiting longer cannot help (the
+// process being waited for has exited).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// exited reports, as a permanent error, a process that died during start-up,
+// with the end of its log.
+func (n *Network) exited(name string) error {
+	return &permanentError{fmt.Errorf("%s exited during start-up; see %s:\n%s", name, n.Layout.LogFile(name), logTail(n.Layout.LogFile(name), 8))}
 }
 
 // checkPortsFree fails loudly, naming the node, if any port is taken.
@@ -254,7 +275,7 @@ func (n *Network) waitHealthy(ctx context.Context, node topology.Node, timeout t
 	var hc *opsClient
 	for {
 		if _, ok := proc.Running(n.Layout.PIDFile(node.Name)); !ok {
-			return fmt.Errorf("%s exited during start-up; see %s:\n%s", node.Name, n.Layout.LogFile(node.Name), logTail(n.Layout.LogFile(node.Name), 8))
+			return n.exited(node.Name)
 		}
 		var err error
 		if hc == nil {

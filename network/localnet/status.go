@@ -44,6 +44,15 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			out = append(out, ProcessStatus{Name: ca.Name, Kind: "ca", Address: ca.URL()})
 		}
 	}
+	health := map[string]string{}
+	if n.Services {
+		if svcs, err := n.services(); err == nil {
+			for _, sv := range svcs {
+				health[sv.name] = sv.health
+				out = append(out, ProcessStatus{Name: sv.name, Kind: "service", Address: sv.health})
+			}
+		}
+	}
 	nodes := n.Layout.Nodes()
 	var wg sync.WaitGroup
 	for i := range out {
@@ -58,6 +67,14 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			}
 			s.PID = pid
 			s.RSS, s.PeakRSS, _ = proc.RSS(pid)
+			if url, ok := health[s.Name]; ok {
+				if err := httpOK(ctx, url); err != nil {
+					s.Note = "not answering: " + err.Error()
+					return
+				}
+				s.Up = true
+				return
+			}
 			if ca, ok := cas[s.Name]; ok {
 				if err := caReady(ctx, ca, filepath.Join(n.Layout.CAHome(ca.Org), "ca-cert.pem")); err != nil {
 					s.Note = "not answering: " + err.Error()

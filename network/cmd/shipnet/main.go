@@ -59,6 +59,7 @@ func run(args []string) error {
 	batch := fs.Duration("batch-timeout", 100*time.Millisecond, "orderer batch timeout written into a new channel")
 	version := fs.String("version", "", "deploy: chaincode version (default 1.<sequence-1>)")
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
+	services := fs.Bool("services", envOr("SHIPTRACE_SERVICES", "true") == "true", "also run the gateway, notifier and WhatsApp stand-in (env SHIPTRACE_SERVICES)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build|identity")
@@ -99,6 +100,7 @@ func run(args []string) error {
 		BatchTimeout: *batch,
 		LogSpec:      *logSpec,
 		Crypto:       *crypto,
+		Services:     *services,
 		Out:          os.Stdout,
 	}
 	// An existing network keeps the base port and crypto source it was created
@@ -108,6 +110,9 @@ func run(args []string) error {
 			n.Layout.BasePort = st.BasePort
 		}
 		n.Crypto = st.Crypto
+		if !flagSet(fs, "services") {
+			n.Services = st.Services
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
