@@ -12,12 +12,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +28,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/network/localnet"
+	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
 
@@ -90,6 +91,32 @@ func bringUp() (*Network, error) {
 	return n, nil
 }
 
+// Private brings up a separate copy of the whole system (network and
+// services) in a temporary data directory on its own base port, with the same
+// command the quick start uses, for tests that kill nodes or restart things
+// and must not disturb the shared network. It is taken down when the test
+// ends (set KEEP_NETWORK=1 to keep it for a post-mortem).
+func Private(t testing.TB, basePort int) *Network {
+	t.Helper()
+	shared := Require(t) // builds shipnet and every binary once
+	home := filepath.Join(t.TempDir(), "shiptrace")
+	n := &Network{Repo: shared.Repo, Home: home, shipnet: shared.shipnet}
+	if out, err := n.run("up", "--base-port", strconv.Itoa(basePort)); err != nil {
+		t.Fatalf("shipnet up (private, base port %d): %v\n%s", basePort, err, out)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("KEEP_NETWORK") == "" {
+			_, _ = n.run("down")
+		}
+	})
+	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Profile = prof
+	return n
+}
+
 // Shipnet runs a shipnet command (stop, start, status, deploy...) against the
 // test network and fails the test if it fails.
 func (n *Network) Shipnet(t testing.TB, args ...string) string {
@@ -141,27 +168,38 @@ func (n *Network) Contract(t testing.TB, mspID string) *client.Contract {
 // Layout returns the ports and paths of the running network.
 func (n *Network) Layout(t testing.TB) topology.Layout {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(n.Home, "network.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		BasePort int `json:"basePort"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	return topology.Layout{BasePort: st.BasePort, Home: n.Home}
+	return n.Local(t).Layout
 }
 
 // Status reports every process of the network (up or down, channel height,
 // memory), as `shipnet status` prints it.
 func (n *Network) Status(t testing.TB) []localnet.ProcessStatus {
 	t.Helper()
-	ln := &localnet.Network{Layout: n.Layout(t), Repo: n.Repo, Cache: filepath.Join(n.Repo, ".cache"), Out: io.Discard}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return ln.Status(ctx)
+	return n.Local(t).Status(ctx)
+}
+
+// Local describes the running system: its layout, and where its services
+// listen (GatewayURL, NotifierURL, StandinURL, APIKeys).
+func (n *Network) Local(t testing.TB) *localnet.Network {
+	t.Helper()
+	st, err := (&localnet.Network{Layout: topology.Layout{Home: n.Home}}).LoadState()
+	if err != nil {
+		t.Fatalf("network state in %s: %v", n.Home, err)
+	}
+	return &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: n.Home}, Repo: n.Repo,
+		Cache: filepath.Join(n.Repo, ".cache"), Crypto: st.Crypto, Services: st.Services, Out: io.Discard}
+}
+
+// Kill sends SIGKILL to one process of the system (e.g. "orderer2",
+// "peer0.carrier", "notifier"), as a crash would; `Shipnet(t, "start")`
+// starts it again.
+func (n *Network) Kill(t testing.TB, process string) {
+	t.Helper()
+	if err := proc.Kill(n.Layout(t).PIDFile(process)); err != nil {
+		t.Fatalf("kill %s: %v", process, err)
+	}
 }
 
 // UniqueID returns prefix plus a random suffix, so tests that share the
