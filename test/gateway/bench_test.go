@@ -87,6 +87,11 @@ func BenchmarkWritesRESTvsDirect(b *testing.B) {
 			ratio = r.rate / d.rate
 		}
 		fmt.Printf("%5d | %9.1f %8.0f %8.0f %5d | %9.1f %8.0f %8.0f %5d | %6.2f\n", c, r.rate, r.p50, r.p99, r.errs, d.rate, d.p50, d.p99, d.errs, ratio)
+		b.ReportMetric(r.rate, fmt.Sprintf("rest-tx/s-c%d", c))
+		b.ReportMetric(r.p50, fmt.Sprintf("rest-p50-ms-c%d", c))
+		b.ReportMetric(r.p99, fmt.Sprintf("rest-p99-ms-c%d", c))
+		b.ReportMetric(d.rate, fmt.Sprintf("direct-tx/s-c%d", c))
+		b.ReportMetric(ratio, fmt.Sprintf("ratio-c%d", c))
 		if r.firstErr != nil || d.firstErr != nil {
 			fmt.Printf("      first errors: REST %v; direct %v\n", r.firstErr, d.firstErr)
 		}
