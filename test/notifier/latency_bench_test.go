@@ -37,10 +37,10 @@ func BenchmarkEventToWhatsApp(b *testing.B) {
 		phone := fmt.Sprintf("+4917%09d", time.Now().UnixNano()%1_000_000_000)
 		create := map[string]any{
 			"id": id, "buyer": "RetailerMSP", "carrier": "CarrierMSP", "buyerRef": "PO-" + id,
-			"product":     map[string]any{"sku": "COF-GRN-60", "lot": "L-1", "description": "Green coffee", "quantity": 60, "unit": "bag"},
-			"origin":      map[string]any{"name": "Santos", "country": "BR"},
-			"destination": map[string]any{"name": "Hamburg", "country": "DE"},
-			"coldChain":   map[string]any{"minC": 2, "maxC": 8, "maxExcursionMinutes": 30},
+			"product":            map[string]any{"sku": "COF-GRN-60", "lot": "L-1", "description": "Green coffee", "quantity": 60, "unit": "bag"},
+			"origin":             map[string]any{"name": "Santos", "country": "BR"},
+			"destination":        map[string]any{"name": "Hamburg", "country": "DE"},
+			"coldChain":          map[string]any{"minC": 2, "maxC": 8, "maxExcursionMinutes": 30},
 			"expectedDeliveryAt": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
 			"buyerContact":       map[string]any{"phone": phone, "name": "Bench", "language": "en", "consent": true},
 		}
