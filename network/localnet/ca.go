@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -80,18 +79,7 @@ func (n *Network) initCA(ca topology.CA) error {
 // startCAs starts every CA server that is not running (initialising those
 // that have no home yet) and waits until each answers over TLS.
 func (n *Network) startCAs(ctx context.Context) error {
-	var wg sync.WaitGroup
-	cas := n.Layout.CAs()
-	errs := make([]error, len(cas))
-	for i, ca := range cas {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = n.startCA(ctx, ca)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(n.Layout.CAs(), func(ca topology.CA) error { return n.startCA(ctx, ca) })
 }
 
 func (n *Network) startCA(ctx context.Context, ca topology.CA) error {
@@ -163,20 +151,12 @@ func (n *Network) identityBin() string { return filepath.Join(n.helperBinDir(), 
 // enrollCrypto has every org's CA issue its nodes' and users' material, in
 // parallel across orgs, through the identity command.
 func (n *Network) enrollCrypto(ctx context.Context) error {
-	var wg sync.WaitGroup
-	cas := n.Layout.CAs()
-	errs := make([]error, len(cas))
-	for i, ca := range cas {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := n.enrollOrg(ctx, ca); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", ca.Org.MSPID, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(n.Layout.CAs(), func(ca topology.CA) error {
+		if err := n.enrollOrg(ctx, ca); err != nil {
+			return fmt.Errorf("%s: %w", ca.Org.MSPID, err)
+		}
+		return nil
+	})
 }
 
 func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {

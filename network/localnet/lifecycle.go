@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -145,20 +144,12 @@ func (n *Network) Start(ctx context.Context) error {
 
 // startAll starts the nodes that are not running, then waits for all of them.
 func (n *Network) startAll(ctx context.Context, nodes []topology.Node) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, node := range nodes {
+	return inParallel(nodes, func(node topology.Node) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(node.Name)); ok {
-			continue
+			return nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = n.startNode(ctx, node)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		return n.startNode(ctx, node)
+	})
 }
 
 // Stop stops every process, keeping all data.
@@ -173,17 +164,9 @@ func (n *Network) Stop(ctx context.Context) error {
 	for _, ca := range n.Layout.CAs() {
 		names = append(names, ca.Name)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(names))
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = proc.Stop(ctx, n.Layout.PIDFile(name), 15*time.Second)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(names, func(name string) error {
+		return proc.Stop(ctx, n.Layout.PIDFile(name), 15*time.Second)
+	})
 }
 
 // Down stops everything and removes the network's data. It deletes only what

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shiptrace/shiptrace/network/fabricbin"
@@ -201,6 +202,36 @@ func retry(ctx context.Context, timeout time.Duration, f func(context.Context) e
 			delay *= 2
 		}
 	}
+}
+
+// RepoRoot finds the shiptrace repository at or above dir, so commands and
+// tests work from any sub-folder.
+func RepoRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "network", "config", "core.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no shiptrace repository at or above %s (no network/config/core.yaml)", dir)
+		}
+	}
+}
+
+// inParallel runs f for every item at once and joins the errors: starting
+// and stopping nodes, CAs and enrolments are independent per item, and on two
+// cores most of their time is waiting.
+func inParallel[T any](items []T, f func(T) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(items))
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(it)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // permanentError ends a retry at once: waiting longer cannot help (the

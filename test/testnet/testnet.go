@@ -216,14 +216,7 @@ func RepoRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "network", "config", "core.yaml")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no shiptrace repository above %s", dir)
-		}
-	}
+	return localnet.RepoRoot(dir)
 }
 
 // lock takes an exclusive file lock, waiting for another test process.

@@ -48,7 +48,11 @@ func (e exitCode) Error() string {
 }
 
 func run(args []string) error {
-	repo, err := repoRoot()
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	repo, err := localnet.RepoRoot(wd)
 	if err != nil {
 		return err
 	}
@@ -157,23 +161,6 @@ func run(args []string) error {
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
-}
-
-// repoRoot finds the repository from the working directory, so the command
-// works from any sub-folder.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "network", "config", "core.yaml")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("run shipnet inside the shiptrace repository (no network/config/core.yaml above %s)", dir)
-		}
-	}
 }
 
 func orgByMSPID(msp string) (topology.Org, bool) {
