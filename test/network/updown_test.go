@@ -36,8 +36,16 @@ func TestDownLeavesNoProcessAndNoData(t *testing.T) {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
 	pids := pidsUnder(t, filepath.Join(home, "run"))
-	if len(pids) != 9 {
-		t.Fatalf("up started %d tracked processes, want 9 (3 orderers, 3 peers, 3 chaincode servers)", len(pids))
+	want := []string{"orderer1", "orderer2", "orderer3", "peer0.exporter", "peer0.carrier", "peer0.retailer",
+		"chaincode.exporter", "chaincode.carrier", "chaincode.retailer",
+		"ca.orderer", "ca.exporter", "ca.carrier", "ca.retailer", "gateway", "notifier", "wa-standin"}
+	for _, name := range want {
+		if _, ok := pids[name+".pid"]; !ok {
+			t.Errorf("up did not start %s (tracked: %v)", name, pids)
+		}
+	}
+	if len(pids) != len(want) {
+		t.Fatalf("up tracks %d processes, want %d", len(pids), len(want))
 	}
 	if out, err := run("down"); err != nil {
 		t.Fatalf("down: %v\n%s", err, out)
