@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
 
@@ -71,16 +73,57 @@ func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, o
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("shiptrace-identity %s: %w", sub, err)
 	}
-	if sub != "revoke" {
+	switch sub {
+	case "issue":
+		return n.refreshGatewayKeys(ctx, r, out)
+	case "revoke":
+		crl, err := os.ReadFile(n.crlFile(r.Org))
+		if err != nil {
+			return err
+		}
+		if err := n.step("put the CRL of "+r.Org.MSPID+" into the channel configuration", func() error {
+			return n.PublishCRL(ctx, r.Org, crl)
+		}); err != nil {
+			return err
+		}
+		// The gateway drops the identity and its API key at its next start.
+		if err := os.WriteFile(filepath.Join(dir, "revoked"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return n.refreshGatewayKeys(ctx, r, out)
+	}
+	return nil
+}
+
+// refreshGatewayKeys restarts the local gateway, whose start-up
+// configuration (init-local) gives every issued, unrevoked identity an
+// identity and an API key, and prints the key of a newly issued one.
+func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out io.Writer) error {
+	if _, running := proc.Running(n.Layout.PIDFile("gateway")); !n.Services || !running {
 		return nil
 	}
-	crl, err := os.ReadFile(n.crlFile(r.Org))
+	if err := n.step("restart the gateway with the identities' keys", func() error {
+		if err := n.buildServices(ctx); err != nil {
+			return err
+		}
+		if err := proc.Stop(ctx, n.Layout.PIDFile("gateway"), 30*time.Second); err != nil {
+			return err
+		}
+		return n.StartServices(ctx)
+	}); err != nil {
+		return err
+	}
+	keys, err := n.APIKeys()
 	if err != nil {
 		return err
 	}
-	return n.step("put the CRL of "+r.Org.MSPID+" into the channel configuration", func() error {
-		return n.PublishCRL(ctx, r.Org, crl)
-	})
+	member := strings.ToLower(strings.TrimSuffix(r.Org.MSPID, "MSP")) + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToLower(r.Name))
+	if key, ok := keys[member]; ok {
+		fmt.Fprintf(out, "gateway API key for %s: %s\n", r.Name, key)
+	} else {
+		fmt.Fprintf(out, "%s has no gateway API key now\n", r.Name)
+	}
+	return nil
 }
 
 func (n *Network) crlFile(org topology.Org) string {

@@ -236,10 +236,32 @@ func initLocal(args []string, stdout io.Writer) error {
 	if len(names) == 0 {
 		return errors.New("the profile has no organisation with a User1")
 	}
+	// Identities issued by the org CAs (`shipnet identity issue`, e.g. a
+	// carrier's temperature logger with role sensor) get an identity and a key
+	// each; revoked ones (marked by `shipnet identity revoke`) get neither, so
+	// their keys stop working at the next start.
+	issued, err := filepath.Glob(filepath.Join(*home, "identities", "*", "*", "msp", "signcerts", "*-cert.pem"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(issued)
+	for _, cert := range issued {
+		dir := filepath.Dir(filepath.Dir(filepath.Dir(cert)))
+		if _, err := os.Stat(filepath.Join(dir, "revoked")); err == nil {
+			continue
+		}
+		msp, id := filepath.Base(filepath.Dir(dir)), filepath.Base(dir)
+		name := strings.ToLower(strings.TrimSuffix(msp, "MSP")) + "." + id
+		names = append(names, name)
+		abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+		fmt.Fprintf(&cfg, "  - {name: %q, msp_id: %s, cert: %q, key: %q, tls_cert: %q, tls_key: %q}\n", name, msp,
+			abs(cert), abs(filepath.Join(dir, "msp", "keystore", "priv_sk")),
+			abs(filepath.Join(dir, "tls", "client.crt")), abs(filepath.Join(dir, "tls", "client.key")))
+	}
 	sort.Strings(names)
 	fmt.Fprintf(&cfg, "api_keys:\n")
 	for _, name := range names {
-		envName := "SHIPTRACE_API_KEY_" + strings.ToUpper(name)
+		envName := "SHIPTRACE_API_KEY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(name))
 		key := keys[envName]
 		if key == "" {
 			b := make([]byte, 32)
@@ -249,7 +271,7 @@ func initLocal(args []string, stdout io.Writer) error {
 			key = "stk_" + hex.EncodeToString(b)
 		}
 		fmt.Fprintf(&env, "%s=%s\n", envName, key)
-		fmt.Fprintf(&cfg, "  - {name: %s, identity: %s, hash: %q}\n", name, name, config.HashKey(key))
+		fmt.Fprintf(&cfg, "  - {name: %q, identity: %q, hash: %q}\n", name, name, config.HashKey(key))
 	}
 	if err := os.WriteFile(keysFile, []byte(env.String()), 0o600); err != nil {
 		return err
