@@ -454,22 +454,35 @@ func (c *Client) Ready(ctx context.Context) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		errs []error
+		ok   = map[string]bool{} // MSP ID -> some identity of it got an answer
+		errs = map[string][]error{}
 	)
-	for name := range c.members {
+	for name, m := range c.members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, err := c.Evaluate(ctx, Request{Identity: name, Tx: "ReadShipment", Args: []string{"readiness-probe"}})
-			if err != nil && shipment.ErrorCode(err) == "" {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("identity %s: %w", name, err))
-				mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			// A refusal by the contract is an answer from the chaincode.
+			if err == nil || shipment.ErrorCode(err) != "" {
+				ok[m.MSPID] = true
+			} else {
+				errs[m.MSPID] = append(errs[m.MSPID], fmt.Errorf("identity %s: %w", name, err))
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	// One organisation's peer answering for any of its identities is enough:
+	// a single revoked or expired device certificate must not take the whole
+	// gateway out of service.
+	var failed []error
+	for msp, e := range errs {
+		if !ok[msp] {
+			failed = append(failed, e...)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // pause waits a short random time that grows with the attempt, spreading

@@ -28,6 +28,16 @@ type Spec struct {
 	VersionVar string   // package variable the release is stamped into
 	Tools      []string // commands under ./cmd
 	CGO        bool     // the build needs cgo (Fabric CA's SQLite registry)
+	Patches    []Patch  // fixes applied to the source copy before building
+}
+
+// Patch replaces one exact piece of a source file. A patch whose Old text is
+// not found fails the build: the pinned source is not what we patched.
+type Patch struct {
+	Name string // names the patch in the cache folder and in errors
+	File string // path inside the module
+	Old  string
+	New  string
 }
 
 // Fabric is the release-2.5 commit bd8e24856939 of Hyperledger Fabric.
@@ -37,6 +47,59 @@ var Fabric = Spec{
 	Release:    "2.5.0",
 	VersionVar: "github.com/hyperledger/fabric/common/metadata.Version",
 	Tools:      []string{"peer", "orderer", "configtxgen", "cryptogen", "osnadmin", "configtxlator"},
+	Patches:    raftWALDeadlock,
+}
+
+// raftWALDeadlock backports the fix of Fabric issue #4199 (pull request
+// #4201, released in 2.5.1, after the commit the proxy serves): on restart an
+// orderer replaying Raft configuration changes could deadlock, its chain
+// waiting for the node goroutine to sync the WAL while the node goroutine
+// waited for the chain to take the next batch. The fix syncs the WAL in the
+// node goroutine, before it hands a batch with configuration changes over.
+// Seen here: after a stop and start, all three orderers hung with no leader.
+var raftWALDeadlock = []Patch{
+	{
+		Name: "fab4201",
+		File: "orderer/consensus/etcdraft/chain.go",
+		Old: `			// persist the WAL entries into disk
+			c.Node.storage.WALSyncC <- struct{}{}
+`,
+		New: `			// The node goroutine synced the WAL before handing these
+			// entries over (backport of Fabric pull request #4201).
+`,
+	},
+	{
+		Name: "fab4201",
+		File: "orderer/consensus/etcdraft/node.go",
+		Old: `			if len(rd.CommittedEntries) != 0 || rd.SoftState != nil {
+				n.chain.applyC <- apply{rd.CommittedEntries, rd.SoftState}
+			}
+`,
+		New: `			if len(rd.CommittedEntries) != 0 || rd.SoftState != nil {
+				n.syncWALBeforeConfChange(rd.CommittedEntries)
+				n.chain.applyC <- apply{rd.CommittedEntries, rd.SoftState}
+			}
+`,
+	},
+	{
+		Name: "fab4201",
+		File: "orderer/consensus/etcdraft/node.go",
+		Old:  `func (n *node) send(msgs []raftpb.Message) {`,
+		New: `// syncWALBeforeConfChange persists the WAL before configuration changes
+// are applied (backport of Fabric pull request #4201).
+func (n *node) syncWALBeforeConfChange(entries []raftpb.Entry) {
+	for _, e := range entries {
+		if e.Type != raftpb.EntryNormal {
+			if err := n.storage.Sync(); err != nil {
+				n.logger.Errorf("Failed to sync raft log, error: %s", err)
+			}
+			return
+		}
+	}
+}
+
+func (n *node) send(msgs []raftpb.Message) {`,
+	},
 }
 
 // FabricCA is Hyperledger Fabric CA 1.5.13; only the server is built, since
@@ -56,6 +119,14 @@ func (s Spec) Dir(cacheRoot string) string {
 	name := filepath.Base(s.Module) + "-" + s.Release
 	if short != s.Version {
 		name += "-" + short
+	}
+	// Patched binaries get their own folder, so a patch change rebuilds.
+	seen := map[string]bool{}
+	for _, p := range s.Patches {
+		if !seen[p.Name] {
+			name += "+" + p.Name
+			seen[p.Name] = true
+		}
 	}
 	return filepath.Join(cacheRoot, name, "bin")
 }
@@ -93,6 +164,11 @@ func (s Spec) Build(ctx context.Context, binDir string, log func(string)) error 
 	copyDir := filepath.Join(work, "src")
 	if err := copyTree(src, copyDir); err != nil {
 		return fmt.Errorf("copy %s source: %w", s.Module, err)
+	}
+	for _, p := range s.Patches {
+		if err := p.apply(copyDir); err != nil {
+			return err
+		}
 	}
 	out := filepath.Join(work, "bin")
 	args := []string{"build", "-trimpath", "-o", out + "/", "-ldflags", "-X " + s.VersionVar + "=" + s.Release}
@@ -135,6 +211,18 @@ func (s Spec) download(ctx context.Context, work string) (string, error) {
 		return "", fmt.Errorf("go mod download %s@%s: %v %s %s", s.Module, s.Version, runErr, info.Error, stderr.String())
 	}
 	return info.Dir, nil
+}
+
+func (p Patch) apply(root string) error {
+	path := filepath.Join(root, p.File)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("patch %s: %w", p.Name, err)
+	}
+	if strings.Count(string(b), p.Old) != 1 {
+		return fmt.Errorf("patch %s: %s does not contain the expected code once; the pinned source changed", p.Name, p.File)
+	}
+	return os.WriteFile(path, []byte(strings.Replace(string(b), p.Old, p.New, 1)), 0o644)
 }
 
 // copyTree copies a read-only module folder into a writable one.
