@@ -19,7 +19,7 @@ func killUnderLoad(t *testing.T, s *system, prefix string, victim func() string)
 	defer cancel()
 	const (
 		interval  = 50 * time.Millisecond // 20 writes/s, well below what the network commits
-		inFlight  = 400 // writes stuck in retries must not stall the load
+		inFlight  = 400                   // writes stuck in retries must not stall the load
 		maxWrites = 1500
 		warmup    = 12               // commits before the kill
 		after     = 120              // commits after the kill before the load stops
