@@ -104,6 +104,10 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_PEER_GOSSIP_EXTERNALENDPOINT="+p.Address(),
 		"CORE_PEER_GOSSIP_USELEADERELECTION=false",
 		"CORE_PEER_GOSSIP_ORGLEADER=true",
+		// Peers start together; one that probes another before it listens
+		// waits reconnectInterval (25 s by default) before it tries again,
+		// and until then its discovery cannot name that org's endorsers.
+		"CORE_PEER_GOSSIP_RECONNECTINTERVAL=2s",
 		"CORE_PEER_LOCALMSPID="+p.Org.MSPID,
 		"CORE_PEER_MSPCONFIGPATH="+l.NodeMSPDir(p),
 		"CORE_PEER_TLS_ENABLED=true",

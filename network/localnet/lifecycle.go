@@ -80,6 +80,10 @@ func (n *Network) Up(ctx context.Context) error {
 	if err := n.Deploy(ctx, ""); err != nil {
 		return err
 	}
+	// Gossip converges while the chaincode deploys; check it after.
+	if err := n.step("wait until every peer knows the others (gossip)", func() error { return n.waitGossip(ctx, 90*time.Second) }); err != nil {
+		return err
+	}
 	if err := n.step("write connection profile", n.writeProfile); err != nil {
 		return err
 	}
@@ -134,6 +138,9 @@ func (n *Network) Start(ctx context.Context) error {
 		return err
 	}
 	if err := n.step("wait for a Raft leader", func() error { return n.waitLeader(ctx, time.Minute) }); err != nil {
+		return err
+	}
+	if err := n.step("wait until every peer knows the others (gossip)", func() error { return n.waitGossip(ctx, 90*time.Second) }); err != nil {
 		return err
 	}
 	if err := n.step("write connection profile", n.writeProfile); err != nil {
@@ -280,7 +287,10 @@ func (n *Network) joinOrderers(ctx context.Context) error {
 }
 
 func (n *Network) joinPeers(ctx context.Context) error {
-	for _, p := range n.Layout.Peers() {
+	// Together: a peer that joins probes the anchor peers of the other orgs,
+	// and a probe of a peer that has not joined yet fails and waits for the
+	// next gossip reconnect.
+	return inParallel(n.Layout.Peers(), func(p topology.Node) error {
 		err := retry(ctx, 60*time.Second, func(ctx context.Context) error {
 			_, err := n.run(ctx, n.adminEnv(p), "peer", "channel", "join", "-b", n.Layout.GenesisBlock())
 			if err != nil && strings.Contains(err.Error(), "already exists") {
@@ -291,8 +301,8 @@ func (n *Network) joinPeers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("join %s (log: %s): %w", p.Name, n.Layout.LogFile(p.Name), err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // waitLeader waits until one orderer reports itself Raft leader of the channel.
@@ -308,6 +318,28 @@ func (n *Network) waitLeader(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		return errors.New("no orderer is Raft leader yet")
+	})
+}
+
+// waitGossip waits until every peer's gossip membership on the channel holds
+// all the other peers. The gateway's discovery names endorsers from that
+// membership, so until then a transaction whose policy needs a particular
+// org (a shipment's exporter and custodian) fails with "no combination of
+// peers can be derived which satisfy the endorsement policy".
+func (n *Network) waitGossip(ctx context.Context, timeout time.Duration) error {
+	peers := n.Layout.Peers()
+	return retry(ctx, timeout, func(ctx context.Context) error {
+		for _, p := range peers {
+			c, err := n.opsClient(p)
+			if err != nil {
+				return err
+			}
+			known, err := c.metric(ctx, `gossip_membership_total_peers_known{channel="`+topology.Channel+`"}`)
+			if err != nil || int(known) < len(peers)-1 {
+				return fmt.Errorf("%s knows %v of the other %d peers (%v)", p.Name, known, len(peers)-1, err)
+			}
+		}
+		return nil
 	})
 }
 
