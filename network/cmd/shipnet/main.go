@@ -28,6 +28,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 func main() {
@@ -144,6 +145,9 @@ func run(args []string) error {
 		}
 		if sub != "list" && *name == "" {
 			return fmt.Errorf("identity %s needs --name", sub)
+		}
+		if *role != "" && !shipment.KnownRole(*role) {
+			return fmt.Errorf("unknown role %q: the contract knows %v", *role, shipment.Roles)
 		}
 		if err := n.EnsureIdentityTool(ctx); err != nil {
 			return err
