@@ -86,13 +86,8 @@ func (o *orgs) sync(t testing.TB, block uint64) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			blocks, err := n.FilteredBlockEvents(ctx, client.WithStartBlock(block))
-			if err != nil {
-				errs <- fmt.Errorf("%s block events: %w", msp, err)
-				return
-			}
-			if _, ok := <-blocks; !ok {
-				errs <- fmt.Errorf("%s did not reach block %d", msp, block)
+			if err := testnet.AwaitBlock(ctx, n, block); err != nil {
+				errs <- fmt.Errorf("%s: %w", msp, err)
 			}
 		}()
 	}

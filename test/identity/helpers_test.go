@@ -246,29 +246,11 @@ func (o *orgs) sync(ctx context.Context, block uint64) error {
 	return errors.Join(errs...)
 }
 
-// awaitBlock waits until msp's peer, behind network, has committed block. A peer
-// may end a block stream that starts at the block it is committing just now
-// (it logs "Error reading from channel, cause was: NOT_FOUND"), so a stream
-// that closes without a block is opened again until ctx ends.
 func awaitBlock(ctx context.Context, msp string, network *client.Network, block uint64) error {
-	for {
-		streamCtx, cancel := context.WithCancel(ctx)
-		blocks, err := network.FilteredBlockEvents(streamCtx, client.WithStartBlock(block))
-		if err != nil {
-			cancel()
-			return fmt.Errorf("%s block events: %w", msp, err)
-		}
-		_, ok := <-blocks
-		cancel()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not reach block %d: %w", msp, block, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := testnet.AwaitBlock(ctx, network, block); err != nil {
+		return fmt.Errorf("%s: %w", msp, err)
 	}
+	return nil
 }
 
 // others returns the two member organisations other than msp.

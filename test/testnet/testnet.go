@@ -202,6 +202,33 @@ func (n *Network) Kill(t testing.TB, process string) {
 	}
 }
 
+// AwaitBlock waits until the peer behind network has committed block. A
+// commit status comes from the submitting org's peer only, so a test that
+// next asks another org's peer must wait for it. A peer may end a block
+// stream that starts at the block it is committing just now (it logs "Error
+// reading from channel, cause was: NOT_FOUND"), so a stream that closes
+// without a block is opened again until ctx ends.
+func AwaitBlock(ctx context.Context, network *client.Network, block uint64) error {
+	for {
+		streamCtx, cancel := context.WithCancel(ctx)
+		blocks, err := network.FilteredBlockEvents(streamCtx, client.WithStartBlock(block))
+		if err != nil {
+			cancel()
+			return fmt.Errorf("block events: %w", err)
+		}
+		_, ok := <-blocks
+		cancel()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("block %d not reached: %w", block, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // UniqueID returns prefix plus a random suffix, so tests that share the
 // ledger never collide, also across runs.
 func UniqueID(prefix string) string {
