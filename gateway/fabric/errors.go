@@ -84,7 +84,15 @@ func classify(stage Stage, txID string, err error) error {
 		}
 	}
 	switch stage {
-	case StageSubmit, StageCommitStatus:
+	case StageSubmit:
+		// The peer's gateway answers Unavailable only after every orderer
+		// refused the transaction (no Raft leader during an election, an
+		// orderer down) or could not be reached: none of them took it, so
+		// it cannot commit and a retry may run it again at once. Any other
+		// failure here leaves the outcome unknown.
+		e.Retryable = true
+		e.MayHaveCommitted = e.Code != codes.Unavailable
+	case StageCommitStatus:
 		// The orderer may have the transaction: the outcome is unknown, and
 		// asking again later (the commit status, or a retry with the same
 		// Idempotency-Key) is the way forward.

@@ -46,7 +46,9 @@ func TestClassify(t *testing.T) {
 		{"a chaincode crash without a code", StageEndorse,
 			withDetails(t, codes.Aborted, "failed to endorse", "chaincode response 500, runtime error: index out of range"), "", true, false},
 		{"an internal peer error", StageEndorse, status.Error(codes.Internal, "boom"), "", false, false},
-		{"a submit failure may have committed", StageSubmit, status.Error(codes.Unavailable, "orderer down"), "", true, true},
+		{"every orderer refusing means nothing was ordered", StageSubmit, status.Error(codes.Unavailable, "no orderers could successfully process transaction"), "", true, false},
+		{"a submit cut off midway may have committed", StageSubmit, status.Error(codes.DeadlineExceeded, "deadline exceeded"), "", true, true},
+		{"an unknown submit failure may have committed", StageSubmit, status.Error(codes.Internal, "stream reset"), "", true, true},
 		{"a commit status timeout may have committed", StageCommitStatus, context.DeadlineExceeded, "", true, true},
 	}
 	for _, tt := range tests {
