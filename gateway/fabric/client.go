@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -116,12 +118,16 @@ type Client struct {
 	conns   []*grpc.ClientConn
 	members map[string]*member
 	metrics *metrics
+	// height is one past the highest block a write through this gateway
+	// committed in, on any member's peer.
+	height atomic.Uint64
 }
 
 type member struct {
 	Member
 	peers     []*peerGateway
 	preferred atomic.Int32
+	seen      atomic.Uint64 // a channel height this member's peer is known to have reached
 }
 
 type peerGateway struct {
@@ -258,6 +264,7 @@ func (c *Client) Evaluate(ctx context.Context, req Request) ([]byte, error) {
 		return nil, err
 	}
 	start := time.Now()
+	c.catchUp(ctx, m)
 	var out []byte
 	err = c.each(ctx, m, func(p *peerGateway) error {
 		prop, err := p.contract.NewProposal(req.Tx, req.proposalOptions()...)
@@ -292,6 +299,7 @@ func (c *Client) Start(ctx context.Context, req Request) (Submission, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.catchUp(ctx, m)
 	p := &pending{c: c, m: m, req: req, attempts: 1}
 	if err := p.start(ctx); err != nil {
 		return nil, err
@@ -400,6 +408,7 @@ func (p *pending) Wait(ctx context.Context) (Committed, error) {
 			return Committed{}, err
 		}
 		if st.Successful {
+			p.c.committed(p.m, st.BlockNumber)
 			return Committed{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Result: p.txn.Result(), Attempts: p.attempts}, nil
 		}
 		conflict := st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
@@ -483,6 +492,69 @@ func (c *Client) Ready(ctx context.Context) error {
 		}
 	}
 	return errors.Join(failed...)
+}
+
+// committed records that a member's write committed in block: its own peer
+// has that block, and every other member's peer must reach it before the
+// gateway acts for that member.
+func (c *Client) committed(m *member, block uint64) {
+	raiseTo(&c.height, block+1)
+	raiseTo(&m.seen, block+1)
+}
+
+// catchUp makes the gateway read its own writes across members: a commit
+// status comes from the submitting member's peer only, so right after the
+// exporter ships, the retailer's peer may not have the block yet, and the
+// retailer's next call would see the old state (a CONFLICT such as "status is
+// CREATED"). When a write committed at a height this member's peer is not
+// known to have reached, it waits, bounded by the evaluate timeout, until the
+// peer reports it. A peer that cannot answer is not waited for: the request
+// goes ahead and meets the usual errors.
+func (c *Client) catchUp(ctx context.Context, m *member) {
+	want := c.height.Load()
+	if m.seen.Load() >= want {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
+	defer cancel()
+	for {
+		h, err := c.chainHeight(ctx, m)
+		if err != nil {
+			return
+		}
+		raiseTo(&m.seen, h)
+		if h >= want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// chainHeight asks the member's preferred peer for the channel height.
+func (c *Client) chainHeight(ctx context.Context, m *member) (uint64, error) {
+	p := m.peers[int(m.preferred.Load())%len(m.peers)]
+	raw, err := p.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(c.opts.Channel))
+	if err != nil {
+		return 0, err
+	}
+	var info common.BlockchainInfo
+	if err := proto.Unmarshal(raw, &info); err != nil {
+		return 0, err
+	}
+	return info.GetHeight(), nil
+}
+
+func raiseTo(v *atomic.Uint64, n uint64) {
+	for {
+		cur := v.Load()
+		if cur >= n || v.CompareAndSwap(cur, n) {
+			return
+		}
+	}
 }
 
 // pause waits a short random time that grows with the attempt, spreading

@@ -604,3 +604,34 @@ func urlQuery(s string) string { return url.QueryEscape(s) }
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
+
+// Each member reads and acts right after another member's write committed:
+// the gateway must not answer from a peer one block behind (a commit status
+// comes from the submitting member's peer only, and each member's requests go
+// to its own peer). A read as the next member must already show the write.
+func TestMembersReadEachOthersWritesAtOnce(t *testing.T) {
+	net := testnet.Require(t)
+	g := startGateway(t, net, gatewayOpts{})
+	defer g.stop()
+	expect := func(id, who, status, custodian string) {
+		t.Helper()
+		var s shipmentView
+		g.must(200, "GET", "/v1/shipments/"+id, who, nil).json(t, &s)
+		if s.Status != status || s.Custodian != custodian {
+			t.Fatalf("%s reads %s as %s/%s right after the write, want %s/%s", who, id, s.Status, s.Custodian, status, custodian)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		id := testnet.UniqueID("GW-RYW")
+		base := "/v1/shipments/" + id
+		g.must(201, "POST", "/v1/shipments", "exporter", newShipment(id))
+		expect(id, "retailer", "CREATED", "ExporterMSP")
+		g.must(200, "POST", base+"/ship", "exporter", nil)
+		expect(id, "carrier", "SHIPPED", "ExporterMSP")
+		g.must(200, "POST", base+"/handover", "exporter", map[string]any{"toMSP": "CarrierMSP"})
+		expect(id, "retailer", "IN_TRANSIT", "CarrierMSP")
+		g.must(200, "POST", base+"/handover", "carrier", map[string]any{"toMSP": "RetailerMSP"})
+		g.must(200, "POST", base+"/deliver", "retailer", nil)
+		expect(id, "exporter", "DELIVERED", "RetailerMSP")
+	}
+}
