@@ -99,7 +99,17 @@ func bringUp() (*Network, error) {
 func Private(t testing.TB, basePort int) *Network {
 	t.Helper()
 	shared := Require(t) // builds shipnet and every binary once
-	home := filepath.Join(t.TempDir(), "shiptrace")
+	// With KEEP_NETWORK the copy outlives the test, so its folder must too
+	// (t.TempDir is always removed).
+	parent := t.TempDir()
+	if os.Getenv("KEEP_NETWORK") != "" {
+		var err error
+		if parent, err = os.MkdirTemp("", "shiptrace-private-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("private system kept in %s (KEEP_NETWORK)", parent)
+	}
+	home := filepath.Join(parent, "shiptrace")
 	n := &Network{Repo: shared.Repo, Home: home, shipnet: shared.shipnet}
 	if out, err := n.run("up", "--base-port", strconv.Itoa(basePort)); err != nil {
 		t.Fatalf("shipnet up (private, base port %d): %v\n%s", basePort, err, out)
