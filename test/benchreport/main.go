@@ -22,6 +22,8 @@ type row struct {
 var rows = []row{
 	{"network up to chaincode committed, cryptogen (s)", "BenchmarkNetworkUp/crypto=cryptogen", "s/up", "<= 10"},
 	{"network up to chaincode committed, Fabric CAs (s)", "BenchmarkNetworkUp/crypto=ca", "s/up", "cryptogen + 10"},
+	{"network up until every org's endorsers are discoverable, cryptogen (s)", "BenchmarkNetworkUp/crypto=cryptogen", "s/ready", "-"},
+	{"network up until every org's endorsers are discoverable, Fabric CAs (s)", "BenchmarkNetworkUp/crypto=ca", "s/ready", "-"},
 	{"peak RSS orderers+peers+chaincode under load (MiB)", "BenchmarkNetworkUp/crypto=ca", "MiB-peak-RSS", "<= 600"},
 	{"CreateShipment direct, concurrency 64 (tx/s)", "BenchmarkNetworkUp/crypto=ca", "tx/s", "-"},
 	{"REST committed writes, concurrency 1 (tx/s)", "BenchmarkWritesRESTvsDirect", "rest-tx/s-c1", "-"},
@@ -69,24 +71,34 @@ func main() {
 // its last figures.
 func parse(r io.Reader) (map[string]map[string]float64, error) {
 	out := map[string]map[string]float64{}
+	pending := "" // a benchmark whose name was printed before its own output
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		if len(f) == 0 {
 			continue
 		}
-		if _, err := strconv.Atoi(f[1]); err != nil {
-			continue // a line the benchmark printed, not a result
+		name := ""
+		switch {
+		case strings.HasPrefix(f[0], "Benchmark") && len(f) >= 4 && isInt(f[1]):
+			name, f = f[0], f[2:]
+		case strings.HasPrefix(f[0], "Benchmark"):
+			// "BenchmarkX-2 <what the benchmark printed>": the figures
+			// follow on a line of their own.
+			pending = f[0]
+			continue
+		case pending != "" && len(f) >= 3 && isInt(f[0]):
+			name, f = pending, f[1:]
+		default:
+			continue
 		}
-		name := f[0]
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
+		pending = ""
+		if i := strings.LastIndexByte(name, '-'); i > 0 && isInt(name[i+1:]) {
+			name = name[:i]
 		}
 		m := map[string]float64{}
-		for i := 2; i+1 < len(f); i += 2 {
+		for i := 0; i+1 < len(f); i += 2 {
 			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
 				m[f[i+1]] = v
 			}
@@ -94,6 +106,11 @@ func parse(r io.Reader) (map[string]map[string]float64, error) {
 		out[name] = m
 	}
 	return out, sc.Err()
+}
+
+func isInt(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 func precision(v float64) int {
