@@ -32,17 +32,6 @@ const (
 	appSecret = "network-secret"
 )
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestNotifierOnTheLocalNetwork runs the notifier against the real local
 // Fabric network (events through the exporter peer's gateway, the buyer
 // contact through BuyerContact from the exporter's private data) and the
@@ -93,7 +82,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	eventually(t, 30*time.Second, "event stream connected", func() bool {
+	testnet.Eventually(t, 30*time.Second, "event stream connected", func() bool {
 		resp, err := http.Get("http://" + svc.AdminAddr() + "/readyz")
 		if err != nil {
 			return false
@@ -137,7 +126,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, 60*time.Second, "4 messages for this shipment", func() bool { return len(mine()) >= 4 })
+	testnet.Eventually(t, 60*time.Second, "4 messages for this shipment", func() bool { return len(mine()) >= 4 })
 
 	type key struct{ to, template, lang string }
 	got := map[key]int{}
@@ -173,7 +162,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		t.Errorf("received %v, want %v", got, want)
 	}
 
-	eventually(t, 30*time.Second, "every message read", func() bool {
+	testnet.Eventually(t, 30*time.Second, "every message read", func() bool {
 		resp, err := http.Get("http://" + svc.AdminAddr() + "/v1/shipments/" + id + "/notifications")
 		if err != nil {
 			return false

@@ -239,6 +239,19 @@ func AwaitBlock(ctx context.Context, network *client.Network, block uint64) erro
 	}
 }
 
+// Eventually polls cond until it holds, failing the test after within: tests
+// wait on what they can observe, never for a fixed time.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // UniqueID returns prefix plus a random suffix, so tests that share the
 // ledger never collide, also across runs.
 func UniqueID(prefix string) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/test/testnet"
 	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
@@ -53,17 +54,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestCrashRecoveryDeliversEveryMessageExactlyOnce streams 1,125 events
@@ -198,7 +188,7 @@ log:
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 20*time.Second, "notifier up", func() bool {
+		testnet.Eventually(t, 20*time.Second, "notifier up", func() bool {
 			resp, err := http.Get("http://" + adminAddr + "/healthz")
 			if err != nil {
 				return false
@@ -243,7 +233,7 @@ log:
 
 	// Let the last notifier finish: everything settled, nothing queued,
 	// in flight or awaiting reconciliation.
-	eventually(t, 120*time.Second, "all notifications settled", func() bool {
+	testnet.Eventually(t, 120*time.Second, "all notifications settled", func() bool {
 		resp, err := http.Get("http://" + adminAddr + "/v1/status")
 		if err != nil {
 			return false
