@@ -7,7 +7,6 @@
 package connection
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -252,22 +251,6 @@ func (p *Profile) Connect(mspID, userName string, opts ...client.ConnectOption) 
 		return nil, nil, fmt.Errorf("connect gateway as %s/%s: %w", mspID, userName, err)
 	}
 	return gw, conn, nil
-}
-
-// WaitReady blocks until the context ends or ping succeeds, retrying with a
-// short pause; nodes refuse connections for a moment after they start.
-func WaitReady(ctx context.Context, ping func(context.Context) error) error {
-	var last error
-	for {
-		if last = ping(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func sha256Sum(b []byte) []byte {
