@@ -47,7 +47,6 @@ func (n *Network) WebhookURL() string      { return "http://" + n.addr(10) + "/w
 func (n *Network) StandinURL() string      { return "http://" + n.addr(20) }
 func (n *Network) addr(i int) string       { return "127.0.0.1:" + strconv.Itoa(n.Layout.ServicePort(i)) }
 func (n *Network) serviceDir() string      { return filepath.Join(n.Layout.Home, "services") }
-func (n *Network) apiKeysFile() string     { return filepath.Join(n.serviceDir(), "api-keys.json") }
 func (n *Network) useStandin() bool        { return os.Getenv(EnvWhatsAppToken) == "" }
 func (n *Network) binPath(b string) string { return filepath.Join(n.helperBinDir(), b) }
 
@@ -108,10 +107,10 @@ func (n *Network) services() ([]service, error) {
 			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11),
 			"--tracking_url", n.GatewayURL() + "/v1/shipments/%s"},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,
-			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify, "SHIPTRACE_NOTIFIER_OPS_PHONE=" + opsPhone},
+			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify},
 		health: n.NotifierURL() + "/healthz"}
-	if opsPhone == "" {
-		notifier.env = notifier.env[:3]
+	if opsPhone != "" { // no operations number: no breach alerts to the exporter
+		notifier.env = append(notifier.env, "SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone)
 	}
 	var out []service
 	if n.useStandin() {
