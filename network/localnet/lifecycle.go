@@ -24,6 +24,10 @@ func (n *Network) Up(ctx context.Context) error {
 			return fmt.Errorf("the network in %s uses base port %d, not %d: pass --base-port %d, or `down` first",
 				n.Layout.Home, st.BasePort, n.Layout.BasePort, st.BasePort)
 		}
+		if !st.Complete {
+			return fmt.Errorf("the network in %s was never completely created (an earlier up failed; its logs are in %s): run `scripts/down`, then up again",
+				n.Layout.Home, n.Layout.LogDir())
+		}
 		fmt.Fprintf(n.Out, "network exists in %s: starting what is not running\n", n.Layout.Home)
 		return n.Start(ctx)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -86,6 +90,14 @@ func (n *Network) Up(ctx context.Context) error {
 		return err
 	}
 	if err := n.step("write connection profile", n.writeProfile); err != nil {
+		return err
+	}
+	st, err := n.LoadState() // Deploy recorded the chaincode in it
+	if err != nil {
+		return err
+	}
+	st.Complete = true
+	if err := n.saveState(st); err != nil {
 		return err
 	}
 	fmt.Fprintf(n.Out, "network up: chaincode committed %.1fs after the binaries were ready; every org's endorsers discoverable after %.1fs (%.1fs in all)\n",

@@ -45,6 +45,7 @@ type State struct {
 	BasePort  int               `json:"basePort"`
 	Crypto    string            `json:"crypto"`   // where the crypto material came from
 	Services  bool              `json:"services"` // the quick start's services run with the network
+	Complete  bool              `json:"complete"` // up got to the end once: channel joined, chaincode committed
 	Chaincode ChaincodeState    `json:"chaincode"`
 	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
 	Created   time.Time         `json:"created"`
