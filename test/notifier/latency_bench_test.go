@@ -1,15 +1,14 @@
 package notifier_test
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/test/e2e/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
@@ -25,12 +24,12 @@ import (
 //	go test ./test/notifier -run '^$' -bench EventToWhatsApp -benchtime 20x
 func BenchmarkEventToWhatsApp(b *testing.B) {
 	net := testnet.Require(b)
-	local := net.Local(b)
-	keys, err := local.APIKeys()
+	sys, err := walk.FromLocal(net.Local(b))
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, standin := local.GatewayURL(), local.StandinURL()
+	c := sys.Client()
+	ctx := context.Background()
 	var lats []time.Duration
 	for i := 0; i < b.N; i++ {
 		id := testnet.UniqueID("LAT")
@@ -44,21 +43,29 @@ func BenchmarkEventToWhatsApp(b *testing.B) {
 			"expectedDeliveryAt": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
 			"buyerContact":       map[string]any{"phone": phone, "name": "Bench", "language": "en", "consent": true},
 		}
-		post(b, gw+"/v1/shipments", keys["exporter"], create)
-		post(b, gw+"/v1/shipments/"+id+"/ship", keys["exporter"], nil)
-		committed := time.Now()
-		to := strings.TrimPrefix(phone, "+")
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if at, ok := received(b, standin, to, "shipment_shipped"); ok {
-				lats = append(lats, at.Sub(committed))
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("no shipped message for %s within 30 s", id)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if _, err := c.Expect(ctx, http.StatusCreated, "exporter", http.MethodPost, "/v1/shipments", create, nil); err != nil {
+			b.Fatal(err)
 		}
+		if _, err := c.Expect(ctx, http.StatusOK, "exporter", http.MethodPost, "/v1/shipments/"+id+"/ship", nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		to := walk.Digits(phone)
+		var at time.Time
+		testnet.Eventually(b, 30*time.Second, "the shipped message for "+id, func() bool {
+			msgs, err := walk.Messages(ctx, sys.StandinURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range msgs {
+				if m.To == to && m.Template == "shipment_shipped" && m.Accepted {
+					at = m.ReceivedAt
+					return true
+				}
+			}
+			return false
+		})
+		lats = append(lats, at.Sub(committed))
 	}
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	p := func(q float64) time.Duration { return lats[int(q*float64(len(lats)-1))] }
@@ -66,50 +73,4 @@ func BenchmarkEventToWhatsApp(b *testing.B) {
 		len(lats), p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond))
 	b.ReportMetric(float64(p(0.5).Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(p(0.99).Milliseconds()), "p99-ms")
-}
-
-func post(b *testing.B, url, key string, body any) {
-	b.Helper()
-	var buf bytes.Buffer
-	if body != nil {
-		_ = json.NewEncoder(&buf).Encode(body)
-	}
-	req, _ := http.NewRequest(http.MethodPost, url, &buf)
-	req.Header.Set("X-API-Key", key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var msg bytes.Buffer
-		_, _ = msg.ReadFrom(resp.Body)
-		b.Fatalf("POST %s: %s: %s", url, resp.Status, msg.String())
-	}
-}
-
-// received finds the stand-in's record of a template sent to a number.
-func received(b *testing.B, standin, to, template string) (time.Time, bool) {
-	b.Helper()
-	resp, err := http.Get(standin + "/_standin/messages")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var msgs []struct {
-		ReceivedAt time.Time `json:"receivedAt"`
-		To         string    `json:"to"`
-		Template   string    `json:"template"`
-		Accepted   bool      `json:"accepted"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&msgs); err != nil {
-		b.Fatal(err)
-	}
-	for _, m := range msgs {
-		if m.To == to && m.Template == template && m.Accepted {
-			return m.ReceivedAt, true
-		}
-	}
-	return time.Time{}, false
 }
