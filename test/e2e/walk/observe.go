@@ -30,20 +30,8 @@ type Message struct {
 
 // Messages returns every request the stand-in received, in order.
 func Messages(ctx context.Context, standinURL string) ([]Message, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, standinURL+"/_standin/messages", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/_standin/messages: %s", standinURL, resp.Status)
-	}
 	var recs []wastandin.Record
-	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
+	if err := getJSON(ctx, standinURL+"/_standin/messages", &recs); err != nil {
 		return nil, err
 	}
 	out := make([]Message, 0, len(recs))
@@ -106,22 +94,10 @@ type Notification struct {
 
 // Notifications lists what the notifier recorded for a shipment.
 func Notifications(ctx context.Context, notifierURL, id string) ([]Notification, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, notifierURL+"/v1/shipments/"+id+"/notifications", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("notifications of %s: %s", id, resp.Status)
-	}
 	var body struct {
 		Notifications []Notification `json:"notifications"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	if err := getJSON(ctx, notifierURL+"/v1/shipments/"+id+"/notifications", &body); err != nil {
 		return nil, err
 	}
 	return body.Notifications, nil
@@ -288,4 +264,21 @@ func Format(msgs []Message) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// getJSON decodes the JSON answer of a GET that must be 200.
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
