@@ -156,16 +156,7 @@ func TestOrdererKilledUnderLoad(t *testing.T) {
 	}
 	s.checkRecordedOnce(t, l)
 
-	restart := time.Now()
-	s.net.Shipnet(t, "start")
-	t.Logf("shipnet start (%s back) took %s", victim, time.Since(restart).Round(100*time.Millisecond))
-	// One more write after the restart, so there is a new block to catch.
-	if w := s.createWrite(context.Background(), "FLT-ORD", walk.RetryPolicy{MaxAttempts: 10, MaxWait: time.Minute}); w.status != http.StatusCreated {
-		t.Errorf("write after the restart: %v %v", w.attempts, w.err)
-	} else {
-		t.Logf("write after the restart: %s in %s", compact(w.attempts), w.end.Sub(w.start).Round(time.Millisecond))
-	}
-	s.waitCaughtUp(t, victim, 90*time.Second)
+	s.restartAndCatchUp(t, victim, "FLT-ORD")
 }
 
 // TestPeerOfNonSubmittingOrgKilled kills the retailer's peer while the
@@ -209,14 +200,21 @@ func TestPeerOfNonSubmittingOrgKilled(t *testing.T) {
 		}
 	}
 
+	s.restartAndCatchUp(t, victim, "FLT-PEER")
+	s.waitReady(t, time.Minute)
+}
+
+// restartAndCatchUp starts the killed process again, writes once more so
+// there is a new block to catch, and waits until the victim has caught up.
+func (s *system) restartAndCatchUp(t *testing.T, victim, prefix string) {
+	t.Helper()
 	restart := time.Now()
 	s.net.Shipnet(t, "start")
 	t.Logf("shipnet start (%s back) took %s", victim, time.Since(restart).Round(100*time.Millisecond))
-	if w := s.createWrite(context.Background(), "FLT-PEER", walk.RetryPolicy{MaxAttempts: 10, MaxWait: time.Minute}); w.status != http.StatusCreated {
+	if w := s.createWrite(context.Background(), prefix, walk.RetryPolicy{MaxAttempts: 10, MaxWait: time.Minute}); w.status != http.StatusCreated {
 		t.Errorf("write after the restart: %v %v", w.attempts, w.err)
 	} else {
 		t.Logf("write after the restart: %s in %s", compact(w.attempts), w.end.Sub(w.start).Round(time.Millisecond))
 	}
 	s.waitCaughtUp(t, victim, 90*time.Second)
-	s.waitReady(t, time.Minute)
 }
