@@ -1,0 +1,106 @@
+package attack
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/test/testnet"
+)
+
+// TestReenrolWithoutAttributesCannotWidenRights: a device identity (here an
+// auditor, which may only read) re-enrols itself straight over Fabric CA's
+// REST API with "attr_reqs": [], which Fabric CA 1.5 answers with a
+// certificate carrying no attributes at all (an explicit empty list turns
+// off the registered ecert defaults). That certificate has no shiptrace.role;
+// the ledger must refuse it everything, not grant it its organisation's full
+// rights. The attacker then tries to cancel a shipment its organisation
+// created.
+func TestReenrolWithoutAttributesCannotWidenRights(t *testing.T) {
+	net := testnet.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	const msp = "ExporterMSP"
+
+	// The exporter's ordinary service identity creates a shipment.
+	id := testnet.UniqueID("ATTACK-REENROL")
+	exporter := net.Contract(t, msp)
+	block, err := caSubmit(ctx, exporter, string(shipment.OpCreate),
+		caNewShipmentJSON(id, "RetailerMSP", "CarrierMSP", time.Now().Add(72*time.Hour)))
+	if err != nil {
+		t.Fatalf("create %s as %s/User1: %v", id, msp, err)
+	}
+	caSync(t, net, block)
+	before, err := exporter.EvaluateTransaction(string(shipment.OpRead), id)
+	if err != nil {
+		t.Fatalf("read %s: %v%s", id, err, caPeerMessages(err))
+	}
+
+	// The organisation issues a read-only device identity.
+	name := testnet.UniqueID("auditor-dev")
+	dir := caIssue(t, net, msp, name, shipment.RoleAuditor)
+	certPEM, err := os.ReadFile(filepath.Join(dir, "msp", "signcerts", name+"-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role := caAttrs(t, certPEM)[shipment.RoleAttribute]; role != shipment.RoleAuditor {
+		t.Fatalf("issued certificate of %s has %s %q, want %q", name, shipment.RoleAttribute, role, shipment.RoleAuditor)
+	}
+	key := caReadKey(t, filepath.Join(dir, "msp", "keystore", "priv_sk"))
+
+	// The device re-enrols itself, asking for no attributes.
+	ca := caDescriptor(t, net, msp)
+	re, err := caReenrollRaw(ctx, ca, name, certPEM, key, json.RawMessage(`[]`))
+	if err != nil {
+		t.Fatalf("re-enrol %s at %s (%s): %v", name, ca.CAName, ca.URL, err)
+	}
+	attrs := caAttrs(t, re.CertPEM)
+	role := attrs[shipment.RoleAttribute]
+	t.Logf("re-enrolled %s with attr_reqs []: new certificate serial %x, attributes %v (before: %v)",
+		name, caParseCert(t, re.CertPEM).SerialNumber, attrs, caAttrs(t, certPEM))
+
+	// With its new certificate, the device tries what an auditor may not.
+	attacker := caConnect(t, net, msp, re.CertPEM, re.Key, filepath.Join(dir, "tls"))
+	_, err = caSubmit(ctx, attacker, string(shipment.OpCancel), id, "attacker: re-enrolled without attributes")
+	switch {
+	case err == nil:
+		t.Errorf("the ledger let an auditor's certificate re-enrolled without attributes (shiptrace.role %q) Cancel shipment %s: "+
+			"a certificate without a known role must be refused everything", role, id)
+	case !caEndorsementRefused(err, string(shipment.Forbidden)):
+		t.Errorf("Cancel as the re-enrolled %s: want a FORBIDDEN refusal at endorsement from every peer, got %v", name, err)
+	default:
+		t.Logf("refused as it should be: %v", err)
+	}
+
+	after, err := exporter.EvaluateTransaction(string(shipment.OpRead), id)
+	if err != nil {
+		t.Fatalf("read %s: %v%s", id, err, caPeerMessages(err))
+	}
+	if string(after) != string(before) {
+		var s shipment.Shipment
+		_ = json.Unmarshal(after, &s)
+		t.Errorf("shipment %s changed (status now %s):\nbefore %s\nafter  %s", id, s.Status, before, after)
+	}
+}
+
+// caNewShipmentJSON is a creation request; the submitting organisation
+// becomes the exporter.
+func caNewShipmentJSON(id, buyer, carrier string, expected time.Time) string {
+	n := shipment.NewShipment{
+		ID: id, Buyer: buyer, Carrier: carrier, BuyerRef: "PO-" + id,
+		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
+		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
+		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
+		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
+		ExpectedDeliveryAt: expected.UTC(),
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		panic(err) // a fixed, valid struct
+	}
+	return string(b)
+}
