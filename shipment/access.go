@@ -26,40 +26,62 @@ const (
 	OpReadings       Operation = "Readings"
 	OpReadContact    Operation = "BuyerContact"
 	OpDeleteContact  Operation = "DeleteBuyerContact"
+	OpReadMembers    Operation = "Members"
+	OpApproveMembers Operation = "ApproveMembers"
+	OpCommitMembers  Operation = "CommitMembers"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
 	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
+	OpReadMembers, OpApproveMembers, OpCommitMembers,
+}
+
+// Writes reports whether op changes the ledger. Only writes are held to the
+// endorsing peer's clock (see CheckTxTime): a read's timestamp decides nothing.
+func (op Operation) Writes() bool {
+	switch op {
+	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers:
+		return false
+	}
+	return true
 }
 
 // RoleAttribute is the certificate attribute that carries a caller's role.
 const RoleAttribute = "shiptrace.role"
 
-// Roles a certificate may carry in its shiptrace.role attribute. A role only
-// narrows what the caller's organisation may do on a shipment. A certificate
-// without the attribute acts with the organisation's full rights: that is
-// how the organisation's own service identities (gateway, notifier) and its
-// admins act. Any other value is refused everything.
+// Roles a certificate may carry in its shiptrace.role attribute. Every
+// identity must carry one: a certificate without the attribute, or with any
+// other value, is refused everything. Why no default: Fabric CA issues a
+// certificate without attributes to anyone who re-enrols with an empty
+// attr_reqs list, so "no attribute" must never mean more rights than a role.
 const (
 	RoleExporterOperator = "exporter_operator" // an exporter's ERP
 	RoleCarrierOperator  = "carrier_operator"  // a carrier's transport system or staff
 	RoleSensor           = "sensor"            // a temperature logger: readings only
 	RoleBuyerReceiver    = "buyer_receiver"    // a buyer's goods-in desk
 	RoleAuditor          = "auditor"           // reads the public record, changes nothing
-	RoleAdmin            = "admin"             // the organisation's full rights, as without a role
+	RoleGateway          = "gateway"           // the organisation's REST gateway: every shipment operation, no governance
+	RoleNotifier         = "notifier"          // the exporter's notifier: reads shipments and buyer contacts
+	RoleAdmin            = "admin"             // the organisation's administrator: everything, including membership votes
 )
 
 // Roles lists every role, in documentation order.
-var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, RoleBuyerReceiver, RoleAuditor, RoleAdmin}
+var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, RoleBuyerReceiver, RoleAuditor,
+	RoleGateway, RoleNotifier, RoleAdmin}
 
 // publicReads are the reads of the shared public record.
-var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings}
+var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers}
+
+// shipmentOps are every operation on shipments: what the gateway signs for
+// its API keys. Governance (membership votes) is the admin's alone.
+var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
+	OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
+	OpDeleteContact, OpReadMembers}
 
 // roleOps says which operations each role may ask for; the organisation's
-// position on the shipment is checked after that. The admin role (and no
-// role) is not listed: it has every operation.
+// position on the shipment is checked after that.
 var roleOps = map[string][]Operation{
 	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
 		OpCancel, OpFlagOverdue, OpReadContact}, publicReads...),
@@ -67,36 +89,36 @@ var roleOps = map[string][]Operation{
 	RoleSensor:          {OpRecordReadings},
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
+	RoleGateway:         shipmentOps,
+	RoleNotifier:        {OpRead, OpList, OpReadContact},
+	RoleAdmin:           Operations,
 }
 
-// KnownRole reports whether role is a shiptrace role ("" is not a role; it
-// means the organisation's full rights).
+// KnownRole reports whether role is a shiptrace role ("" is not).
 func KnownRole(role string) bool {
 	_, ok := roleOps[role]
-	return ok || role == RoleAdmin
+	return ok
 }
 
 // RoleAllows reports whether role may ask for op at all. It says nothing
 // about the organisation's position on a shipment: see Authorize.
 func RoleAllows(role string, op Operation) bool {
-	if role == "" || role == RoleAdmin {
-		return true
-	}
-	ops, ok := roleOps[role]
-	return ok && slices.Contains(ops, op)
+	return slices.Contains(roleOps[role], op)
 }
 
 // Caller is the authenticated submitter of a transaction: its organisation's
-// MSP ID and, where the certificate has one, its role.
+// MSP ID, its role and the enrolment ID (certificate common name) that says
+// which of the organisation's identities (a person's desk, a logger) acted.
 type Caller struct {
 	MSPID string
 	Role  string
+	ID    string
 }
 
 // String names the caller in refusals: its MSP ID and its role, if any.
 func (c Caller) String() string {
 	if c.Role == "" {
-		return c.MSPID
+		return c.MSPID + " without a role"
 	}
 	return c.MSPID + " with role " + c.Role
 }
@@ -116,7 +138,7 @@ const (
 // personal data of the exporter's relationship, so only the exporter sees it.
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
-	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings:
+	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers:
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
@@ -153,6 +175,9 @@ func AuthorizeRole(c Caller, op Operation) error {
 	switch {
 	case RoleAllows(c.Role, op):
 		return nil
+	case c.Role == "":
+		return Errorf(Forbidden, "%s: the caller's certificate carries no %s attribute, and an identity without a role may do nothing (roles: %s); caller is %s",
+			op, RoleAttribute, strings.Join(Roles, ", "), c.MSPID)
 	case !KnownRole(c.Role):
 		return Errorf(Forbidden, "role %q may not %s: it is not a shiptrace role (%s); caller is %s",
 			c.Role, op, strings.Join(Roles, ", "), c.MSPID)

@@ -28,28 +28,35 @@ var partyMatrix = map[Operation][]string{
 	OpReadings:       {"exporter", "custodian", "buyer", "outsider"},
 	OpReadContact:    {"exporter"},
 	OpDeleteContact:  {"exporter"},
+	OpReadMembers:    {"exporter", "custodian", "buyer", "outsider"},
+	OpApproveMembers: {"exporter", "custodian", "buyer", "outsider"}, // the registry's own rules decide
+	OpCommitMembers:  {"exporter", "custodian", "buyer", "outsider"},
 }
 
 // roleMatrix is the documented role matrix (chaincode/README.md): which
-// roles may ask for each operation; "" is a certificate without the
-// attribute. A role that may ask still needs its organisation's position.
+// roles may ask for each operation. A certificate without the attribute ("")
+// is in no row: it may do nothing. A role that may ask still needs its
+// organisation's position.
 var roleMatrix = map[Operation][]string{
-	OpCreate:         {"", RoleAdmin, RoleExporterOperator},
-	OpSetContact:     {"", RoleAdmin, RoleExporterOperator},
-	OpAttachDocument: {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
-	OpShip:           {"", RoleAdmin, RoleExporterOperator},
-	OpHandOver:       {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator},
-	OpRecordReadings: {"", RoleAdmin, RoleCarrierOperator, RoleSensor},
-	OpDeliver:        {"", RoleAdmin, RoleBuyerReceiver},
-	OpReject:         {"", RoleAdmin, RoleBuyerReceiver},
-	OpCancel:         {"", RoleAdmin, RoleExporterOperator},
-	OpFlagOverdue:    {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
-	OpRead:           {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
-	OpList:           {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
-	OpHistory:        {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
-	OpReadings:       {"", RoleAdmin, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
-	OpReadContact:    {"", RoleAdmin, RoleExporterOperator},
-	OpDeleteContact:  {"", RoleAdmin},
+	OpCreate:         {RoleAdmin, RoleGateway, RoleExporterOperator},
+	OpSetContact:     {RoleAdmin, RoleGateway, RoleExporterOperator},
+	OpAttachDocument: {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
+	OpShip:           {RoleAdmin, RoleGateway, RoleExporterOperator},
+	OpHandOver:       {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator},
+	OpRecordReadings: {RoleAdmin, RoleGateway, RoleCarrierOperator, RoleSensor},
+	OpDeliver:        {RoleAdmin, RoleGateway, RoleBuyerReceiver},
+	OpReject:         {RoleAdmin, RoleGateway, RoleBuyerReceiver},
+	OpCancel:         {RoleAdmin, RoleGateway, RoleExporterOperator},
+	OpFlagOverdue:    {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver},
+	OpRead:           {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
+	OpList:           {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
+	OpHistory:        {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadings:       {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadContact:    {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},
+	OpDeleteContact:  {RoleAdmin, RoleGateway},
+	OpReadMembers:    {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpApproveMembers: {RoleAdmin},
+	OpCommitMembers:  {RoleAdmin},
 }
 
 // allRoles is every role value the tests try: none, each role, and values
@@ -101,6 +108,9 @@ func TestAuthorizeRoleByPosition(t *testing.T) {
 					if !strings.Contains(err.Error(), pos.msp) {
 						t.Fatalf("refusal %q does not name the caller's organisation", err)
 					}
+					if role == "" && !strings.Contains(err.Error(), "without a role") && !strings.Contains(err.Error(), "no "+RoleAttribute) {
+						t.Fatalf("refusal %q does not say the certificate has no role", err)
+					}
 					if role != "" && !strings.Contains(err.Error(), "role "+role) && !strings.Contains(err.Error(), "role "+strconv.Quote(role)) {
 						t.Fatalf("refusal %q does not name the role", err)
 					}
@@ -142,15 +152,17 @@ func TestRoleRefusalMessages(t *testing.T) {
 		{"sensor records only for shipments its organisation holds", Caller{MSPID: carrierMSP, Role: RoleSensor}, s, OpRecordReadings,
 			"FORBIDDEN: RecordReadings of shipment SHP-2026-0001: only the current custodian (ExporterMSP) may do this; caller is CarrierMSP with role sensor"},
 		{"exporter operator may not erase the buyer contact", Caller{MSPID: exporterMSP, Role: RoleExporterOperator}, s, OpDeleteContact,
-			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, ReadShipment, ListShipments, ShipmentHistory, Readings; caller is ExporterMSP"},
+			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, ReadShipment, ListShipments, ShipmentHistory, Readings, Members; caller is ExporterMSP"},
 		{"auditor may not read the buyer contact", Caller{MSPID: exporterMSP, Role: RoleAuditor}, s, OpReadContact,
-			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings; caller is ExporterMSP"},
+			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings, Members; caller is ExporterMSP"},
 		{"unknown role may do nothing", Caller{MSPID: carrierMSP, Role: "intern"}, s, OpRead,
-			`FORBIDDEN: role "intern" may not ReadShipment: it is not a shiptrace role (exporter_operator, carrier_operator, sensor, buyer_receiver, auditor, admin); caller is CarrierMSP`},
+			`FORBIDDEN: role "intern" may not ReadShipment: it is not a shiptrace role (exporter_operator, carrier_operator, sensor, buyer_receiver, auditor, gateway, notifier, admin); caller is CarrierMSP`},
 		{"admin role does not widen the organisation's rights", Caller{MSPID: carrierMSP, Role: RoleAdmin}, s, OpDeliver,
 			"FORBIDDEN: Deliver of shipment SHP-2026-0001: only the buyer (RetailerMSP) may do this; caller is CarrierMSP with role admin"},
-		{"no role keeps today's message", carrier, s, OpShip,
-			"FORBIDDEN: Ship of shipment SHP-2026-0001: only the exporter (ExporterMSP) may do this; caller is CarrierMSP"},
+		{"a refusal by position names the role", carrier, s, OpShip,
+			"FORBIDDEN: Ship of shipment SHP-2026-0001: only the exporter (ExporterMSP) may do this; caller is CarrierMSP with role gateway"},
+		{"no role may do nothing, not even read", Caller{MSPID: exporterMSP}, s, OpRead,
+			"FORBIDDEN: ReadShipment: the caller's certificate carries no shiptrace.role attribute, and an identity without a role may do nothing (roles: exporter_operator, carrier_operator, sensor, buyer_receiver, auditor, gateway, notifier, admin); caller is ExporterMSP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

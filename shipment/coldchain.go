@@ -17,11 +17,14 @@ const (
 	ColdChainBreached  ColdChainState = "BREACHED"
 )
 
-// Reading is one temperature measurement by one sensor.
+// Reading is one temperature measurement by one sensor. RecordedBy is set by
+// the contract, never by the uploader: the MSP ID and enrolment ID of the
+// identity that recorded the reading's batch.
 type Reading struct {
-	SensorID string    `json:"sensorId"`
-	Time     time.Time `json:"time"`
-	Celsius  float64   `json:"celsius"`
+	SensorID   string    `json:"sensorId"`
+	Time       time.Time `json:"time"`
+	Celsius    float64   `json:"celsius"`
+	RecordedBy string    `json:"recordedBy,omitempty"`
 }
 
 // SensorState is what evaluation remembers of one sensor between batches:
@@ -76,7 +79,8 @@ func CompareReadings(a, b Reading) int {
 }
 
 // RecordReadings evaluates a batch uploaded by the custodian at transaction
-// time at. The rule, per sensor:
+// time at. Every reading must fall inside a custody period of the caller's
+// organisation. The rule, per sensor:
 //
 //   - readings are evaluated in time order; the order inside a batch and the
 //     order of batches never change the result, except that a breach, once
@@ -92,7 +96,7 @@ func CompareReadings(a, b Reading) int {
 //     the sensor's whole series (history plus batch) is evaluated again from
 //     the start, so late data can reveal a breach, never hide one.
 func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, history HistoryFunc) (RecordResult, error) {
-	if err := Authorize(c, s, OpRecordReadings); err != nil {
+	if err := s.begin(c, OpRecordReadings, at); err != nil {
 		return RecordResult{}, err
 	}
 	if err := ValidateReadings(batch, at); err != nil {
@@ -102,6 +106,10 @@ func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, histo
 	case StatusCreated, StatusShipped, StatusInTransit:
 	default:
 		return RecordResult{}, s.conflictf(OpRecordReadings, "status is %s; readings are closed", s.Status)
+	}
+
+	if err := s.checkReadingsInCustody(c, batch); err != nil {
+		return RecordResult{}, err
 	}
 
 	sorted := slices.Clone(batch)
@@ -277,6 +285,9 @@ func DecodeReadings(data []byte) ([]Reading, error) {
 	}
 	for i := range batch {
 		batch[i].Time = batch[i].Time.UTC()
+		if batch[i].RecordedBy != "" {
+			return nil, Errorf(Invalid, "readings[%d].recordedBy: is set by the contract from the recording identity; leave it out", i)
+		}
 	}
 	return batch, ValidateReadings(batch, time.Time{})
 }

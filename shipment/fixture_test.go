@@ -14,10 +14,20 @@ const (
 
 var (
 	t0       = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	exporter = Caller{MSPID: exporterMSP}
-	carrier  = Caller{MSPID: carrierMSP}
-	buyer    = Caller{MSPID: buyerMSP}
-	outsider = Caller{MSPID: outsiderMSP}
+	exporter = Caller{MSPID: exporterMSP, Role: RoleGateway}
+	carrier  = Caller{MSPID: carrierMSP, Role: RoleGateway}
+	buyer    = Caller{MSPID: buyerMSP, Role: RoleGateway}
+	outsider = Caller{MSPID: outsiderMSP, Role: RoleGateway}
+
+	// members is the consortium of the tests: OtherMSP is a member too (an
+	// outsider to the shipments, not to the channel).
+	members = &Consortium{Members: Members{Sequence: 1, Members: []Member{
+		{MSPID: carrierMSP, Name: "Carrier", Capacities: []Capacity{CapacityCarrier}},
+		{MSPID: "Carrier2MSP", Name: "Second carrier", Capacities: []Capacity{CapacityCarrier}},
+		{MSPID: exporterMSP, Name: "Exporter", Capacities: []Capacity{CapacityExporter}},
+		{MSPID: outsiderMSP, Name: "Other", Capacities: []Capacity{CapacityExporter, CapacityRetailer}},
+		{MSPID: buyerMSP, Name: "Retailer", Capacities: []Capacity{CapacityRetailer}},
+	}}}
 )
 
 // validNew is a creation request that passes every rule; tests change one
@@ -44,7 +54,7 @@ func validNew() NewShipment {
 // created returns a fresh CREATED shipment.
 func created(t *testing.T) *Shipment {
 	t.Helper()
-	s, err := Create(validNew(), exporter, t0)
+	s, err := Create(validNew(), exporter, t0, members)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
@@ -56,7 +66,9 @@ func created(t *testing.T) *Shipment {
 func inStatus(t *testing.T, st Status) *Shipment {
 	t.Helper()
 	s := created(t)
-	at := t0.Add(time.Hour)
+	// Every step at t0: the carrier holds the goods from t0, so readings
+	// dated from t0 on fall inside its custody.
+	at := t0
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -72,7 +84,7 @@ func inStatus(t *testing.T, st Status) *Shipment {
 		if st == StatusShipped {
 			break
 		}
-		must(s.HandOver(exporter, at, carrierMSP))
+		must(s.HandOver(exporter, at, carrierMSP, members))
 		switch st {
 		case StatusDelivered:
 			must(s.Deliver(buyer, at))

@@ -20,7 +20,7 @@ func FuzzDecodeNewShipment(f *testing.F) {
 			}
 			return
 		}
-		s, err := Create(n, exporter, t0)
+		s, err := Create(n, exporter, t0, members)
 		if err != nil {
 			if ErrorCode(err) != Invalid {
 				t.Fatalf("create error is not INVALID: %v", err)
@@ -53,7 +53,7 @@ func FuzzDecodeReadings(f *testing.F) {
 			}
 			return
 		}
-		s, err := Create(validNew(), exporter, t0)
+		s, err := Create(validNew(), exporter, t0, members)
 		if err != nil {
 			t.Fatal(err)
 		}

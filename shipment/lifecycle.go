@@ -11,13 +11,25 @@ func (s *Shipment) stamp(c Caller, at time.Time) {
 
 // Create builds the record of a new shipment requested by caller at the
 // transaction time at. The caller's organisation becomes exporter and first
-// custodian.
-func Create(n NewShipment, c Caller, at time.Time) (*Shipment, error) {
+// custodian. Exporter, buyer and carrier must be consortium members in those
+// capacities: a shipment whose parties cannot endorse could never change.
+func Create(n NewShipment, c Caller, at time.Time, members *Consortium) (*Shipment, error) {
 	if err := Authorize(c, nil, OpCreate); err != nil {
 		return nil, err
 	}
 	if err := n.Validate(c.MSPID, at); err != nil {
 		return nil, err
+	}
+	if err := members.CheckCapacity("exporter (the caller)", c.MSPID, CapacityExporter); err != nil {
+		return nil, err
+	}
+	if err := members.CheckCapacity("buyer", n.Buyer, CapacityRetailer); err != nil {
+		return nil, err
+	}
+	if n.Carrier != "" {
+		if err := members.CheckCapacity("carrier", n.Carrier, CapacityCarrier); err != nil {
+			return nil, err
+		}
 	}
 	at = at.UTC()
 	s := &Shipment{
@@ -27,6 +39,7 @@ func Create(n NewShipment, c Caller, at time.Time) (*Shipment, error) {
 		Buyer:              n.Buyer,
 		BuyerRef:           n.BuyerRef,
 		Custodian:          c.MSPID,
+		Custody:            []CustodyPeriod{{Holder: c.MSPID, Since: at}},
 		Status:             StatusCreated,
 		Product:            n.Product,
 		Origin:             n.Origin,
@@ -41,6 +54,15 @@ func Create(n NewShipment, c Caller, at time.Time) (*Shipment, error) {
 	return s, nil
 }
 
+// begin authorises op and refuses a time before the last change: the first
+// step of every transition.
+func (s *Shipment) begin(c Caller, op Operation, at time.Time) error {
+	if err := Authorize(c, s, op); err != nil {
+		return err
+	}
+	return s.checkNotBefore(op, at)
+}
+
 func (s *Shipment) conflictf(op Operation, format string, args ...any) error {
 	e := Errorf(Conflict, format, args...)
 	e.Message = string(op) + " of shipment " + s.ID + ": " + e.Message
@@ -50,7 +72,7 @@ func (s *Shipment) conflictf(op Operation, format string, args ...any) error {
 // AttachDocument adds evidence to the shipment. The same document (type and
 // digest) is attached once.
 func (s *Shipment) AttachDocument(c Caller, at time.Time, d Document) error {
-	if err := Authorize(c, s, OpAttachDocument); err != nil {
+	if err := s.begin(c, OpAttachDocument, at); err != nil {
 		return err
 	}
 	if err := d.Validate(); err != nil {
@@ -76,7 +98,7 @@ func (s *Shipment) AttachDocument(c Caller, at time.Time, d Document) error {
 // Ship marks the goods dispatched by the exporter. Custody stays with the
 // exporter until it hands the goods over.
 func (s *Shipment) Ship(c Caller, at time.Time) error {
-	if err := Authorize(c, s, OpShip); err != nil {
+	if err := s.begin(c, OpShip, at); err != nil {
 		return err
 	}
 	if s.Status != StatusCreated {
@@ -88,11 +110,14 @@ func (s *Shipment) Ship(c Caller, at time.Time) error {
 	return nil
 }
 
-// HandOver passes custody from the current custodian to the organisation to.
-// An organisation other than the exporter and the buyer that takes custody
-// becomes the shipment's carrier.
-func (s *Shipment) HandOver(c Caller, at time.Time, to string) error {
-	if err := Authorize(c, s, OpHandOver); err != nil {
+// HandOver passes custody from the current custodian to the organisation to,
+// which must be the shipment's exporter or buyer, or a consortium member in
+// the capacity of carrier: custody written into the key-level endorsement
+// policy must belong to an organisation that can endorse. An organisation
+// other than the exporter and the buyer that takes custody becomes the
+// shipment's carrier.
+func (s *Shipment) HandOver(c Caller, at time.Time, to string, members *Consortium) error {
+	if err := s.begin(c, OpHandOver, at); err != nil {
 		return err
 	}
 	if err := ValidateMSPID("toMSP", to); err != nil {
@@ -105,9 +130,12 @@ func (s *Shipment) HandOver(c Caller, at time.Time, to string) error {
 		return Errorf(Invalid, "toMSP: %s already holds shipment %s", to, s.ID)
 	}
 	if to != s.Exporter && to != s.Buyer {
+		if err := members.CheckCapacity("toMSP", to, CapacityCarrier); err != nil {
+			return err
+		}
 		s.Carrier = to
 	}
-	s.Custodian = to
+	s.passCustody(to, at)
 	s.Status = StatusInTransit
 	s.stamp(c, at)
 	return nil
@@ -115,14 +143,16 @@ func (s *Shipment) HandOver(c Caller, at time.Time, to string) error {
 
 // Deliver records the buyer's confirmation of delivery and settles the terms.
 func (s *Shipment) Deliver(c Caller, at time.Time) error {
-	if err := Authorize(c, s, OpDeliver); err != nil {
+	if err := s.begin(c, OpDeliver, at); err != nil {
 		return err
 	}
 	if s.Status != StatusShipped && s.Status != StatusInTransit {
 		return s.conflictf(OpDeliver, "status is %s; only a SHIPPED or IN_TRANSIT shipment can be delivered", s.Status)
 	}
 	s.Status = StatusDelivered
-	s.Custodian = s.Buyer
+	if s.Custodian != s.Buyer {
+		s.passCustody(s.Buyer, at)
+	}
 	s.DeliveredAt = at.UTC()
 	s.Settlement = Settle(s.Terms, SettleDelivered, s.ExpectedDeliveryAt, at, s.ColdChain.State == ColdChainBreached)
 	s.stamp(c, at)
@@ -131,7 +161,7 @@ func (s *Shipment) Deliver(c Caller, at time.Time) error {
 
 // Reject records the buyer's refusal of the goods and settles the terms.
 func (s *Shipment) Reject(c Caller, at time.Time, reason string) error {
-	if err := Authorize(c, s, OpReject); err != nil {
+	if err := s.begin(c, OpReject, at); err != nil {
 		return err
 	}
 	if err := ValidateReason(reason); err != nil {
@@ -149,7 +179,7 @@ func (s *Shipment) Reject(c Caller, at time.Time, reason string) error {
 
 // Cancel withdraws a shipment that has not been shipped.
 func (s *Shipment) Cancel(c Caller, at time.Time, reason string) error {
-	if err := Authorize(c, s, OpCancel); err != nil {
+	if err := s.begin(c, OpCancel, at); err != nil {
 		return err
 	}
 	if err := ValidateReason(reason); err != nil {
@@ -168,7 +198,7 @@ func (s *Shipment) Cancel(c Caller, at time.Time, reason string) error {
 // delivered, and computes the late penalty accrued so far. It succeeds once
 // per shipment, so a scheduler may call it freely.
 func (s *Shipment) FlagOverdue(c Caller, at time.Time) error {
-	if err := Authorize(c, s, OpFlagOverdue); err != nil {
+	if err := s.begin(c, OpFlagOverdue, at); err != nil {
 		return err
 	}
 	if s.Status.Terminal() {

@@ -25,7 +25,7 @@ func TestTransitions(t *testing.T) {
 		}
 		return m
 	}
-	custodian := func(s *Shipment) Caller { return Caller{MSPID: s.Custodian} }
+	custodian := func(s *Shipment) Caller { return Caller{MSPID: s.Custodian, Role: RoleGateway} }
 	ops := []op{
 		{"Ship", func(s *Shipment) error { return s.Ship(exporter, at) },
 			map[Status]Status{StatusCreated: StatusShipped}},
@@ -34,7 +34,7 @@ func TestTransitions(t *testing.T) {
 			if s.Custodian == carrierMSP {
 				to = "Carrier2MSP"
 			}
-			return s.HandOver(custodian(s), at, to)
+			return s.HandOver(custodian(s), at, to, members)
 		}, map[Status]Status{StatusShipped: StatusInTransit, StatusInTransit: StatusInTransit}},
 		{"Deliver", func(s *Shipment) error { return s.Deliver(buyer, at) },
 			map[Status]Status{StatusShipped: StatusDelivered, StatusInTransit: StatusDelivered}},
@@ -93,22 +93,22 @@ func TestCreateTakesPartiesFromCallerAndTime(t *testing.T) {
 func TestCreateRefusesInvalidRequest(t *testing.T) {
 	n := validNew()
 	n.ID = "!"
-	_, err := Create(n, exporter, t0)
+	_, err := Create(n, exporter, t0, members)
 	wantCode(t, err, Invalid)
 }
 
 func TestHandOverChain(t *testing.T) {
 	s := inStatus(t, StatusShipped)
 	at := t0.Add(2 * time.Hour)
-	wantCode(t, s.HandOver(exporter, at, carrierMSP), "")
-	wantCode(t, s.HandOver(carrier, at, "Carrier2MSP"), "")
+	wantCode(t, s.HandOver(exporter, at, carrierMSP, members), "")
+	wantCode(t, s.HandOver(carrier, at, "Carrier2MSP", members), "")
 	if s.Custodian != "Carrier2MSP" || s.Carrier != "Carrier2MSP" {
 		t.Fatalf("custodian/carrier = %s/%s, want Carrier2MSP", s.Custodian, s.Carrier)
 	}
-	wantCode(t, s.HandOver(carrier, at, exporterMSP), Forbidden)
-	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP"}, at, "Carrier2MSP"), Invalid)
-	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP"}, at, "bad msp!"), Invalid)
-	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP"}, at, buyerMSP), "")
+	wantCode(t, s.HandOver(carrier, at, exporterMSP, members), Forbidden)
+	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP", Role: RoleGateway}, at, "Carrier2MSP", members), Invalid)
+	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP", Role: RoleGateway}, at, "bad msp!", members), Invalid)
+	wantCode(t, s.HandOver(Caller{MSPID: "Carrier2MSP", Role: RoleGateway}, at, buyerMSP, members), "")
 	if s.Carrier != "Carrier2MSP" {
 		t.Fatalf("hand-over to the buyer changed the carrier to %s", s.Carrier)
 	}

@@ -116,6 +116,7 @@ type Shipment struct {
 	Buyer              string           `json:"buyer"`
 	BuyerRef           string           `json:"buyerRef"`
 	Custodian          string           `json:"custodian"`
+	Custody            []CustodyPeriod  `json:"custody,omitempty"`
 	Status             Status           `json:"status"`
 	Product            Product          `json:"product"`
 	Origin             Place            `json:"origin"`

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -31,16 +30,31 @@ const TransientContact = "buyerContact"
 // "CODE: message".
 type Contract struct {
 	contractapi.Contract
-	log *slog.Logger
+	log       *slog.Logger
+	now       func() time.Time
+	tolerance time.Duration
+}
+
+// Option configures the contract.
+type Option func(*Contract)
+
+// WithClock sets the endorsing peer's clock and how far a write's
+// transaction time may be from it (shipment.DefaultClockTolerance unless
+// set). Tests use it to play the peer's clock.
+func WithClock(now func() time.Time, tolerance time.Duration) Option {
+	return func(c *Contract) { c.now, c.tolerance = now, tolerance }
 }
 
 // New returns the contract; log receives operational messages only (never
 // personal data).
-func New(log *slog.Logger) *Contract {
+func New(log *slog.Logger, opts ...Option) *Contract {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Contract{log: log}
+	c := &Contract{log: log, now: time.Now, tolerance: shipment.DefaultClockTolerance}
+	for _, o := range opts {
+		o(c)
+	}
 	c.Name = ""
 	c.Info.Title = "shiptrace"
 	c.Info.Version = "1.0.0"
@@ -55,8 +69,10 @@ type txn struct {
 }
 
 // begin reads the caller and the time, and refuses op at once when the
-// caller's role does not allow it, before any state is read.
-func begin(ctx contractapi.TransactionContextInterface, op shipment.Operation) (*txn, error) {
+// caller's role does not allow it, before any state is read. A write whose
+// transaction time is off this peer's clock is refused too: the submitter
+// sets that time, and settlement and custody are decided on it.
+func (c *Contract) begin(ctx contractapi.TransactionContextInterface, op shipment.Operation) (*txn, error) {
 	stub := ctx.GetStub()
 	ci := ctx.GetClientIdentity()
 	msp, err := ci.GetMSPID()
@@ -67,15 +83,25 @@ func begin(ctx contractapi.TransactionContextInterface, op shipment.Operation) (
 	if err != nil {
 		return nil, fmt.Errorf("read caller role attribute: %w", err)
 	}
+	cert, err := ci.GetX509Certificate()
+	if err != nil {
+		return nil, fmt.Errorf("read caller certificate: %w", err)
+	}
 	ts, err := stub.GetTxTimestamp()
 	if err != nil {
 		return nil, fmt.Errorf("read transaction time: %w", err)
 	}
-	caller := shipment.Caller{MSPID: msp, Role: role}
+	caller := shipment.Caller{MSPID: msp, Role: role, ID: cert.Subject.CommonName}
 	if err := shipment.AuthorizeRole(caller, op); err != nil {
 		return nil, err
 	}
-	return &txn{stub: stub, caller: caller, at: ts.AsTime().UTC()}, nil
+	at := ts.AsTime().UTC()
+	if op.Writes() {
+		if err := shipment.CheckTxTime(at, c.now(), c.tolerance); err != nil {
+			return nil, err
+		}
+	}
+	return &txn{stub: stub, caller: caller, at: at}, nil
 }
 
 // load reads a shipment, or fails with NOT_FOUND.
@@ -121,7 +147,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if err := t.reindex(old, s); err != nil {
 		return "", err
 	}
-	if old == nil || old.Custodian != s.Custodian {
+	if old == nil || !slices.Equal(parties(old), parties(s)) {
 		if err := t.setEndorsers(key, s); err != nil {
 			return "", err
 		}
@@ -160,22 +186,14 @@ func (t *txn) reindex(old, s *shipment.Shipment) error {
 	return nil
 }
 
-// setEndorsers makes the shipment key require endorsement by the exporter's
-// and the current custodian's peers, so no other pair of members can rewrite
-// it, whatever the chaincode-level policy allows.
+// setEndorsers makes the shipment key require endorsement by the peers of
+// every party to it: exporter, buyer and, while a carrier holds the goods,
+// that carrier. So no organisation changes a shipment alone, and every
+// change, including those that move money (delivery, rejection, overdue,
+// breach), is endorsed by the peer of the party it costs, which runs the
+// same rules on its own clock. See chaincode/README.md, "Trust matrix".
 func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
-	ep, err := statebased.NewStateEP(nil)
-	if err != nil {
-		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
-	}
-	orgs := []string{s.Exporter}
-	if s.Custodian != s.Exporter {
-		orgs = append(orgs, s.Custodian)
-	}
-	if err := ep.AddOrgs(statebased.RoleTypeMember, orgs...); err != nil {
-		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
-	}
-	policy, err := ep.Policy()
+	policy, err := peersPolicy(len(parties(s)), parties(s))
 	if err != nil {
 		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
 	}
@@ -183,6 +201,16 @@ func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
 		return fmt.Errorf("set key endorsement policy for %s: %w", s.ID, err)
 	}
 	return nil
+}
+
+// parties lists the organisations whose peers must endorse a change to s.
+func parties(s *shipment.Shipment) []string {
+	orgs := []string{s.Exporter, s.Buyer}
+	if !slices.Contains(orgs, s.Custodian) {
+		orgs = append(orgs, s.Custodian)
+	}
+	slices.Sort(orgs)
+	return orgs
 }
 
 func (t *txn) emit(ev shipment.Event) error {
@@ -201,7 +229,7 @@ func (t *txn) emit(ev shipment.Event) error {
 // public state needs a majority of organisations to endorse it, and the
 // contact must reach only the exporter's peers. Send it with SetBuyerContact.
 func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, shipmentJSON string) (string, error) {
-	t, err := begin(ctx, shipment.OpCreate)
+	t, err := c.begin(ctx, shipment.OpCreate)
 	if err != nil {
 		return "", err
 	}
@@ -212,7 +240,11 @@ func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, s
 	if err != nil {
 		return "", err
 	}
-	s, err := shipment.Create(n, t.caller, t.at)
+	members, err := t.members()
+	if err != nil {
+		return "", err
+	}
+	s, err := shipment.Create(n, t.caller, t.at, members)
 	if err != nil {
 		return "", err
 	}
@@ -230,7 +262,7 @@ func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, s
 
 // ReadShipment returns the public record of a shipment.
 func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx, shipment.OpRead)
+	t, err := c.begin(ctx, shipment.OpRead)
 	if err != nil {
 		return "", err
 	}
@@ -251,7 +283,7 @@ func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id 
 // change runs one state transition: load, apply the rule, save with its event.
 func (c *Contract) change(ctx contractapi.TransactionContextInterface, op shipment.Operation, id string, evType shipment.EventType,
 	apply func(t *txn, s *shipment.Shipment) error, decorate func(ev *shipment.Event, old *shipment.Shipment)) (string, error) {
-	t, err := begin(ctx, op)
+	t, err := c.begin(ctx, op)
 	if err != nil {
 		return "", err
 	}
@@ -299,7 +331,11 @@ func (c *Contract) Ship(ctx contractapi.TransactionContextInterface, id string) 
 // HandOver passes custody of a shipment to the organisation toMSP.
 func (c *Contract) HandOver(ctx contractapi.TransactionContextInterface, id string, toMSP string) (string, error) {
 	return c.change(ctx, shipment.OpHandOver, id, shipment.EventCustodyTransfered, func(t *txn, s *shipment.Shipment) error {
-		return s.HandOver(t.caller, t.at, toMSP)
+		members, err := t.members()
+		if err != nil {
+			return err
+		}
+		return s.HandOver(t.caller, t.at, toMSP, members)
 	}, func(ev *shipment.Event, old *shipment.Shipment) { ev.FromCustodian = old.Custodian })
 }
 
@@ -359,7 +395,7 @@ func (t *txn) recordedFor(s *shipment.Shipment, readings int, duplicate bool) (s
 // digest and changes nothing, so clients may retry safely. A caller whose
 // role may not read shipments gets a ReadingsReceipt instead of the record.
 func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
-	t, err := begin(ctx, shipment.OpRecordReadings)
+	t, err := c.begin(ctx, shipment.OpRecordReadings)
 	if err != nil {
 		return "", err
 	}
@@ -376,7 +412,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 	}
 	sorted := slices.Clone(batch)
 	slices.SortFunc(sorted, shipment.CompareReadings)
-	chunks, err := encodeChunks(id, sorted)
+	chunks, err := encodeChunks(id, sorted, t.caller)
 	if err != nil {
 		return "", err
 	}
@@ -415,7 +451,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 // writes nothing public, so only the exporter's organisation endorses it:
 // submit it with the exporter as the only endorsing organisation.
 func (c *Contract) SetBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
-	t, err := begin(ctx, shipment.OpSetContact)
+	t, err := c.begin(ctx, shipment.OpSetContact)
 	if err != nil {
 		return err
 	}
@@ -480,7 +516,7 @@ func contactEvent(typ shipment.EventType, s *shipment.Shipment, t *txn) shipment
 
 // BuyerContact returns the buyer contact to the shipment's exporter.
 func (c *Contract) BuyerContact(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx, shipment.OpReadContact)
+	t, err := c.begin(ctx, shipment.OpReadContact)
 	if err != nil {
 		return "", err
 	}
@@ -513,7 +549,7 @@ func (c *Contract) BuyerContact(ctx contractapi.TransactionContextInterface, id 
 // data, which removes it from the peers' private store and its history;
 // where the channel does not support purging, it deletes the current value.
 func (c *Contract) DeleteBuyerContact(ctx contractapi.TransactionContextInterface, id string) error {
-	t, err := begin(ctx, shipment.OpDeleteContact)
+	t, err := c.begin(ctx, shipment.OpDeleteContact)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/statebased"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	mspproto "github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shiptrace/shiptrace/shipment"
 )
@@ -48,7 +50,7 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	}
 
 	var types []string
-	for _, ev := range w.ledger.Events() {
+	for _, ev := range w.events() {
 		types = append(types, ev.Name)
 		if p := decodeEvent(t, ev.Payload); string(p.Type) != ev.Name || p.ShipmentID != id || p.Version != 1 {
 			t.Fatalf("event %s payload %+v", ev.Name, p)
@@ -59,7 +61,7 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	if !slices.Equal(types, want) {
 		t.Fatalf("events = %v, want %v", types, want)
 	}
-	last := decodeEvent(t, w.ledger.Events()[6].Payload)
+	last := decodeEvent(t, w.events()[6].Payload)
 	if last.Settlement == nil || last.Settlement.RefundMinor != 10_000 || last.BuyerRef != "PO-"+id || last.Destination != "Hamburg, DE" {
 		t.Fatalf("delivered event = %+v", last)
 	}
@@ -103,7 +105,7 @@ func TestEveryStateChangeSetsExactlyOneEvent(t *testing.T) {
 			t.Fatalf("%s set %d events, last %+v; want one %s", c.fn, res.Stub.SetEventCalls, res.Event, wantTypes[i])
 		}
 	}
-	rejected := decodeEvent(t, w.ledger.Events()[5].Payload)
+	rejected := decodeEvent(t, w.events()[5].Payload)
 	if rejected.Settlement.Outcome != shipment.OutcomeFullRefund || rejected.ColdChain.State != shipment.ColdChainBreached || rejected.Reason != "cold chain breached" {
 		t.Fatalf("rejected event = %+v", rejected)
 	}
@@ -179,32 +181,45 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestKeyLevelEndorsementFollowsCustody: the shipment key needs the peers
+// (never mere members) of every party: exporter and buyer always, and the
+// carrier while it holds the goods.
 func TestKeyLevelEndorsementFollowsCustody(t *testing.T) {
 	w := newWorld(t)
 	id := "SHP-SBE-1"
-	orgs := func() []string {
-		t.Helper()
-		key, _ := shim.CreateCompositeKey(shipmentObject, []string{id})
-		ep, err := statebased.NewStateEP(w.ledger.ValidationParameter(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := ep.ListOrgs()
-		slices.Sort(o)
-		return o
-	}
+	key, _ := shim.CreateCompositeKey(shipmentObject, []string{id})
 	w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id))
-	if got := orgs(); !slices.Equal(got, []string{exporterMSP}) {
-		t.Fatalf("policy after create = %v", got)
-	}
+	wantPeersPolicy(t, w.ledger.ValidationParameter(key), 2, buyerMSP, exporterMSP)
 	w.ok(exporterMSP, "Ship", id)
 	w.ok(exporterMSP, "HandOver", id, carrierMSP)
-	if got := orgs(); !slices.Equal(got, []string{carrierMSP, exporterMSP}) {
-		t.Fatalf("policy after hand-over = %v", got)
-	}
+	wantPeersPolicy(t, w.ledger.ValidationParameter(key), 3, carrierMSP, exporterMSP, buyerMSP)
 	w.ok(carrierMSP, "HandOver", id, buyerMSP)
-	if got := orgs(); !slices.Equal(got, []string{exporterMSP, buyerMSP}) {
-		t.Fatalf("policy after hand-over to buyer = %v", got)
+	wantPeersPolicy(t, w.ledger.ValidationParameter(key), 2, exporterMSP, buyerMSP)
+}
+
+// wantPeersPolicy decodes a key-level policy and checks it is n-of the
+// peers of exactly orgs.
+func wantPeersPolicy(t *testing.T, raw []byte, n int, orgs ...string) {
+	t.Helper()
+	var env common.SignaturePolicyEnvelope
+	if err := proto.Unmarshal(raw, &env); err != nil {
+		t.Fatalf("decode policy: %v", err)
+	}
+	var got []string
+	for _, id := range env.GetIdentities() {
+		var role mspproto.MSPRole
+		if err := proto.Unmarshal(id.GetPrincipal(), &role); err != nil || id.GetPrincipalClassification() != mspproto.MSPPrincipal_ROLE {
+			t.Fatalf("principal %v is not a role (%v)", id, err)
+		}
+		if role.GetRole() != mspproto.MSPRole_PEER {
+			t.Fatalf("principal %s.%s: want peer", role.GetMspIdentifier(), role.GetRole())
+		}
+		got = append(got, role.GetMspIdentifier())
+	}
+	slices.Sort(got)
+	slices.Sort(orgs)
+	if !slices.Equal(got, orgs) || int(env.GetRule().GetNOutOf().GetN()) != n || len(env.GetRule().GetNOutOf().GetRules()) != len(orgs) {
+		t.Fatalf("policy = %d of %v peers, want %d of %v", env.GetRule().GetNOutOf().GetN(), got, n, orgs)
 	}
 }
 
@@ -435,7 +450,7 @@ func TestBuyerContactIsPrivateToTheExporter(t *testing.T) {
 				t.Fatalf("public state %q holds %q", k, secret)
 			}
 		}
-		for _, ev := range w.ledger.Events() {
+		for _, ev := range w.events() {
 			if strings.Contains(string(ev.Payload), secret) {
 				t.Fatalf("event %s holds %q", ev.Name, secret)
 			}
@@ -470,7 +485,7 @@ func TestEndorsementIsDeterministic(t *testing.T) {
 		w.ok(carrierMSP, "RecordReadings", "SHP-DET-1", readingsJSON(t, batch[:50]))
 		w.ok(buyerMSP, "Deliver", "SHP-DET-1")
 		var events strings.Builder
-		for _, e := range w.ledger.Events() {
+		for _, e := range w.events() {
 			events.Write(e.Payload)
 		}
 		return w.snapshot() + events.String()

@@ -112,7 +112,7 @@ func (f Filter) plan() (object string, attrs []string) {
 // ListShipments returns a page of shipments matching filter (JSON Filter),
 // ordered by the index used, resuming after bookmark.
 func (c *Contract) ListShipments(ctx contractapi.TransactionContextInterface, filter string, pageSize int, bookmark string) (string, error) {
-	t, err := begin(ctx, shipment.OpList)
+	t, err := c.begin(ctx, shipment.OpList)
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +184,7 @@ func listShipments(stub shim.ChaincodeStubInterface, f Filter, pageSize int32, b
 // ShipmentHistory returns every committed version of a shipment, oldest
 // first, with the transaction, its time and the organisation that made it.
 func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	t, err := begin(ctx, shipment.OpHistory)
+	t, err := c.begin(ctx, shipment.OpHistory)
 	if err != nil {
 		return "", err
 	}
@@ -232,7 +232,7 @@ func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, 
 // Readings returns a page of a shipment's readings in time order, optionally
 // limited to [from, to] (RFC 3339, empty for open), resuming after bookmark.
 func (c *Contract) Readings(ctx contractapi.TransactionContextInterface, id string, from string, to string, pageSize int, bookmark string) (string, error) {
-	t, err := begin(ctx, shipment.OpReadings)
+	t, err := c.begin(ctx, shipment.OpReadings)
 	if err != nil {
 		return "", err
 	}

@@ -24,9 +24,12 @@ const bucketMillis = int64(time.Hour / time.Millisecond)
 // chunk is one batch's readings that fall into one bucket, stored as columns
 // to keep the value small: sensor names once, then per reading the sensor's
 // index, the offset in milliseconds from the bucket start and the
-// temperature. Readings are sorted by time, sensor and temperature.
+// temperature. Readings are sorted by time, sensor and temperature. By names
+// the identity that recorded the batch (an enrolment ID, a device name, never
+// personal data), so members can tell which logger said what.
 type chunk struct {
 	Version int       `json:"v"`
+	By      string    `json:"by,omitempty"` // who recorded the batch: "<MSP ID>/<enrolment ID>"
 	Sensors []string  `json:"s"`
 	Sensor  []int     `json:"i"`
 	Offset  []int64   `json:"t"`
@@ -59,7 +62,7 @@ func batchDigest(sorted []shipment.Reading) string {
 }
 
 // encodeChunks splits a time-sorted batch into one chunk per bucket.
-func encodeChunks(id string, sorted []shipment.Reading) ([]storedChunk, error) {
+func encodeChunks(id string, sorted []shipment.Reading, by shipment.Caller) ([]storedChunk, error) {
 	digest := batchDigest(sorted)
 	var out []storedChunk
 	for start := 0; start < len(sorted); {
@@ -68,7 +71,7 @@ func encodeChunks(id string, sorted []shipment.Reading) ([]storedChunk, error) {
 		for end < len(sorted) && bucketOf(sorted[end].Time) == b {
 			end++
 		}
-		c := chunk{Version: 1}
+		c := chunk{Version: 1, By: recorder(by)}
 		idx := map[string]int{}
 		for _, r := range sorted[start:end] {
 			i, ok := idx[r.SensorID]
@@ -89,6 +92,14 @@ func encodeChunks(id string, sorted []shipment.Reading) ([]storedChunk, error) {
 		start = end
 	}
 	return out, nil
+}
+
+// recorder names the identity that recorded a batch.
+func recorder(c shipment.Caller) string {
+	if c.ID == "" {
+		return c.MSPID
+	}
+	return c.MSPID + "/" + c.ID
 }
 
 // chunkName is the part of a chunk key after the shipment prefix
@@ -120,9 +131,10 @@ func decodeChunk(bucket int64, value []byte) ([]shipment.Reading, error) {
 			return nil, fmt.Errorf("decode readings chunk: sensor index out of range")
 		}
 		out[i] = shipment.Reading{
-			SensorID: c.Sensors[c.Sensor[i]],
-			Time:     time.UnixMilli(bucket*bucketMillis + c.Offset[i]).UTC(),
-			Celsius:  c.Celsius[i],
+			SensorID:   c.Sensors[c.Sensor[i]],
+			Time:       time.UnixMilli(bucket*bucketMillis + c.Offset[i]).UTC(),
+			Celsius:    c.Celsius[i],
+			RecordedBy: c.By,
 		}
 	}
 	return out, nil

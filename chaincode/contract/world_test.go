@@ -30,6 +30,30 @@ const (
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
+// noAttribute is the role value of a call whose certificate carries no
+// shiptrace.role attribute at all (an empty role means the gateway's).
+const noAttribute = "(no attribute)"
+
+// buyer2MSP is a second retailer, a member in that capacity only.
+const buyer2MSP = "Retailer2MSP"
+
+// voters are the organisations of the test consortium.
+var voters = []string{exporterMSP, carrierMSP, buyerMSP, buyer2MSP}
+
+// testMembers is the consortium of the contract tests: the three main
+// organisations in every capacity, so any of them can play any party, and
+// a second retailer that can only buy.
+func testMembers(seq int64) string {
+	all := []shipment.Capacity{shipment.CapacityCarrier, shipment.CapacityExporter, shipment.CapacityRetailer}
+	m := shipment.Members{Sequence: seq}
+	for _, id := range []string{carrierMSP, exporterMSP, buyerMSP} {
+		m.Members = append(m.Members, shipment.Member{MSPID: id, Name: id, Capacities: all})
+	}
+	m.Members = append(m.Members, shipment.Member{MSPID: buyer2MSP, Name: "Second retailer", Capacities: []shipment.Capacity{shipment.CapacityRetailer}})
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
 // world is one ledger with the chaincode deployed, driven through
 // contractapi's Invoke exactly as the peer drives it, by callers holding real
 // X.509 identities.
@@ -39,22 +63,49 @@ type world struct {
 	cc     *contractapi.ContractChaincode
 	now    time.Time
 	ids    map[string][]byte
+	setup  int // events of the set-up (the member registry), which tests skip
 }
 
+// newWorld starts the ledger an hour before the readings' base time, with
+// the member registry committed by the three organisations' admins. The
+// peer's clock is the world's: each transaction is on time unless a call
+// says otherwise.
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	cc, err := contractapi.NewChaincode(New(nil))
+	w := &world{t: t, ledger: shimfake.New(), now: rbase.Add(-time.Hour), ids: map[string][]byte{}}
+	cc, err := contractapi.NewChaincode(New(nil, WithClock(func() time.Time { return w.now }, shipment.DefaultClockTolerance)))
 	if err != nil {
 		t.Fatalf("NewChaincode: %v", err)
 	}
-	return &world{t: t, ledger: shimfake.New(), cc: cc, now: t0, ids: map[string][]byte{}}
+	w.cc = cc
+	w.commitMembers(testMembers(1))
+	w.setup = len(w.ledger.Events())
+	return w
+}
+
+// events returns the events since the set-up.
+func (w *world) events() []shimfake.Event { return w.ledger.Events()[w.setup:] }
+
+// commitMembers has every organisation's admin approve the member set, then
+// commits it.
+func (w *world) commitMembers(members string) {
+	w.t.Helper()
+	for _, msp := range voters {
+		if res := w.invoke(call{msp: msp, role: shipment.RoleAdmin, fn: "ApproveMembers", args: []string{members}}); res.Response.GetStatus() != 200 {
+			w.t.Fatalf("ApproveMembers by %s: %s", msp, res.Response.GetMessage())
+		}
+	}
+	if res := w.invoke(call{msp: exporterMSP, role: shipment.RoleAdmin, fn: "CommitMembers", args: []string{members}}); res.Response.GetStatus() != 200 {
+		w.t.Fatalf("CommitMembers: %s", res.Response.GetMessage())
+	}
 }
 
 // attrOID is where Fabric CA puts identity attributes in a certificate.
 var attrOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
 
-// creator returns a serialized identity of mspID, with a shiptrace.role
-// attribute when role is not empty.
+// creator returns a serialized identity of mspID with a shiptrace.role
+// attribute: role, the gateway's role when role is empty, none for
+// noAttribute.
 func (w *world) creator(mspID, role string) []byte {
 	w.t.Helper()
 	if id, ok := w.ids[mspID+"|"+role]; ok {
@@ -69,7 +120,10 @@ func (w *world) creator(mspID, role string) []byte {
 		Subject:      pkix.Name{CommonName: "user1", Organization: []string{mspID}},
 		NotBefore:    t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour),
 	}
-	if role != "" {
+	if role == "" {
+		role = shipment.RoleGateway
+	}
+	if role != noAttribute {
 		attrs, _ := json.Marshal(map[string]map[string]string{"attrs": {shipment.RoleAttribute: role}})
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: attrOID, Value: attrs}}
 	}
@@ -90,14 +144,27 @@ type call struct {
 	transient map[string][]byte
 	fn        string
 	args      []string
+	skew      time.Duration // the submitter's clock minus the peer's
 }
 
-// invoke runs one transaction one minute after the previous one.
+// invoke runs one transaction one minute after the previous one, and after
+// the latest reading it records (loggers upload what they measured). The
+// transaction time is the world's clock plus the call's skew.
 func (w *world) invoke(c call) shimfake.Result {
 	w.t.Helper()
 	w.now = w.now.Add(time.Minute)
+	if c.fn == "RecordReadings" && len(c.args) == 2 {
+		var rs []shipment.Reading
+		if json.Unmarshal([]byte(c.args[1]), &rs) == nil {
+			for _, r := range rs {
+				if r.Time.After(w.now) {
+					w.now = r.Time.Add(time.Minute)
+				}
+			}
+		}
+	}
 	return w.ledger.Invoke(w.cc, shimfake.Tx{
-		Creator: w.creator(c.msp, c.role), Time: w.now, Transient: c.transient,
+		Creator: w.creator(c.msp, c.role), Time: w.now.Add(c.skew), Transient: c.transient,
 		Args: append([]string{c.fn}, c.args...),
 	})
 }

@@ -9,6 +9,11 @@
 //	CHAINCODE_TLS_CERT        server certificate (PEM file); with CHAINCODE_TLS_KEY enables TLS
 //	CHAINCODE_TLS_KEY         server private key (PEM file)
 //	CHAINCODE_TLS_CLIENT_CA   CA (PEM file) that peer client certificates must chain to (mutual TLS)
+//
+// In both modes:
+//
+//	CHAINCODE_CLOCK_TOLERANCE how far a write's transaction time may be from this host's clock
+//	                          (Go duration, default 5m); the host must keep its clock synchronised (NTP)
 package main
 
 import (
@@ -16,11 +21,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/shiptrace/shiptrace/chaincode/contract"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 func main() {
@@ -32,7 +39,11 @@ func main() {
 }
 
 func run(log *slog.Logger) error {
-	cc, err := contractapi.NewChaincode(contract.New(log))
+	tolerance, err := clockTolerance(os.Getenv("CHAINCODE_CLOCK_TOLERANCE"))
+	if err != nil {
+		return err
+	}
+	cc, err := contractapi.NewChaincode(contract.New(log, contract.WithClock(time.Now, tolerance)))
 	if err != nil {
 		return fmt.Errorf("create chaincode: %w", err)
 	}
@@ -52,6 +63,18 @@ func run(log *slog.Logger) error {
 	log.Info("starting chaincode server", slog.String("address", addr), slog.String("ccid", server.CCID),
 		slog.Bool("tls", !server.TLSProps.Disabled), slog.Bool("mutualTLS", len(server.TLSProps.ClientCACerts) > 0))
 	return server.Start()
+}
+
+// clockTolerance parses CHAINCODE_CLOCK_TOLERANCE; empty means the default.
+func clockTolerance(v string) (time.Duration, error) {
+	if v == "" {
+		return shipment.DefaultClockTolerance, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("CHAINCODE_CLOCK_TOLERANCE=%q: want a positive Go duration such as 5m", v)
+	}
+	return d, nil
 }
 
 // serverFromEnv builds the chaincode server configuration. TLS is on when a

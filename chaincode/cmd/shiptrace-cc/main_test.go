@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 func TestServerFromEnv(t *testing.T) {
@@ -47,5 +50,19 @@ func TestServerFromEnv(t *testing.T) {
 				t.Fatalf("server = %+v", s)
 			}
 		})
+	}
+}
+
+func TestClockTolerance(t *testing.T) {
+	if d, err := clockTolerance(""); err != nil || d != shipment.DefaultClockTolerance {
+		t.Fatalf("default: %v %v", d, err)
+	}
+	if d, err := clockTolerance("90s"); err != nil || d != 90*time.Second {
+		t.Fatalf("90s: %v %v", d, err)
+	}
+	for _, bad := range []string{"5", "-1m", "0s", "soon"} {
+		if _, err := clockTolerance(bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
 	}
 }
