@@ -39,12 +39,13 @@ func Bootstrap(p *plan.Plan) error {
 
 // Issue registers one member, then enrols an enrolment certificate into an
 // MSP folder (when MSPDir is set) and a TLS certificate (when TLSDir is set).
+// A member with no MSP folder is registered at the TLS CA only.
 func (c *Client) Issue(m plan.Member) error {
 	roots, err := c.roots()
 	if err != nil {
 		return err
 	}
-	secret, err := c.Register(Registration{Name: m.Name, Type: m.Type, Role: m.Role})
+	secret, err := c.Register(Registration{Name: m.Name, Type: m.Type, Role: m.Role, TLSOnly: m.MSPDir == ""})
 	if err != nil {
 		return err
 	}

@@ -58,9 +58,19 @@ type instance struct {
 type Registration struct {
 	Name   string
 	Type   string // client, admin, peer or orderer (becomes the OU; Fabric NodeOUs)
-	Role   string // shiptrace.role attribute, put in the ECert; empty for none
+	Role   string // shiptrace.role attribute, put in every ECert; required for client and admin
 	Secret string // empty: the CA generates one
+	// TLSOnly registers at the TLS CA alone: an identity that only ever gets
+	// a TLS certificate (a chaincode server) has nothing to enrol at the
+	// enrolment CA, so it is not registered there.
+	TLSOnly bool
 }
+
+// needsRole reports whether identities of type typ must carry a role: those
+// that sign transactions as users. The contract refuses a certificate
+// without a known role everything, so a client or admin registered without
+// one could do nothing; peers and orderers never call the contract.
+func needsRole(typ string) bool { return typ == "" || typ == "client" || typ == "admin" }
 
 // Enrolment is what an enrolment returns: PEM certificate and private key.
 type Enrolment struct {
@@ -118,22 +128,49 @@ func (c *Client) Close() {
 // Register registers an identity at both the enrolment CA and the TLS CA
 // (with the same secret) and returns the secret. Registering a name twice is
 // an error from the CA.
+//
+// The role is registered as an ECert attribute (ecert: true), so every
+// enrolment and re-enrolment that requests no attributes carries it. A
+// client can ask the CA for a certificate with fewer attributes (an explicit
+// empty attr_reqs gets none at all), never for attributes it was not
+// registered with; the contract refuses a certificate without a known role,
+// so dropping the attribute only loses rights.
 func (c *Client) Register(r Registration) (string, error) {
+	if r.TLSOnly {
+		return c.register(c.tlsCert, r, r.Secret, nil)
+	}
+	if r.Role == "" && needsRole(r.Type) {
+		return "", fmt.Errorf("register %s: a %s identity needs a role (%s): the contract refuses a certificate without one everything",
+			r.Name, typeOrClient(r.Type), RoleAttribute)
+	}
+	var attrs []mspclient.Attribute
+	if r.Role != "" {
+		attrs = []mspclient.Attribute{{Name: RoleAttribute, Value: r.Role, ECert: true}}
+	}
+	secret, err := c.register(c.ecert, r, r.Secret, attrs)
+	if err != nil {
+		return "", err
+	}
+	return c.register(c.tlsCert, r, secret, nil)
+}
+
+func (c *Client) register(in *instance, r Registration, secret string, attrs []mspclient.Attribute) (string, error) {
 	// Register and Revoke go to the server's default CA unless the request
 	// names one, whatever instance the client was made for.
-	req := &mspclient.RegistrationRequest{Name: r.Name, Type: r.Type, Secret: r.Secret, MaxEnrollments: -1, CAName: c.ecert.caName}
-	if r.Role != "" {
-		req.Attributes = []mspclient.Attribute{{Name: RoleAttribute, Value: r.Role, ECert: true}}
-	}
-	secret, err := c.ecert.client.Register(req)
+	req := &mspclient.RegistrationRequest{Name: r.Name, Type: r.Type, Secret: secret, MaxEnrollments: -1,
+		CAName: in.caName, Attributes: attrs}
+	out, err := in.client.Register(req)
 	if err != nil {
-		return "", fmt.Errorf("register %s at %s: %w", r.Name, c.ecert.caName, err)
+		return "", fmt.Errorf("register %s at %s: %w", r.Name, in.caName, err)
 	}
-	tlsReq := &mspclient.RegistrationRequest{Name: r.Name, Type: r.Type, Secret: secret, MaxEnrollments: -1, CAName: c.tlsCert.caName}
-	if _, err := c.tlsCert.client.Register(tlsReq); err != nil {
-		return "", fmt.Errorf("register %s at %s: %w", r.Name, c.tlsCert.caName, err)
+	return out, nil
+}
+
+func typeOrClient(typ string) string {
+	if typ == "" {
+		return "client"
 	}
-	return secret, nil
+	return typ
 }
 
 // Enroll obtains an enrolment certificate for name.

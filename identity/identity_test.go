@@ -234,6 +234,11 @@ func TestReenrollGivesANewKeyAndRevokeListsTheCertificate(t *testing.T) {
 	if bytes.Equal(first.Key, second.Key) || bytes.Equal(first.Cert, second.Cert) {
 		t.Fatal("re-enrolment kept the old key or certificate")
 	}
+	// The role is registered with ecert: true, so a re-enrolment that asks
+	// for no particular attributes carries it again.
+	if got := fabricAttrs(t, parseCert(t, second.Cert))[RoleAttribute]; got != "exporter_operator" {
+		t.Errorf("re-enrolled ECert %s attribute = %q, want exporter_operator", RoleAttribute, got)
+	}
 	crlPEM, err := c.Revoke("erp-1", "keycompromise")
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +271,42 @@ func TestReenrollGivesANewKeyAndRevokeListsTheCertificate(t *testing.T) {
 	sort.Strings(names)
 	if !contains(names, "erp-1/exporter_operator") {
 		t.Errorf("List() = %v, want erp-1 with its role", names)
+	}
+}
+
+// TestRegisterRefusesAUserWithoutARole pins that every identity that signs
+// as a user is registered with a role: the contract refuses a certificate
+// without one everything. Node identities need none, and a TLS-only member
+// (a chaincode server) is registered at the TLS CA alone.
+func TestRegisterRefusesAUserWithoutARole(t *testing.T) {
+	ca := startCA(t)
+	c, err := New(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, typ := range []string{"", "client", "admin"} {
+		_, err := c.Register(Registration{Name: "no-role-" + typ, Type: typ})
+		if err == nil || !strings.Contains(err.Error(), "needs a role") {
+			t.Errorf("Register(type %q, no role): err = %v, want 'needs a role'", typ, err)
+		}
+	}
+	if _, err := c.Register(Registration{Name: "peer9.example", Type: "peer"}); err != nil {
+		t.Errorf("Register(peer, no role): %v", err)
+	}
+	dir := t.TempDir()
+	if err := c.Issue(plan.Member{Name: "ccaas.example", Type: "client", TLSDir: dir, Server: true,
+		Hosts: []string{"127.0.0.1"}}); err != nil {
+		t.Fatalf("Issue(TLS-only member): %v", err)
+	}
+	ids, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if id.Name == "ccaas.example" {
+			t.Error("a TLS-only member is registered at the enrolment CA")
+		}
 	}
 }
 

@@ -37,7 +37,7 @@ func (c CA) TLSCARoot() string { return c.Home + "/tlsca/ca-cert.pem" }
 type Member struct {
 	Name     string   `json:"name"`
 	Type     string   `json:"type"`           // client, admin, peer or orderer
-	Role     string   `json:"role,omitempty"` // shiptrace.role attribute
+	Role     string   `json:"role,omitempty"` // shiptrace.role attribute; required for client and admin members with an MSP
 	MSPDir   string   `json:"mspDir,omitempty"`
 	CertFile string   `json:"certFile,omitempty"` // name under signcerts/
 	TLSDir   string   `json:"tlsDir,omitempty"`

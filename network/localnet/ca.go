@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/identity/plan"
+	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/network/fabricbin"
 	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Crypto material comes from one Fabric CA server per organisation (the
@@ -36,6 +38,48 @@ const (
 // enrolment root), then, per org, register and enrol the nodes and users over
 // HTTPS, writing MSP and TLS folders in the layout the nodes read; only then
 // configtxgen, orderers and peers, as with cryptogen.
+
+// orgUser is a user identity `up` issues to an organisation, always with an
+// explicit role: the contract refuses a certificate without a known role
+// everything.
+type orgUser struct {
+	name, typ, role string
+}
+
+// orgUsers are the users `up` issues to org: its admin everywhere; in a peer
+// organisation also the REST gateway's identity (User1) and the notifier's.
+func orgUsers(org topology.Org) []orgUser {
+	users := []orgUser{{"Admin", "admin", shipment.RoleAdmin}}
+	if org != topology.OrdererOrg {
+		users = append(users, orgUser{"User1", "client", shipment.RoleGateway},
+			orgUser{"Notifier", "client", shipment.RoleNotifier})
+	}
+	return users
+}
+
+// profileUsers are the users the connection profile lists for a peer
+// organisation. cryptogen issues no Notifier (and no roles at all), so on
+// such a network the notifier's name points at User1's files: the services
+// still start, and the contract refuses both, as it refuses every role-less
+// certificate.
+func (n *Network) profileUsers(org topology.Org) map[string]connection.User {
+	l := n.Layout
+	users := map[string]connection.User{}
+	for _, u := range orgUsers(org) {
+		files := u.name
+		if _, err := os.Stat(l.UserMSPDir(org, u.name)); u.name == "Notifier" && errors.Is(err, os.ErrNotExist) {
+			files = "User1"
+		}
+		msp, tlsDir := l.UserMSPDir(org, files), l.UserTLSDir(org, files)
+		users[u.name] = connection.User{
+			Cert:    filepath.Join(msp, "signcerts", files+"@"+org.Domain+"-cert.pem"),
+			Key:     filepath.Join(msp, "keystore", "priv_sk"),
+			TLSCert: filepath.Join(tlsDir, "client.crt"),
+			TLSKey:  filepath.Join(tlsDir, "client.key"),
+		}
+	}
+	return users
+}
 
 // registrarName matches identity.Registrar (not imported: see package plan).
 const registrarName = "registrar"
@@ -177,18 +221,10 @@ func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {
 		p.Members = append(p.Members, plan.Member{Name: node.Host, Type: string(node.Kind), MSPDir: l.NodeMSPDir(node),
 			CertFile: node.Host + "-cert.pem", TLSDir: l.NodeTLSDir(node), Server: true, Hosts: hosts(node.Host)})
 	}
-	users := []string{"Admin"}
-	if org != topology.OrdererOrg {
-		users = append(users, "User1")
-	}
-	for _, u := range users {
-		typ := "client"
-		if u == "Admin" {
-			typ = "admin"
-		}
-		name := u + "@" + org.Domain
-		p.Members = append(p.Members, plan.Member{Name: name, Type: typ, MSPDir: l.UserMSPDir(org, u),
-			CertFile: name + "-cert.pem", TLSDir: l.UserTLSDir(org, u), Hosts: hosts(name)})
+	for _, u := range orgUsers(org) {
+		name := u.name + "@" + org.Domain
+		p.Members = append(p.Members, plan.Member{Name: name, Type: u.typ, Role: u.role, MSPDir: l.UserMSPDir(org, u.name),
+			CertFile: name + "-cert.pem", TLSDir: l.UserTLSDir(org, u.name), Hosts: hosts(name)})
 	}
 	if err := writeJSON(n.CADescriptorFile(org), p.CA); err != nil {
 		return err

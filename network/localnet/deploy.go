@@ -76,7 +76,16 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 		return err
 	}
 	st.Chaincode = ChaincodeState{Version: version, Sequence: seq}
-	return n.saveState(st)
+	if err := n.saveState(st); err != nil {
+		return err
+	}
+	if st.Crypto != CryptoCA {
+		// cryptogen's certificates carry no shiptrace.role, and the contract
+		// refuses an identity without one: such a network measures Fabric
+		// only, and has no member registry.
+		return nil
+	}
+	return n.CommitMembers(ctx)
 }
 
 func ccServerName(p topology.Node) string { return "chaincode." + p.Org.Label }

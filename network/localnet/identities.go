@@ -51,6 +51,9 @@ func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, o
 	args := []string{sub, "--ca", n.CADescriptorFile(r.Org)}
 	switch sub {
 	case "issue":
+		if r.Role == "" {
+			return fmt.Errorf("identity issue needs --role: the contract refuses a certificate without a known role everything")
+		}
 		typ := r.Type
 		if typ == "" {
 			typ = "client"

@@ -361,17 +361,7 @@ func (n *Network) writeProfile() error {
 	l := n.Layout
 	prof := connection.Profile{Channel: topology.Channel, Chaincode: topology.Chaincode, Orgs: map[string]connection.Org{}}
 	for _, p := range l.Peers() {
-		users := map[string]connection.User{}
-		for _, name := range []string{"User1", "Admin"} {
-			msp := l.UserMSPDir(p.Org, name)
-			tlsDir := l.UserTLSDir(p.Org, name)
-			users[name] = connection.User{
-				Cert:    filepath.Join(msp, "signcerts", name+"@"+p.Org.Domain+"-cert.pem"),
-				Key:     filepath.Join(msp, "keystore", "priv_sk"),
-				TLSCert: filepath.Join(tlsDir, "client.crt"),
-				TLSKey:  filepath.Join(tlsDir, "client.key"),
-			}
-		}
+		users := n.profileUsers(p.Org)
 		prof.Orgs[p.Org.MSPID] = connection.Org{
 			MSPID: p.Org.MSPID,
 			Peers: []connection.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: "127.0.0.1"}},

@@ -129,7 +129,7 @@ var Keys = []Key{
 	{"intake.backoff_min", 500 * time.Millisecond, "first reconnect delay after the event stream breaks", false},
 	{"intake.backoff_max", 30 * time.Second, "longest reconnect delay", false},
 	{"fabric.connection_profile", "", "the network's connection.json (shipnet writes <home>/connection.json); when set, peer, TLS and user files come from it", false},
-	{"fabric.user", "User1", "user of fabric.msp_id in the connection profile", false},
+	{"fabric.user", "Notifier", "user of fabric.msp_id in the connection profile (shipnet issues Notifier with role notifier)", false},
 	{"fabric.peer_endpoint", "127.0.0.1:7051", "host:port of the exporter peer's gateway service", false},
 	{"fabric.server_name", "", "TLS server name of the peer when it differs from the endpoint host", false},
 	{"fabric.tls_ca_cert", "", "PEM file of the peer's TLS CA", false},

@@ -53,7 +53,7 @@ func Connect(cfg Config) (*client.Gateway, *grpc.ClientConn, error) {
 		}
 		user := cfg.User
 		if user == "" {
-			user = "User1"
+			user = "Notifier" // role notifier: reads shipments and buyer contacts only
 		}
 		gw, conn, err := p.Connect(cfg.MSPID, user, client.WithEvaluateTimeout(evalTimeout))
 		if err != nil {

@@ -192,7 +192,8 @@ func newLogger(cfg *config.Config) *slog.Logger {
 }
 
 // initLocal writes a gateway configuration for the local network: one
-// identity per organisation (its User1) and one API key each. The keys go
+// identity per organisation (its User1, issued with role gateway) and one
+// API key each. The keys go
 // to a separate 0600 file; the configuration holds only their hashes. An
 // existing keys file is reused, so running it again keeps callers working.
 func initLocal(args []string, stdout io.Writer) error {

@@ -1,7 +1,7 @@
 // Command shiptrace-identity manages an organisation's identities at its
 // Fabric CA, through fabric-sdk-go (see package identity for why):
 //
-//	shiptrace-identity issue    --ca CA.json --name N --type client --role R --msp DIR [--tls DIR]
+//	shiptrace-identity issue    --ca CA.json --name N [--type client] --role R --msp DIR [--tls DIR]
 //	shiptrace-identity reenroll --ca CA.json --name N --msp DIR
 //	shiptrace-identity revoke   --ca CA.json --name N [--reason R] --crl FILE
 //	shiptrace-identity list     --ca CA.json
@@ -24,6 +24,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/identity"
 	"github.com/shiptrace/shiptrace/identity/plan"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 func main() {
@@ -43,7 +44,7 @@ func run(args []string) error {
 	planFile := fs.String("plan", "", "bootstrap: plan file (JSON)")
 	name := fs.String("name", "", "enrolment ID")
 	typ := fs.String("type", "client", "identity type: client, admin, peer or orderer")
-	role := fs.String("role", "", "shiptrace.role attribute for the certificate")
+	role := fs.String("role", "", "issue: shiptrace.role attribute for the certificate (required: one of the contract's roles)")
 	mspDir := fs.String("msp", "", "MSP folder to write")
 	tlsDir := fs.String("tls", "", "TLS folder to write (client.crt, client.key, ca.crt)")
 	reason := fs.String("reason", "unspecified", "revoke: reason (e.g. keycompromise, cessationofoperation)")
@@ -75,8 +76,13 @@ func run(args []string) error {
 	}
 	switch cmd {
 	case "issue":
-		if err := errors.Join(need(*name, "name"), need(*mspDir, "msp")); err != nil {
+		if err := errors.Join(need(*name, "name"), need(*mspDir, "msp"), need(*role, "role")); err != nil {
 			return err
+		}
+		// A certificate without a known role is refused everything by the
+		// contract: issuing one would only make an identity that cannot act.
+		if !shipment.KnownRole(*role) {
+			return fmt.Errorf("unknown role %q: the contract knows %v", *role, shipment.Roles)
 		}
 		m := plan.Member{Name: *name, Type: *typ, Role: *role, MSPDir: *mspDir, CertFile: *name + "-cert.pem", TLSDir: *tlsDir}
 		if err := c.Issue(m); err != nil {
