@@ -54,15 +54,22 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	o.call(t, exporterMSP, "AttachDocument", id, `{"type":"certificate_of_origin","sha256":"`+strings.Repeat("ab", 32)+`"}`)
 	o.call(t, exporterMSP, "Ship", id)
 	o.call(t, exporterMSP, "HandOver", id, carrierMSP)
-	now := time.Now().UTC().Truncate(time.Second)
+	// Readings from the carrier's own custody (they must fall inside it):
+	// from the hand-over on, the last one beyond the hard maximum.
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	readings := []shipment.Reading{
-		{SensorID: "logger-1", Time: now.Add(-50 * time.Minute), Celsius: 4.5},
-		{SensorID: "logger-1", Time: now.Add(-40 * time.Minute), Celsius: 9.5},
-		{SensorID: "logger-1", Time: now.Add(-5 * time.Minute), Celsius: 9.0},
+		{SensorID: "logger-1", Time: now, Celsius: 4.5},
+		{SensorID: "logger-1", Time: now.Add(time.Minute), Celsius: 9.5},
+		{SensorID: "logger-1", Time: now.Add(2 * time.Minute), Celsius: 12.5},
 	}
 	s := decode[shipment.Shipment](t, o.call(t, carrierMSP, "RecordReadings", id, mustJSON(t, readings)))
 	if s.ColdChain.State != shipment.ColdChainBreached || s.ColdChain.Count != 3 {
-		t.Fatalf("cold chain after a 35-minute excursion = %+v", s.ColdChain)
+		t.Fatalf("cold chain after a reading above the hard maximum = %+v", s.ColdChain)
+	}
+	for _, r := range decode[contract.ReadingPage](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "10", "")).Items {
+		if !strings.HasPrefix(r.RecordedBy, carrierMSP+"/User1@") {
+			t.Fatalf("reading %+v does not name the identity that recorded it", r)
+		}
 	}
 	o.call(t, carrierMSP, "HandOver", id, retailerMSP)
 	s = decode[shipment.Shipment](t, o.call(t, retailerMSP, "Deliver", id))

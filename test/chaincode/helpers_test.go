@@ -170,6 +170,11 @@ func describe(err error) string {
 	return b.String()
 }
 
+// hardMaxC is the test shipments' hard maximum: one reading above it
+// breaches at once, so a breach needs no half hour of excursion (readings
+// must fall inside the custodian's custody, which starts at the hand-over).
+var hardMaxC = 12.0
+
 func newShipmentJSON(t testing.TB, id string) string {
 	t.Helper()
 	n := shipment.NewShipment{
@@ -177,7 +182,7 @@ func newShipmentJSON(t testing.TB, id string) string {
 		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
 		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
 		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
-		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
+		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30, HardMaxC: &hardMaxC},
 		ExpectedDeliveryAt: time.Now().UTC().Add(10 * 24 * time.Hour).Truncate(time.Second),
 		Terms:              &shipment.Terms{Currency: "EUR", InvoiceAmountMinor: 1_000_000, LatePenaltyBpsPerDay: 100, LatePenaltyCapBps: 1_000, BreachRefundBps: 2_500},
 	}

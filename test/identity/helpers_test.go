@@ -148,7 +148,7 @@ type call struct {
 
 func (c call) evaluate() bool {
 	switch shipment.Operation(c.fn) {
-	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact:
+	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact, shipment.OpReadMembers:
 		return true
 	}
 	return false
@@ -203,8 +203,8 @@ func peerMessages(err error) string {
 	return b.String()
 }
 
-// orgs are the member organisations acting through their role-less service
-// identity (User1): the organisation's full rights, used to set shipments up.
+// orgs are the member organisations acting through their gateway identity
+// (User1, role gateway: every shipment operation), used to set shipments up.
 type orgs struct {
 	net       *testnet.Network
 	contracts map[string]*client.Contract
@@ -222,7 +222,7 @@ func connectOrgs(t *testing.T, net *testnet.Network) *orgs {
 	return o
 }
 
-// submit commits a change as msp's service identity and waits until every
+// submit commits a change as msp's gateway identity and waits until every
 // organisation's peer has the block: the next transaction may be endorsed
 // by another organisation's peer.
 func (o *orgs) submit(ctx context.Context, msp string, c call) error {
@@ -283,10 +283,11 @@ func newShipmentJSON(id, buyer, carrier string, expected time.Time) string {
 	return string(b)
 }
 
-// readingsJSON is a one-reading batch from an hour ago; n makes batches
-// distinct (a batch already recorded is not recorded again).
+// readingsJSON is a one-reading batch dated now (call it after the set-up's
+// hand-over: a reading must fall inside the recorder's custody); n makes
+// batches distinct (a batch already recorded is not recorded again).
 func readingsJSON(n int) string {
-	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute).Add(time.Duration(n) * time.Second)
+	at := time.Now().UTC().Truncate(time.Millisecond).Add(time.Duration(n) * time.Millisecond)
 	b, err := json.Marshal([]shipment.Reading{{SensorID: "LOGGER-1", Time: at, Celsius: 5}})
 	if err != nil {
 		panic(err) // a fixed, valid struct

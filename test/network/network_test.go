@@ -29,7 +29,7 @@ func TestEveryOrgWritesAndEveryPeerReadsAcrossRestart(t *testing.T) {
 	submit(t, net, "ExporterMSP", "CreateShipment", string(mustJSON(t, newShipment(id))))
 	submit(t, net, "ExporterMSP", "Ship", id)
 	submit(t, net, "ExporterMSP", "HandOver", id, "CarrierMSP")
-	readings := []shipment.Reading{{SensorID: "logger-1", Time: time.Now().UTC().Truncate(time.Second), Celsius: 4.5}}
+	readings := []shipment.Reading{{SensorID: "logger-1", Time: time.Now().UTC().Truncate(time.Millisecond), Celsius: 4.5}}
 	submit(t, net, "CarrierMSP", "RecordReadings", id, string(mustJSON(t, readings)))
 	submit(t, net, "CarrierMSP", "HandOver", id, "RetailerMSP")
 	submit(t, net, "RetailerMSP", "Deliver", id)

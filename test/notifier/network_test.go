@@ -97,7 +97,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		Product:            shipment.Product{SKU: "AVO-HASS", Lot: "L-7", Description: "Avocados", Quantity: 20, Unit: "pallet"},
 		Origin:             shipment.Place{Name: "Callao", Country: "PE"},
 		Destination:        shipment.Place{Name: "Rotterdam", Country: "NL"},
-		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
+		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 0},
 		ExpectedDeliveryAt: time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second),
 	}
 	nsJSON, _ := json.Marshal(ns)
@@ -107,10 +107,12 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 	submit(t, net, "ExporterMSP", "SetBuyerContact", []string{id}, map[string][]byte{"buyerContact": contact})
 	submit(t, net, "ExporterMSP", "Ship", []string{id}, nil)
 	submit(t, net, "ExporterMSP", "HandOver", []string{id, "CarrierMSP"}, nil)
-	t0 := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	// Readings from the hand-over on (they must fall inside the carrier's
+	// custody); the policy allows no excursion, so the first breaches.
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	readings, _ := json.Marshal([]shipment.Reading{
 		{SensorID: "logger-1", Time: t0, Celsius: 12.5},
-		{SensorID: "logger-1", Time: t0.Add(45 * time.Minute), Celsius: 13},
+		{SensorID: "logger-1", Time: t0.Add(45 * time.Second), Celsius: 13},
 	})
 	submit(t, net, "CarrierMSP", "RecordReadings", []string{id, string(readings)}, nil)
 	submit(t, net, "CarrierMSP", "HandOver", []string{id, "RetailerMSP"}, nil)

@@ -128,14 +128,15 @@ func Certificate(id string) map[string]string {
 		"uri": "https://docs.example/coo/" + id + ".pdf"}
 }
 
-// InRange is a logger batch inside 2-8 °C: two sensors, one reading a
-// minute over the five minutes before now (times must not be later than the
-// transaction time plus 5 minutes, and carry at most milliseconds).
+// InRange is a logger batch inside 2-8 °C: two sensors, one reading every
+// 30 seconds from now on. Readings must fall inside the recorder's custody
+// (which began at the hand-over just before), be no later than the
+// transaction time plus 5 minutes, and carry at most milliseconds.
 func InRange(now time.Time) []shipment.Reading {
-	t0 := now.UTC().Truncate(time.Second).Add(-5 * time.Minute)
+	t0 := now.UTC().Truncate(time.Second).Add(time.Second) // not before the hand-over
 	var out []shipment.Reading
 	for i := range 6 {
-		at := t0.Add(time.Duration(i) * time.Minute)
+		at := t0.Add(time.Duration(i) * 30 * time.Second)
 		out = append(out,
 			shipment.Reading{SensorID: "reefer-1", Time: at, Celsius: 4.0 + 0.25*float64(i)},
 			shipment.Reading{SensorID: "reefer-2", Time: at.Add(500 * time.Millisecond), Celsius: 5.5 - 0.2*float64(i)})
@@ -146,7 +147,7 @@ func InRange(now time.Time) []shipment.Reading {
 // Breaching is a batch whose third reading (13.6 °C) is beyond the hard
 // maximum of 12 °C: the cold chain breaches at once.
 func Breaching(now time.Time) []shipment.Reading {
-	t0 := now.UTC().Truncate(time.Second).Add(-4 * time.Minute)
+	t0 := now.UTC().Truncate(time.Second).Add(time.Second) // not before the hand-over
 	return []shipment.Reading{
 		{SensorID: "reefer-1", Time: t0, Celsius: 5.2},
 		{SensorID: "reefer-1", Time: t0.Add(time.Minute), Celsius: 9.4},
