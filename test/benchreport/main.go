@@ -33,6 +33,7 @@ var rows = []row{
 	{"REST/direct ratio at concurrency 64", "BenchmarkWritesRESTvsDirect", "ratio-c64", ">= 0.9"},
 	{"REST committed writes, concurrency 256 (tx/s)", "BenchmarkWritesRESTvsDirect", "rest-tx/s-c256", ">= 230"},
 	{"REST/direct ratio at concurrency 256", "BenchmarkWritesRESTvsDirect", "ratio-c256", ">= 0.9"},
+	{"CreateShipment committed, 48 in flight (tx/s)", "BenchmarkCreateShipment", "tx/s", "-"},
 	{"readings ingested, batches of 100 (readings/s)", "BenchmarkRecordReadings/batch=100", "readings/s", ">= 10000"},
 	{"readings ingested, batches of 500 (readings/s)", "BenchmarkRecordReadings/batch=500", "readings/s", ">= 10000"},
 	{"Readings page p99, 10,000 readings (ms)", "BenchmarkReadings", "p99-ms-page100", "< 50"},
