@@ -152,7 +152,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 			return "", err
 		}
 	}
-	if err := t.emit(ev); err != nil {
+	if err := t.emit(ev.Type, ev); err != nil {
 		return "", err
 	}
 	return string(b), nil
@@ -213,13 +213,14 @@ func parties(s *shipment.Shipment) []string {
 	return orgs
 }
 
-func (t *txn) emit(ev shipment.Event) error {
-	b, err := json.Marshal(ev)
+// emit sets the transaction's one chaincode event, named by its type.
+func (t *txn) emit(typ shipment.EventType, payload any) error {
+	b, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.Type, err)
+		return fmt.Errorf("encode event %s: %w", typ, err)
 	}
-	if err := t.stub.SetEvent(string(ev.Type), b); err != nil {
-		return fmt.Errorf("set event %s: %w", ev.Type, err)
+	if err := t.stub.SetEvent(string(typ), b); err != nil {
+		return fmt.Errorf("set event %s: %w", typ, err)
 	}
 	return nil
 }
@@ -481,7 +482,7 @@ func (c *Contract) SetBuyerContact(ctx contractapi.TransactionContextInterface, 
 	if err := t.stub.PutPrivateData(implicitCollection(s.Exporter), contactKey(id), rec); err != nil {
 		return fmt.Errorf("store buyer contact of %s: %w", id, err)
 	}
-	return t.emit(contactEvent(shipment.EventContactUpdated, s, t))
+	return t.emit(shipment.EventContactUpdated, contactEvent(shipment.EventContactUpdated, s, t))
 }
 
 // storedContact is the private record. The salt makes the value's hash, which
@@ -574,5 +575,5 @@ func (c *Contract) DeleteBuyerContact(ctx contractapi.TransactionContextInterfac
 			return fmt.Errorf("delete buyer contact of %s: %w", id, err)
 		}
 	}
-	return t.emit(contactEvent(shipment.EventContactDeleted, s, t))
+	return t.emit(shipment.EventContactDeleted, contactEvent(shipment.EventContactDeleted, s, t))
 }

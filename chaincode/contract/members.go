@@ -78,14 +78,25 @@ func (t *txn) approvals(ids []string) (map[string]shipment.Approval, error) {
 
 func (t *txn) emitMembers(ev membersEvent) error {
 	ev.Version = shipment.EventVersion
-	b, err := json.Marshal(ev)
+	return t.emit(ev.Type, ev)
+}
+
+// vote starts a registry transaction: the caller, the proposed member set
+// and the committed registry (nil before the first).
+func (c *Contract) vote(ctx contractapi.TransactionContextInterface, op shipment.Operation, membersJSON string) (*txn, shipment.Members, *shipment.Consortium, error) {
+	t, err := c.begin(ctx, op)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.Type, err)
+		return nil, shipment.Members{}, nil, err
 	}
-	if err := t.stub.SetEvent(string(ev.Type), b); err != nil {
-		return fmt.Errorf("set event %s: %w", ev.Type, err)
+	next, err := shipment.DecodeMembers([]byte(membersJSON))
+	if err != nil {
+		return nil, shipment.Members{}, nil, err
 	}
-	return nil
+	cur, err := t.members()
+	if err != nil {
+		return nil, shipment.Members{}, nil, err
+	}
+	return t, next, cur, nil
 }
 
 // Members returns the committed member registry.
@@ -114,15 +125,7 @@ func (c *Contract) Members(ctx contractapi.TransactionContextInterface) (string,
 // The approval key is then guarded by that organisation's peer alone: its
 // vote is its own to change.
 func (c *Contract) ApproveMembers(ctx contractapi.TransactionContextInterface, membersJSON string) (string, error) {
-	t, err := c.begin(ctx, shipment.OpApproveMembers)
-	if err != nil {
-		return "", err
-	}
-	next, err := shipment.DecodeMembers([]byte(membersJSON))
-	if err != nil {
-		return "", err
-	}
-	cur, err := t.members()
+	t, next, cur, err := c.vote(ctx, shipment.OpApproveMembers, membersJSON)
 	if err != nil {
 		return "", err
 	}
@@ -156,15 +159,7 @@ func (c *Contract) ApproveMembers(ctx contractapi.TransactionContextInterface, m
 // every organisation it lists. The registry key then needs a majority of
 // the new members' peers for any later change.
 func (c *Contract) CommitMembers(ctx contractapi.TransactionContextInterface, membersJSON string) (string, error) {
-	t, err := c.begin(ctx, shipment.OpCommitMembers)
-	if err != nil {
-		return "", err
-	}
-	next, err := shipment.DecodeMembers([]byte(membersJSON))
-	if err != nil {
-		return "", err
-	}
-	cur, err := t.members()
+	t, next, cur, err := c.vote(ctx, shipment.OpCommitMembers, membersJSON)
 	if err != nil {
 		return "", err
 	}

@@ -300,7 +300,7 @@ func caConnect(t *testing.T, net *testnet.Network, msp string, certPEM []byte, k
 func caSubmit(ctx context.Context, contract *client.Contract, fn string, args ...string) (uint64, error) {
 	_, commit, err := contract.SubmitAsyncWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
-		return 0, fmt.Errorf("submit %s: %w%s", fn, err, caPeerMessages(err))
+		return 0, fmt.Errorf("submit %s: %w%s", fn, err, testnet.PeerMessages(err))
 	}
 	st, err := commit.StatusWithContext(ctx)
 	if err != nil {
@@ -310,20 +310,6 @@ func caSubmit(ctx context.Context, contract *client.Contract, fn string, args ..
 		return 0, fmt.Errorf("%s: transaction %s invalid: %s", fn, st.TransactionID, st.Code)
 	}
 	return st.BlockNumber, nil
-}
-
-// caPeerMessages renders the peers' messages of a gateway error, where the
-// chaincode's "CODE: message" lives.
-func caPeerMessages(err error) string {
-	var b strings.Builder
-	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if ed, ok := d.(*gateway.ErrorDetail); ok {
-				b.WriteString("; [" + ed.GetMspId() + " " + ed.GetAddress() + "] " + ed.GetMessage())
-			}
-		}
-	}
-	return b.String()
 }
 
 // caEndorsementRefused reports whether err is a refusal at endorsement (not

@@ -27,7 +27,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -203,7 +202,7 @@ func (p *party) submitEdited(ctx context.Context, edit channelHeaderEdit, fn str
 	}
 	unsignedTx, err := proposal.EndorseWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("endorse %s as %s: %w%s", fn, p, err, peerDetails(err))
+		return nil, fmt.Errorf("endorse %s as %s: %w%s", fn, p, err, testnet.PeerMessages(err))
 	}
 	txBytes, err := unsignedTx.Bytes()
 	if err != nil {
@@ -218,7 +217,7 @@ func (p *party) submitEdited(ctx context.Context, edit channelHeaderEdit, fn str
 		return nil, fmt.Errorf("signed transaction %s: %w", fn, err)
 	}
 	if _, err := tx.SubmitWithContext(ctx); err != nil {
-		return nil, fmt.Errorf("submit %s as %s: %w%s", fn, p, err, peerDetails(err))
+		return nil, fmt.Errorf("submit %s as %s: %w%s", fn, p, err, testnet.PeerMessages(err))
 	}
 	return p.commitStatus(ctx, tx.TransactionID())
 }
@@ -302,20 +301,6 @@ func (p *party) commitStatus(ctx context.Context, txID string) (*client.Status, 
 	return st, nil
 }
 
-// peerDetails renders the peers' messages of a gateway error, where the
-// chaincode's "CODE: message" lives.
-func peerDetails(err error) string {
-	var b strings.Builder
-	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if ed, ok := d.(*gateway.ErrorDetail); ok {
-				b.WriteString("; [" + ed.GetMspId() + " " + ed.GetAddress() + "] " + ed.GetMessage())
-			}
-		}
-	}
-	return b.String()
-}
-
 // ledger is the three member organisations acting honestly through their
 // User1: it sets shipments up and reads them back.
 type ledger struct {
@@ -376,7 +361,7 @@ func (l *ledger) record(t *testing.T, id string) []byte {
 	defer cancel()
 	b, err := l.users[mspExporter].contract().EvaluateWithContext(ctx, "ReadShipment", client.WithArguments(id))
 	if err != nil {
-		t.Fatalf("read shipment %s: %v%s", id, err, peerDetails(err))
+		t.Fatalf("read shipment %s: %v%s", id, err, testnet.PeerMessages(err))
 	}
 	return b
 }
@@ -395,15 +380,7 @@ func (l *ledger) shipment(t *testing.T, id string) shipment.Shipment {
 func (l *ledger) create(t *testing.T, change func(*shipment.NewShipment)) string {
 	t.Helper()
 	id := testnet.UniqueID("ATK")
-	n := shipment.NewShipment{
-		ID: id, Buyer: mspRetailer, Carrier: mspCarrier, BuyerRef: "PO-" + id,
-		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
-		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
-		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
-		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
-		ExpectedDeliveryAt: time.Now().UTC().Add(10 * 24 * time.Hour).Truncate(time.Second),
-		Terms:              &shipment.Terms{Currency: "EUR", InvoiceAmountMinor: 1_000_000, LatePenaltyBpsPerDay: 100, LatePenaltyCapBps: 1_000, BreachRefundBps: 2_500},
-	}
+	n := testnet.NewShipment(id, mspRetailer, mspCarrier, time.Now().Add(10*24*time.Hour).Truncate(time.Second))
 	if change != nil {
 		change(&n)
 	}

@@ -29,15 +29,18 @@ func TestReenrolWithoutAttributesCannotWidenRights(t *testing.T) {
 	// The exporter's ordinary service identity creates a shipment.
 	id := testnet.UniqueID("ATTACK-REENROL")
 	exporter := net.Contract(t, msp)
-	block, err := caSubmit(ctx, exporter, string(shipment.OpCreate),
-		caNewShipmentJSON(id, "RetailerMSP", "CarrierMSP", time.Now().Add(72*time.Hour)))
+	request, err := json.Marshal(testnet.NewShipment(id, "RetailerMSP", "CarrierMSP", time.Now().Add(72*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := caSubmit(ctx, exporter, string(shipment.OpCreate), string(request))
 	if err != nil {
 		t.Fatalf("create %s as %s/User1: %v", id, msp, err)
 	}
 	caSync(t, net, block)
 	before, err := exporter.EvaluateTransaction(string(shipment.OpRead), id)
 	if err != nil {
-		t.Fatalf("read %s: %v%s", id, err, caPeerMessages(err))
+		t.Fatalf("read %s: %v%s", id, err, testnet.PeerMessages(err))
 	}
 
 	// The organisation issues a read-only device identity.
@@ -78,29 +81,11 @@ func TestReenrolWithoutAttributesCannotWidenRights(t *testing.T) {
 
 	after, err := exporter.EvaluateTransaction(string(shipment.OpRead), id)
 	if err != nil {
-		t.Fatalf("read %s: %v%s", id, err, caPeerMessages(err))
+		t.Fatalf("read %s: %v%s", id, err, testnet.PeerMessages(err))
 	}
 	if string(after) != string(before) {
 		var s shipment.Shipment
 		_ = json.Unmarshal(after, &s)
 		t.Errorf("shipment %s changed (status now %s):\nbefore %s\nafter  %s", id, s.Status, before, after)
 	}
-}
-
-// caNewShipmentJSON is a creation request; the submitting organisation
-// becomes the exporter.
-func caNewShipmentJSON(id, buyer, carrier string, expected time.Time) string {
-	n := shipment.NewShipment{
-		ID: id, Buyer: buyer, Carrier: carrier, BuyerRef: "PO-" + id,
-		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
-		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
-		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
-		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
-		ExpectedDeliveryAt: expected.UTC(),
-	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		panic(err) // a fixed, valid struct
-	}
-	return string(b)
 }

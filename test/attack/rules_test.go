@@ -11,6 +11,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
 // submitPlain commits fn as p through an ordinary fabric-gateway client, as
@@ -18,7 +19,7 @@ import (
 func submitPlain(ctx context.Context, p *party, fn string, args ...string) attempt {
 	_, commit, err := p.contract().SubmitAsyncWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
-		return attempt{err: fmt.Errorf("%s as %s: %w%s", fn, p, err, peerDetails(err))}
+		return attempt{err: fmt.Errorf("%s as %s: %w%s", fn, p, err, testnet.PeerMessages(err))}
 	}
 	st, err := commit.StatusWithContext(ctx)
 	if err != nil {

@@ -21,8 +21,6 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
-	"google.golang.org/grpc/status"
 
 	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -171,13 +169,13 @@ func run(ctx context.Context, contract *client.Contract, c call) ([]byte, uint64
 	if c.evaluate() {
 		res, err := contract.EvaluateWithContext(ctx, c.fn, c.options()...)
 		if err != nil {
-			return nil, 0, fmt.Errorf("evaluate %s: %w%s", c.fn, err, peerMessages(err))
+			return nil, 0, fmt.Errorf("evaluate %s: %w%s", c.fn, err, testnet.PeerMessages(err))
 		}
 		return res, 0, nil
 	}
 	res, commit, err := contract.SubmitAsyncWithContext(ctx, c.fn, c.options()...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("submit %s: %w%s", c.fn, err, peerMessages(err))
+		return nil, 0, fmt.Errorf("submit %s: %w%s", c.fn, err, testnet.PeerMessages(err))
 	}
 	st, err := commit.StatusWithContext(ctx)
 	if err != nil {
@@ -187,20 +185,6 @@ func run(ctx context.Context, contract *client.Contract, c call) ([]byte, uint64
 		return nil, 0, fmt.Errorf("%s: transaction %s invalid: %s", c.fn, st.TransactionID, st.Code)
 	}
 	return res, st.BlockNumber, nil
-}
-
-// peerMessages renders the peers' messages of a gateway error, where the
-// chaincode's "CODE: message" lives.
-func peerMessages(err error) string {
-	var b strings.Builder
-	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if ed, ok := d.(*gateway.ErrorDetail); ok {
-				b.WriteString("; [" + ed.GetMspId() + " " + ed.GetAddress() + "] " + ed.GetMessage())
-			}
-		}
-	}
-	return b.String()
 }
 
 // orgs are the member organisations acting through their gateway identity
@@ -267,16 +251,7 @@ func others(msp string) (string, string) {
 // newShipmentJSON is a creation request; the submitting organisation becomes
 // the exporter.
 func newShipmentJSON(id, buyer, carrier string, expected time.Time) string {
-	n := shipment.NewShipment{
-		ID: id, Buyer: buyer, Carrier: carrier, BuyerRef: "PO-" + id,
-		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
-		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
-		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
-		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
-		ExpectedDeliveryAt: expected.UTC(),
-		Terms:              &shipment.Terms{Currency: "EUR", InvoiceAmountMinor: 1_000_000, LatePenaltyBpsPerDay: 100, LatePenaltyCapBps: 1_000, BreachRefundBps: 2_500},
-	}
-	b, err := json.Marshal(n)
+	b, err := json.Marshal(testnet.NewShipment(id, buyer, carrier, expected))
 	if err != nil {
 		panic(err) // a fixed, valid struct
 	}

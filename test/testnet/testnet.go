@@ -25,11 +25,14 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"google.golang.org/grpc/status"
 
 	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Network is a running local network.
@@ -283,4 +286,33 @@ func lock(path string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// PeerMessages renders the peers' messages of a fabric-gateway error, where
+// the chaincode's "CODE: message" lives: "; [MSP address] message" each.
+func PeerMessages(err error) string {
+	var b strings.Builder
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if ed, ok := d.(*gateway.ErrorDetail); ok {
+				b.WriteString("; [" + ed.GetMspId() + " " + ed.GetAddress() + "] " + ed.GetMessage())
+			}
+		}
+	}
+	return b.String()
+}
+
+// NewShipment is the tests' creation request: green coffee from Santos to
+// Hamburg, 2-8 °C, with terms; the submitting organisation becomes the
+// exporter. Tests adjust the copy they get.
+func NewShipment(id, buyer, carrier string, expected time.Time) shipment.NewShipment {
+	return shipment.NewShipment{
+		ID: id, Buyer: buyer, Carrier: carrier, BuyerRef: "PO-" + id,
+		Product:            shipment.Product{GTIN: "4006381333931", Lot: "L-42", Description: "Green coffee", Quantity: 320, Unit: "bag"},
+		Origin:             shipment.Place{Name: "Santos", Country: "BR"},
+		Destination:        shipment.Place{Name: "Hamburg", Country: "DE"},
+		ColdChain:          shipment.ColdChainPolicy{MinC: 2, MaxC: 8, MaxExcursionMinutes: 30},
+		ExpectedDeliveryAt: expected.UTC(),
+		Terms:              &shipment.Terms{Currency: "EUR", InvoiceAmountMinor: 1_000_000, LatePenaltyBpsPerDay: 100, LatePenaltyCapBps: 1_000, BreachRefundBps: 2_500},
+	}
 }
