@@ -31,7 +31,7 @@ const (
 	EnvOpsPhone        = "SHIPTRACE_OPS_PHONE"
 )
 
-// The stand-in's defaults (see test/wastandin).
+// The stand-in's defaults (see local/wastandin).
 const (
 	standinToken   = "standin-token"
 	standinPhoneID = "100000000000001"
@@ -114,7 +114,7 @@ func (n *Network) services() ([]service, error) {
 	}
 	var out []service
 	if n.useStandin() {
-		out = append(out, service{name: "wa-standin", pkg: "./test/wastandin/cmd/wa-standin", bin: "wa-standin",
+		out = append(out, service{name: "wa-standin", pkg: "./local/wastandin/cmd/wa-standin", bin: "wa-standin",
 			args: []string{"-addr", n.addr(20), "-token", token, "-phone-number-id", phoneID,
 				"-app-secret", secret, "-webhook-url", n.WebhookURL()},
 			health: n.StandinURL() + "/_standin/messages"})

@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/service"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 const (

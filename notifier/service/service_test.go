@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 func TestShippedDeliveredAndBreachProduceExactlyTheExpectedMessages(t *testing.T) {

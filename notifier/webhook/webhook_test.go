@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
 	"github.com/shiptrace/shiptrace/notifier/webhook"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 const secret = "app-secret"

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/whatsapp"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 func TestClassify(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/network/localnet"
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
+	"github.com/shiptrace/shiptrace/local/walk"
 )
 
 // killUnderLoad runs a create load through the gateway, SIGKILLs victim once

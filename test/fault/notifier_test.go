@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
 )
 
 // story is one shipment of a fault test with its buyer contact.

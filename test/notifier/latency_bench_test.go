@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

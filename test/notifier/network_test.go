@@ -18,12 +18,12 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"google.golang.org/grpc/status"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/service"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 const (

@@ -20,11 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 const (

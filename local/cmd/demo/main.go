@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shiptrace/shiptrace/test/e2e/walk"
+	"github.com/shiptrace/shiptrace/local/walk"
 )
 
 func main() {

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shiptrace/shiptrace/test/wastandin"
+	"github.com/shiptrace/shiptrace/local/wastandin"
 )
 
 func main() {

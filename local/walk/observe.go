@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/wastandin"
 )
 
 // Message is one WhatsApp template message as the stand-in received it.
