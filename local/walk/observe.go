@@ -31,7 +31,7 @@ type Message struct {
 // Messages returns every request the stand-in received, in order.
 func Messages(ctx context.Context, standinURL string) ([]Message, error) {
 	var recs []wastandin.Record
-	if err := getJSON(ctx, standinURL+"/_standin/messages", &recs); err != nil {
+	if err := GetJSON(ctx, standinURL+"/_standin/messages", &recs); err != nil {
 		return nil, err
 	}
 	out := make([]Message, 0, len(recs))
@@ -97,7 +97,7 @@ func Notifications(ctx context.Context, notifierURL, id string) ([]Notification,
 	var body struct {
 		Notifications []Notification `json:"notifications"`
 	}
-	if err := getJSON(ctx, notifierURL+"/v1/shipments/"+id+"/notifications", &body); err != nil {
+	if err := GetJSON(ctx, notifierURL+"/v1/shipments/"+id+"/notifications", &body); err != nil {
 		return nil, err
 	}
 	return body.Notifications, nil
@@ -266,8 +266,8 @@ func Format(msgs []Message) string {
 	return b.String()
 }
 
-// getJSON decodes the JSON answer of a GET that must be 200.
-func getJSON(ctx context.Context, url string, v any) error {
+// GetJSON decodes the JSON answer of a GET that must be 200.
+func GetJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
