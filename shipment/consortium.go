@@ -169,10 +169,10 @@ func (c *Consortium) CheckCapacity(field, mspID string, capacity Capacity) error
 	return nil
 }
 
-// voters is who votes on the next member set: the current members, or, for
-// the first set, every organisation it lists (none can be made a member
-// without its own vote, and at least two must agree).
-func (c *Consortium) voters(next Members) (ids []string, need int) {
+// Voters is who votes on the next member set and how many must agree: a
+// majority of the current members, or, for the first set, every
+// organisation it lists (none can be made a member without its own vote).
+func (c *Consortium) Voters(next Members) (ids []string, need int) {
 	if c == nil {
 		return next.MSPIDs(), len(next.Members)
 	}
@@ -199,7 +199,7 @@ func (c *Consortium) Approve(caller Caller, at time.Time, next Members) (Approva
 	if next.Sequence != c.nextSequence() {
 		return Approval{}, Errorf(Conflict, "ApproveMembers: sequence is %d; the next member set must have sequence %d", next.Sequence, c.nextSequence())
 	}
-	ids, _ := c.voters(next)
+	ids, _ := c.Voters(next)
 	if !slices.Contains(ids, caller.MSPID) {
 		return Approval{}, Errorf(Forbidden, "ApproveMembers: only %s vote on member set %d; caller is %s", strings.Join(ids, ", "), next.Sequence, caller)
 	}
@@ -220,7 +220,7 @@ func (c *Consortium) Commit(caller Caller, at time.Time, next Members, approvals
 	if next.Sequence != c.nextSequence() {
 		return nil, Errorf(Conflict, "CommitMembers: sequence is %d; the next member set must have sequence %d", next.Sequence, c.nextSequence())
 	}
-	ids, need := c.voters(next)
+	ids, need := c.Voters(next)
 	if !slices.Contains(ids, caller.MSPID) {
 		return nil, Errorf(Forbidden, "CommitMembers: only %s vote on member set %d; caller is %s", strings.Join(ids, ", "), next.Sequence, caller)
 	}

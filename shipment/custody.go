@@ -2,6 +2,7 @@ package shipment
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,6 +12,20 @@ import (
 type CustodyPeriod struct {
 	Holder string    `json:"holder"`
 	Since  time.Time `json:"since"`
+}
+
+// Endorsers lists, sorted, the organisations whose peers must endorse every
+// change to s: its exporter and its buyer always, and the custodian while it
+// is neither (a carrier holding the goods). So no organisation changes a
+// shipment alone, and the party a change costs always endorses it
+// (chaincode/README.md, "Trust matrix").
+func (s *Shipment) Endorsers() []string {
+	orgs := []string{s.Exporter, s.Buyer}
+	if !slices.Contains(orgs, s.Custodian) {
+		orgs = append(orgs, s.Custodian)
+	}
+	slices.Sort(orgs)
+	return orgs
 }
 
 // custodyChain returns the shipment's custody periods. A record written

@@ -285,3 +285,20 @@ func TestMembersValidationAndDigest(t *testing.T) {
 		t.Fatalf("not canonical: %+v", a)
 	}
 }
+
+// TestEndorsersFollowCustody: exporter and buyer always, the carrier only
+// while it holds the goods.
+func TestEndorsersFollowCustody(t *testing.T) {
+	s := inStatus(t, StatusShipped)
+	if got := strings.Join(s.Endorsers(), ","); got != "ExporterMSP,RetailerMSP" {
+		t.Fatalf("shipped: %s", got)
+	}
+	wantCode(t, s.HandOver(exporter, t0, carrierMSP, members), "")
+	if got := strings.Join(s.Endorsers(), ","); got != "CarrierMSP,ExporterMSP,RetailerMSP" {
+		t.Fatalf("with the carrier: %s", got)
+	}
+	wantCode(t, s.HandOver(carrier, t0, buyerMSP, members), "")
+	if got := strings.Join(s.Endorsers(), ","); got != "ExporterMSP,RetailerMSP" {
+		t.Fatalf("with the buyer: %s", got)
+	}
+}

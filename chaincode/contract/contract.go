@@ -147,7 +147,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if err := t.reindex(old, s); err != nil {
 		return "", err
 	}
-	if old == nil || !slices.Equal(parties(old), parties(s)) {
+	if old == nil || !slices.Equal(old.Endorsers(), s.Endorsers()) {
 		if err := t.setEndorsers(key, s); err != nil {
 			return "", err
 		}
@@ -193,7 +193,8 @@ func (t *txn) reindex(old, s *shipment.Shipment) error {
 // breach), is endorsed by the peer of the party it costs, which runs the
 // same rules on its own clock. See chaincode/README.md, "Trust matrix".
 func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
-	policy, err := peersPolicy(len(parties(s)), parties(s))
+	orgs := s.Endorsers()
+	policy, err := peersPolicy(len(orgs), orgs)
 	if err != nil {
 		return fmt.Errorf("key endorsement policy for %s: %w", s.ID, err)
 	}
@@ -201,16 +202,6 @@ func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
 		return fmt.Errorf("set key endorsement policy for %s: %w", s.ID, err)
 	}
 	return nil
-}
-
-// parties lists the organisations whose peers must endorse a change to s.
-func parties(s *shipment.Shipment) []string {
-	orgs := []string{s.Exporter, s.Buyer}
-	if !slices.Contains(orgs, s.Custodian) {
-		orgs = append(orgs, s.Custodian)
-	}
-	slices.Sort(orgs)
-	return orgs
 }
 
 // emit sets the transaction's one chaincode event, named by its type.

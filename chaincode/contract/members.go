@@ -163,10 +163,7 @@ func (c *Contract) CommitMembers(ctx contractapi.TransactionContextInterface, me
 	if err != nil {
 		return "", err
 	}
-	voters := next.MSPIDs()
-	if cur != nil {
-		voters = cur.MSPIDs()
-	}
+	voters, _ := cur.Voters(next)
 	approvals, err := t.approvals(voters)
 	if err != nil {
 		return "", err
