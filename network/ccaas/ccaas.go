@@ -9,8 +9,18 @@
 //
 // For chaincode-as-a-service there is nothing to compile: the package carries a
 // connection.json telling the peer where the chaincode server listens and how
-// to reach it over TLS. build validates that file, so a bad package fails at
-// install time with a clear message instead of at the first transaction.
+// to reach it over TLS. Its values may be templates over the peer's
+// CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG, as with Fabric's own ccaas builder, so
+// that one package serves every member. build renders and validates the file,
+// so a bad package or a peer without its configuration fails at install time
+// with a clear message instead of at the first transaction.
+//
+// Fabric's builder (ccaas_builder in the Fabric repository) is a nested Go
+// module that the module proxy does not serve for the pinned Fabric commit
+// (403 for github.com/hyperledger/fabric/ccaas_builder and .../v2/ccaas_builder
+// at v0.0.0-20230401164317-bd8e24856939), and it cannot read TLS material from
+// files, which keeping keys out of the shared package needs. This package
+// follows its interface and its configuration variable instead.
 package ccaas
 
 import (
@@ -83,9 +93,10 @@ func Detect(metadataDir string) error {
 	return nil
 }
 
-// Build validates sourceDir/connection.json and copies it, with any META-INF
-// folder (state database indexes), into outputDir.
-func Build(sourceDir, metadataDir, outputDir string) error {
+// Build renders sourceDir/connection.json with the peer's config (the decoded
+// ConfigEnv object; nil when the peer sets none), validates it and writes it,
+// with any META-INF folder (state database indexes), into outputDir.
+func Build(sourceDir, metadataDir, outputDir string, config map[string]string) error {
 	if err := Detect(metadataDir); err != nil {
 		return err
 	}
@@ -97,7 +108,13 @@ func Build(sourceDir, metadataDir, outputDir string) error {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return fmt.Errorf("build: connection.json: %w", err)
 	}
+	if c, err = c.render(config); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	if err := c.Validate(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if b, err = json.Marshal(c); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
 	if err := os.MkdirAll(outputDir, 0o755); err != nil {

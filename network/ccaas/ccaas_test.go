@@ -58,7 +58,7 @@ func TestBuildAndRelease(t *testing.T) {
 	writeJSON(t, filepath.Join(src, "connection.json"), conn)
 	writeJSON(t, filepath.Join(src, "META-INF", "statedb", "couchdb", "indexes", "i.json"), map[string]string{"a": "b"})
 
-	if err := Build(src, md, out); err != nil {
+	if err := Build(src, md, out, nil); err != nil {
 		t.Fatalf("Build: %v", err)
 	}
 	if err := Release(out, rel); err != nil {
@@ -103,7 +103,7 @@ func TestBuildRejectsBadConnection(t *testing.T) {
 			} else {
 				writeJSON(t, filepath.Join(src, "connection.json"), tt.conn)
 			}
-			err := Build(src, md, out)
+			err := Build(src, md, out, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Build() error = %v, want it to mention %q", err, tt.want)
 			}

@@ -1,17 +1,13 @@
 package localnet
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +22,8 @@ import (
 // its own word, and writes still commit while one member's peer is down.
 const EndorsementPolicy = "OutOf(2,'ExporterMSP.peer','CarrierMSP.peer','RetailerMSP.peer')"
 
-// Deploy packages the chaincode as an external service for each org, installs
-// it on the org's peer, (re)starts the org's chaincode server with the new
+// Deploy packages the chaincode as an external service (one package, the same
+// for every org: see ccaas.Package), installs it on each org's peer, (re)starts the org's chaincode server with the new
 // package ID, approves the definition for every org and commits it. Each call
 // takes the next sequence, so it serves both the first deployment and every
 // upgrade. An empty version means "1.<sequence-1>".
@@ -44,10 +40,17 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	if st.Packages == nil {
 		st.Packages = map[string]string{}
 	}
+	var pkg []byte
+	if err := n.step("package "+label, func() error {
+		pkg, err = n.ChaincodePackage(ctx, label)
+		return err
+	}); err != nil {
+		return err
+	}
 	for _, p := range n.Layout.Peers() {
 		var pkgID string
 		if err := n.step(fmt.Sprintf("install %s on %s", label, p.Name), func() error {
-			pkgID, err = n.install(ctx, p, label)
+			pkgID, err = n.install(ctx, p, label, pkg)
 			return err
 		}); err != nil {
 			return err
@@ -90,13 +93,9 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 
 func ccServerName(p topology.Node) string { return "chaincode." + p.Org.Label }
 
-// install writes the org's ccaas package and installs it, returning the
-// package ID the peer reports for it.
-func (n *Network) install(ctx context.Context, p topology.Node, label string) (string, error) {
-	pkg, err := n.ccaasPackage(p, label)
-	if err != nil {
-		return "", err
-	}
+// install writes the chaincode package and installs it on p's peer,
+// returning the package ID the peer reports for it.
+func (n *Network) install(ctx context.Context, p topology.Node, label string, pkg []byte) (string, error) {
 	dir := filepath.Join(n.Layout.Home, "packages")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -105,9 +104,8 @@ func (n *Network) install(ctx context.Context, p topology.Node, label string) (s
 	if err := os.WriteFile(file, pkg, 0o600); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(pkg)
-	want := label + ":" + hex.EncodeToString(sum[:])
-	err = retry(ctx, 60*time.Second, func(ctx context.Context) error {
+	want := ccaas.PackageID(label, pkg)
+	err := retry(ctx, 60*time.Second, func(ctx context.Context) error {
 		_, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "install", file)
 		if err != nil && strings.Contains(err.Error(), "already successfully installed") {
 			return nil
@@ -118,92 +116,60 @@ func (n *Network) install(ctx context.Context, p topology.Node, label string) (s
 		return "", err
 	}
 	// The package ID is what the peer says it is: read it back.
-	out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "queryinstalled", "--output", "json")
+	ids, err := n.installedPackages(ctx, p)
 	if err != nil {
 		return "", err
+	}
+	if slices.Contains(ids, want) {
+		return want, nil
+	}
+	return "", fmt.Errorf("%s reports no package %s after install, only %v", p.Name, want, ids)
+}
+
+// InstalledPackages asks every org's peer which chaincode packages it has
+// installed, by package ID.
+func (n *Network) InstalledPackages(ctx context.Context) (map[string][]string, error) {
+	ids := map[string][]string{}
+	for _, p := range n.Layout.Peers() {
+		list, err := n.installedPackages(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		ids[p.Org.MSPID] = list
+	}
+	return ids, nil
+}
+
+func (n *Network) installedPackages(ctx context.Context, p topology.Node) ([]string, error) {
+	out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "queryinstalled", "--output", "json")
+	if err != nil {
+		return nil, err
 	}
 	var installed struct {
 		InstalledChaincodes []struct {
 			PackageID string `json:"package_id"`
-			Label     string `json:"label"`
 		} `json:"installed_chaincodes"`
 	}
 	if err := json.Unmarshal(out, &installed); err != nil {
-		return "", fmt.Errorf("queryinstalled: %w: %s", err, out)
+		return nil, fmt.Errorf("queryinstalled on %s: %w: %s", p.Name, err, out)
 	}
+	var ids []string
 	for _, ic := range installed.InstalledChaincodes {
-		if ic.PackageID == want {
-			return ic.PackageID, nil
-		}
+		ids = append(ids, ic.PackageID)
 	}
-	return "", fmt.Errorf("%s reports no package %s after install: %s", p.Name, want, out)
+	return ids, nil
 }
 
-// ccaasPackage builds the chaincode package for one org: metadata.json of type
-// ccaas and a code.tar.gz holding connection.json, which tells the org's peer
-// where its chaincode server listens and how to authenticate it. File times are
-// fixed so the same inputs give the same package ID.
-func (n *Network) ccaasPackage(p topology.Node, label string) ([]byte, error) {
-	l := n.Layout
-	read := func(path string) (string, error) {
-		b, err := os.ReadFile(path)
-		return string(b), err
-	}
-	root, err := read(l.TLSCACert(p.Org))
+// ChaincodePackage builds the ccaas package from the chaincode module's source
+// digest. Nothing in it belongs to one org (each peer supplies its address and
+// TLS files through ccaas.ConfigEnv), so every member that builds from the
+// same commit installs the same bytes under the same package ID.
+func (n *Network) ChaincodePackage(ctx context.Context, label string) ([]byte, error) {
+	digest, err := ccaas.SourceDigest(ctx, filepath.Join(n.Repo, "chaincode"), chaincodeMain)
 	if err != nil {
 		return nil, err
 	}
-	clientCert, err := read(filepath.Join(l.NodeTLSDir(p), "server.crt"))
-	if err != nil {
-		return nil, err
-	}
-	clientKey, err := read(filepath.Join(l.NodeTLSDir(p), "server.key"))
-	if err != nil {
-		return nil, err
-	}
-	conn := ccaas.Connection{Address: fmt.Sprintf("127.0.0.1:%d", p.CCServerPort()), DialTimeout: "10s",
-		TLSRequired: true, ClientAuthRequired: true, RootCert: root, ClientCert: clientCert, ClientKey: clientKey}
-	if err := conn.Validate(); err != nil {
-		return nil, err
-	}
-	connJSON, err := json.Marshal(conn)
-	if err != nil {
-		return nil, err
-	}
-	code, err := tarGz(map[string][]byte{"connection.json": connJSON})
-	if err != nil {
-		return nil, err
-	}
-	meta, _ := json.Marshal(map[string]string{"type": ccaas.Type, "label": label})
-	return tarGz(map[string][]byte{"metadata.json": meta, "code.tar.gz": code})
-}
-
-func tarGz(files map[string][]byte) ([]byte, error) {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	// Fixed order (metadata first, as Fabric writes it) and fixed times.
-	names := []string{"metadata.json", "code.tar.gz", "connection.json"}
-	for _, name := range names {
-		b, ok := files[name]
-		if !ok {
-			continue
-		}
-		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := gz.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return ccaas.Package(label, digest)
 }
 
 // startCCServer starts the org's chaincode server for a package ID and waits

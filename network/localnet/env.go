@@ -1,11 +1,13 @@
 package localnet
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/shiptrace/shiptrace/network/ccaas"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
 
@@ -129,7 +131,8 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
 		"CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES="+l.TLSCACert(p.Org),
 		"CORE_METRICS_PROVIDER=prometheus",
-		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: shiptrace-ccaas, path: "+n.builderDir()+"}]",
+		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: shiptrace-ccaas, path: "+n.builderDir()+", propagateEnvironment: ["+ccaas.ConfigEnv+"]}]",
+		ccaas.ConfigEnv+"="+n.builderConfig(p),
 	)
 }
 
@@ -178,4 +181,19 @@ func (n *Network) allTLSCAs() []string {
 		cas = append(cas, n.Layout.TLSCACert(org))
 	}
 	return cas
+}
+
+// builderConfig is the peer's part of the chaincode connection, which the
+// shared package's connection.json names (ccaas.SharedConnection): where this
+// org's chaincode server listens, the CA that issued its certificate, and the
+// peer's own TLS pair to authenticate to it.
+func (n *Network) builderConfig(p topology.Node) string {
+	tlsDir := n.Layout.NodeTLSDir(p)
+	b, _ := json.Marshal(map[string]string{ // a map of strings always marshals
+		"address":          fmt.Sprintf("127.0.0.1:%d", p.CCServerPort()),
+		"root_cert_file":   n.Layout.TLSCACert(p.Org),
+		"client_cert_file": filepath.Join(tlsDir, "server.crt"),
+		"client_key_file":  filepath.Join(tlsDir, "server.key"),
+	})
+	return string(b)
 }

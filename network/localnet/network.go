@@ -145,19 +145,30 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 				return err
 			}
 		}
-		return n.goBuild(ctx, "./chaincode/cmd/shiptrace-cc", n.chaincodeBin())
+		// The chaincode is its own module: built inside it, with its own
+		// go.sum, never with the services' dependency versions.
+		return n.goBuildIn(ctx, filepath.Join(n.Repo, "chaincode"), chaincodeMain, n.chaincodeBin())
 	})
 }
 
-// goBuild compiles a package of this repository. The build goes to a temporary
-// name and is renamed, so a running process keeps its executable intact.
+// chaincodeMain is the chaincode server's package in the chaincode module.
+const chaincodeMain = "./cmd/shiptrace-cc"
+
+// goBuild compiles a package of this repository's root module.
 func (n *Network) goBuild(ctx context.Context, pkg, out string) error {
+	return n.goBuildIn(ctx, n.Repo, pkg, out)
+}
+
+// goBuildIn compiles pkg of the module in dir. The build goes to a temporary
+// name and is renamed, so a running process keeps its executable intact;
+// -trimpath keeps the checkout's location out of the binary.
+func (n *Network) goBuildIn(ctx context.Context, dir, pkg, out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
 	tmp := out + ".new"
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, pkg)
-	cmd.Dir = n.Repo
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, pkg)
+	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
-	"github.com/shiptrace/shiptrace/chaincode/contract"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -172,7 +171,7 @@ func BenchmarkListShipments(b *testing.B) {
 	count := func() (int, []string) {
 		n, bookmark, marks := 0, "", []string{""}
 		for {
-			page := decode[contract.ShipmentPage](b, o.evaluate(b, retailerMSP, "ListShipments", "", "200", bookmark))
+			page := decode[wirePage[shipment.Shipment]](b, o.evaluate(b, retailerMSP, "ListShipments", "", "200", bookmark))
 			n += len(page.Items)
 			if bookmark = page.Bookmark; bookmark == "" {
 				return n, marks
@@ -250,7 +249,7 @@ func BenchmarkReadings(b *testing.B) {
 		for i := range 200 {
 			from := start.Add(time.Duration(rand.IntN(9_000)) * spacing).Format(time.RFC3339Nano)
 			t0 := time.Now()
-			page := decode[contract.ReadingPage](b, o.evaluate(b, retailerMSP, "Readings", id, from, "", strconv.Itoa(size), ""))
+			page := decode[wirePage[shipment.Reading]](b, o.evaluate(b, retailerMSP, "Readings", id, from, "", strconv.Itoa(size), ""))
 			lat = append(lat, time.Since(t0))
 			if len(page.Items) == 0 {
 				b.Fatalf("empty page %d", i)

@@ -14,7 +14,6 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shiptrace/shiptrace/chaincode/contract"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -39,7 +38,7 @@ func contactFor(t testing.TB) shipment.Contact {
 func (o *orgs) setContact(t testing.TB, id string, c shipment.Contact) uint64 {
 	t.Helper()
 	_, block := o.submit(t, exporterMSP, "SetBuyerContact", client.WithArguments(id),
-		client.WithTransient(map[string][]byte{contract.TransientContact: []byte(mustJSON(t, c))}),
+		client.WithTransient(map[string][]byte{transientContact: []byte(mustJSON(t, c))}),
 		client.WithEndorsingOrganizations(exporterMSP))
 	return block
 }
@@ -66,7 +65,7 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	if s.ColdChain.State != shipment.ColdChainBreached || s.ColdChain.Count != 3 {
 		t.Fatalf("cold chain after a reading above the hard maximum = %+v", s.ColdChain)
 	}
-	for _, r := range decode[contract.ReadingPage](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "10", "")).Items {
+	for _, r := range decode[wirePage[shipment.Reading]](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "10", "")).Items {
 		if !strings.HasPrefix(r.RecordedBy, carrierMSP+"/User1@") {
 			t.Fatalf("reading %+v does not name the identity that recorded it", r)
 		}
@@ -85,7 +84,7 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		}
 	}
 
-	hist := decode[[]contract.HistoryEntry](t, o.evaluate(t, carrierMSP, "ShipmentHistory", id))
+	hist := decode[[]historyEntry](t, o.evaluate(t, carrierMSP, "ShipmentHistory", id))
 	var who []string
 	for _, h := range hist {
 		who = append(who, h.MSPID+":"+string(h.Shipment.Status))
@@ -101,11 +100,11 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		}
 	}
 
-	page := decode[contract.ReadingPage](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "2", ""))
+	page := decode[wirePage[shipment.Reading]](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "2", ""))
 	if len(page.Items) != 2 || page.Bookmark == "" || !page.Items[0].Time.Equal(readings[0].Time) {
 		t.Fatalf("first readings page = %+v", page)
 	}
-	page = decode[contract.ReadingPage](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "2", page.Bookmark))
+	page = decode[wirePage[shipment.Reading]](t, o.evaluate(t, retailerMSP, "Readings", id, "", "", "2", page.Bookmark))
 	if len(page.Items) != 1 || page.Bookmark != "" || !page.Items[0].Time.Equal(readings[2].Time) {
 		t.Fatalf("second readings page = %+v", page)
 	}
@@ -246,7 +245,7 @@ func TestListShipmentsPagesThroughAFilter(t *testing.T) {
 	seen := map[string]int{}
 	bookmark := ""
 	for pages := 0; ; pages++ {
-		page := decode[contract.ShipmentPage](t, o.evaluate(t, carrierMSP, "ListShipments", `{"status":"CANCELLED","exporter":"ExporterMSP"}`, "2", bookmark))
+		page := decode[wirePage[shipment.Shipment]](t, o.evaluate(t, carrierMSP, "ListShipments", `{"status":"CANCELLED","exporter":"ExporterMSP"}`, "2", bookmark))
 		if len(page.Items) > 2 {
 			t.Fatalf("page of %d items, asked for 2", len(page.Items))
 		}

@@ -247,3 +247,24 @@ func eventsFor(t testing.TB, events <-chan *client.ChaincodeEvent, id string, n 
 	}
 	return out
 }
+
+// The contract's answers as a client sees them on the wire. The tests decode
+// with their own description of the JSON rather than the contract's Go types,
+// so a change of the wire format fails here (and the contract lives in its
+// own module, which the services' module does not import).
+type wirePage[T any] struct {
+	Items    []T    `json:"items"`
+	Bookmark string `json:"bookmark"`
+}
+
+type historyEntry struct {
+	TxID     string             `json:"txId"`
+	Time     time.Time          `json:"time"`
+	MSPID    string             `json:"mspId"`
+	IsDelete bool               `json:"isDelete"`
+	Shipment *shipment.Shipment `json:"shipment"`
+}
+
+// transientContact is the transient-map key under which the buyer contact
+// travels (never in the proposal's arguments, which go into the block).
+const transientContact = "buyerContact"

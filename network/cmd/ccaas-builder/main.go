@@ -1,7 +1,8 @@
 // Command ccaas-builder is the peer's external builder for chaincode-as-a-
 // service packages. Install it as bin/detect, bin/build and bin/release (links
 // to one binary); it acts by the name it was started under, as Fabric calls
-// each program by path.
+// each program by path. The peer must pass it ccaas.ConfigEnv
+// (propagateEnvironment in core.yaml's externalBuilders entry).
 package main
 
 import (
@@ -33,7 +34,11 @@ func run(name string, args []string) error {
 		if len(args) != 3 {
 			return fmt.Errorf("usage: build SOURCE METADATA OUTPUT")
 		}
-		return ccaas.Build(args[0], args[1], args[2])
+		config, err := ccaas.ParseConfig(os.Getenv(ccaas.ConfigEnv))
+		if err != nil {
+			return err
+		}
+		return ccaas.Build(args[0], args[1], args[2], config)
 	case "release":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: release BUILD RELEASE")
