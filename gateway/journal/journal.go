@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -290,25 +291,35 @@ func (j *Journal) Purge() (int, error) {
 	defer j.mu.Unlock()
 	err := j.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketKeys, bucketTxs} {
-			c := tx.Bucket(name).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
+			// Collect first, delete after: deleting under a cursor and then
+			// calling Next has skipped entries in bolt/bbolt (etcd-io/bbolt#146).
+			b := tx.Bucket(name)
+			var old [][]byte
+			err := b.ForEach(func(k, v []byte) error {
 				var stamp struct {
 					Created   time.Time `json:"created"`
 					Submitted time.Time `json:"submitted"`
 				}
 				if err := json.Unmarshal(v, &stamp); err != nil {
-					continue
+					return nil
 				}
 				t := stamp.Created
 				if t.IsZero() {
 					t = stamp.Submitted
 				}
 				if t.Before(cutoff) && !j.inflight[string(k)] {
-					if err := c.Delete(); err != nil {
-						return err
-					}
-					n++
+					old = append(old, slices.Clone(k))
 				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range old {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				n++
 			}
 		}
 		return nil

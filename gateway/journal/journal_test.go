@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,5 +114,32 @@ func TestASecondProcessCannotOpenTheJournal(t *testing.T) {
 	_, err := Open(path, Options{})
 	if err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// Deleting under a bbolt cursor moves the cursor to the next entry, so a
+// purge that then calls Next skips every entry that follows a deleted one.
+func TestPurgeDeletesConsecutiveOldEntries(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	j := open(t, filepath.Join(t.TempDir(), "j.db"), &now)
+	defer j.Close()
+	const n = 100
+	for i := range n {
+		if err := j.PutTx(Tx{ID: fmt.Sprintf("t%04d", i), Status: TxCommitted}); err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprintf("k%04d", i)
+		j.Begin(Entry{Scope: "s", Key: key, Fingerprint: "f"})
+		j.Complete("s", key, 200, nil, nil)
+	}
+	now = now.Add(2 * time.Hour)
+	got, err := j.Purge()
+	if err != nil || got != 2*n {
+		t.Fatalf("purged %d (%v), want %d", got, err, 2*n)
+	}
+	for i := range n {
+		if _, ok, _ := j.Tx(fmt.Sprintf("t%04d", i)); ok {
+			t.Errorf("transaction t%04d survived the purge", i)
+		}
 	}
 }
