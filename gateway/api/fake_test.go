@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiptrace/shiptrace/gateway/fabric"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
 )
 

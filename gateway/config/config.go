@@ -18,8 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
-	"github.com/shiptrace/shiptrace/gateway/fabric"
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 )
 
 // EnvPrefix prefixes every environment variable: fabric.commit_timeout is
@@ -335,9 +334,9 @@ func (c *Config) Validate() error {
 // Members resolves the identities into the material the Fabric client needs,
 // reading the connection profile where an identity names a profile user.
 func (c *Config) Members() ([]fabric.Member, error) {
-	var prof *connection.Profile
+	var prof *fabric.Profile
 	if c.Profile != "" {
-		p, err := connection.Load(c.Profile)
+		p, err := fabric.Load(c.Profile)
 		if err != nil {
 			return nil, fmt.Errorf("profile: %w", err)
 		}
@@ -346,7 +345,7 @@ func (c *Config) Members() ([]fabric.Member, error) {
 	var out []fabric.Member
 	for _, id := range c.Identities {
 		m := fabric.Member{Name: id.Name, MSPID: id.MSPID,
-			User: connection.User{Cert: id.Cert, Key: id.Key, TLSCert: id.TLSCert, TLSKey: id.TLSKey}}
+			User: fabric.User{Cert: id.Cert, Key: id.Key, TLSCert: id.TLSCert, TLSKey: id.TLSKey}}
 		if prof != nil {
 			if org, err := prof.Org(id.MSPID); err == nil {
 				m.Peers = org.Peers
@@ -364,7 +363,7 @@ func (c *Config) Members() ([]fabric.Member, error) {
 		if len(id.Peers) > 0 {
 			m.Peers = nil
 			for i, p := range id.Peers {
-				m.Peers = append(m.Peers, connection.Peer{Name: fmt.Sprintf("%s-peer%d", id.Name, i), Endpoint: p.Endpoint, TLSRootCA: p.TLSRootCA, ServerName: p.ServerName})
+				m.Peers = append(m.Peers, fabric.Peer{Name: fmt.Sprintf("%s-peer%d", id.Name, i), Endpoint: p.Endpoint, TLSRootCA: p.TLSRootCA, ServerName: p.ServerName})
 			}
 		}
 		out = append(out, m)

@@ -3,8 +3,6 @@ package localnet
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,8 +15,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/identity/plan"
-	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/network/fabricbin"
 	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
@@ -62,16 +60,16 @@ func orgUsers(org topology.Org) []orgUser {
 // such a network the notifier's name points at User1's files: the services
 // still start, and the contract refuses both, as it refuses every role-less
 // certificate.
-func (n *Network) profileUsers(org topology.Org) map[string]connection.User {
+func (n *Network) profileUsers(org topology.Org) map[string]fabric.User {
 	l := n.Layout
-	users := map[string]connection.User{}
+	users := map[string]fabric.User{}
 	for _, u := range orgUsers(org) {
 		files := u.name
 		if _, err := os.Stat(l.UserMSPDir(org, u.name)); u.name == "Notifier" && errors.Is(err, os.ErrNotExist) {
 			files = "User1"
 		}
 		msp, tlsDir := l.UserMSPDir(org, files), l.UserTLSDir(org, files)
-		users[u.name] = connection.User{
+		users[u.name] = fabric.User{
 			Cert:    filepath.Join(msp, "signcerts", files+"@"+org.Domain+"-cert.pem"),
 			Key:     filepath.Join(msp, "keystore", "priv_sk"),
 			TLSCert: filepath.Join(tlsDir, "client.crt"),
@@ -155,13 +153,11 @@ func (n *Network) startCA(ctx context.Context, ca topology.CA) error {
 
 // caReady asks the CA server for its info over TLS, trusting its root.
 func caReady(ctx context.Context, ca topology.CA, rootFile string) error {
-	root, err := os.ReadFile(rootFile)
+	cfg, err := fabric.TLSConfig(fabric.Peer{Name: ca.Name, TLSRootCA: rootFile}, fabric.User{})
 	if err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(root)
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ca.URL()+"/cainfo?ca="+ca.CAName(), nil)
 	if err != nil {
 		return err

@@ -3,17 +3,15 @@ package localnet
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
 
@@ -24,22 +22,16 @@ type opsClient struct {
 }
 
 func (n *Network) opsClient(node topology.Node) (*opsClient, error) {
-	ca, err := os.ReadFile(n.Layout.TLSCACert(node.Org))
-	if err != nil {
-		return nil, fmt.Errorf("%s: TLS CA: %w", node.Name, err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
 	// The org admin's TLS client certificate opens /metrics.
 	userTLS := n.Layout.UserTLSDir(node.Org, "Admin")
-	pair, err := tls.LoadX509KeyPair(filepath.Join(userTLS, "client.crt"), filepath.Join(userTLS, "client.key"))
+	cfg, err := fabric.TLSConfig(fabric.Peer{Name: node.Name, TLSRootCA: n.Layout.TLSCACert(node.Org)},
+		fabric.User{TLSCert: filepath.Join(userTLS, "client.crt"), TLSKey: filepath.Join(userTLS, "client.key")})
 	if err != nil {
-		return nil, fmt.Errorf("%s: admin TLS client certificate: %w", node.Name, err)
+		return nil, fmt.Errorf("%s: operations TLS: %w", node.Name, err)
 	}
 	return &opsClient{
 		base: fmt.Sprintf("https://127.0.0.1:%d", node.OpsPort()),
-		hc: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}},
+		hc:   &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}},
 	}, nil
 }
 

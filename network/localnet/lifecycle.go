@@ -11,7 +11,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
 )
@@ -359,12 +359,12 @@ func (n *Network) waitGossip(ctx context.Context, timeout time.Duration) error {
 // writeProfile writes the connection material clients use.
 func (n *Network) writeProfile() error {
 	l := n.Layout
-	prof := connection.Profile{Channel: topology.Channel, Chaincode: topology.Chaincode, Orgs: map[string]connection.Org{}}
+	prof := fabric.Profile{Channel: topology.Channel, Chaincode: topology.Chaincode, Orgs: map[string]fabric.Org{}}
 	for _, p := range l.Peers() {
 		users := n.profileUsers(p.Org)
-		prof.Orgs[p.Org.MSPID] = connection.Org{
+		prof.Orgs[p.Org.MSPID] = fabric.Org{
 			MSPID: p.Org.MSPID,
-			Peers: []connection.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: "127.0.0.1"}},
+			Peers: []fabric.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: "127.0.0.1"}},
 			Users: users,
 		}
 	}

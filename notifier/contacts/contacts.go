@@ -12,24 +12,26 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"google.golang.org/grpc/status"
-
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
-// Evaluator is the part of a fabric-gateway Contract used here.
+// Evaluator runs a query through the Fabric adapter.
 type Evaluator interface {
-	EvaluateTransaction(name string, args ...string) ([]byte, error)
+	Evaluate(ctx context.Context, req fabric.Request) ([]byte, error)
 }
 
-var _ Evaluator = (*client.Contract)(nil)
+var _ Evaluator = (*fabric.Client)(nil)
 
 // Fabric reads contacts through the contract's BuyerContact evaluate
-// transaction, which only the shipment's exporter org may call.
+// transaction, which only the shipment's exporter org may call. The adapter
+// bounds the call by its evaluate timeout, moves to another peer of the
+// organisation when one is unreachable, and turns the contract's refusals
+// into *shipment.Error.
 type Fabric struct {
-	Contract Evaluator
+	Client   Evaluator
+	Identity string // the adapter member the notifier signs as
 }
 
 // BuyerContact implements notifier.ContactSource. NOT_FOUND from the
@@ -38,9 +40,9 @@ func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.C
 	if err := ctx.Err(); err != nil {
 		return notifier.Contact{}, err
 	}
-	raw, err := f.Contract.EvaluateTransaction("BuyerContact", shipmentID)
+	raw, err := f.Client.Evaluate(ctx, fabric.Request{Identity: f.Identity, Tx: string(shipment.OpReadContact), Args: []string{shipmentID}})
 	if err != nil {
-		if contractCode(err) == shipment.NotFound {
+		if shipment.ErrorCode(err) == shipment.NotFound {
 			return notifier.Contact{}, notifier.ErrNoContact
 		}
 		return notifier.Contact{}, fmt.Errorf("evaluate BuyerContact(%s): %w", shipmentID, err)
@@ -53,24 +55,6 @@ func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.C
 		return notifier.Contact{}, fmt.Errorf("decode BuyerContact(%s): %w", shipmentID, err)
 	}
 	return c, nil
-}
-
-// contractCode finds the contract's error code ("NOT_FOUND: ...") in an
-// evaluate error, whose message or gRPC details carry the chaincode's text.
-func contractCode(err error) shipment.Code {
-	texts := []string{err.Error()}
-	if st, ok := status.FromError(err); ok {
-		texts = append(texts, st.Message())
-		for _, d := range st.Details() {
-			texts = append(texts, fmt.Sprint(d))
-		}
-	}
-	for _, t := range texts {
-		if e, ok := shipment.ParseError(t); ok {
-			return e.Code
-		}
-	}
-	return ""
 }
 
 // File serves contacts from a JSON file {shipmentId: Contact}, read at

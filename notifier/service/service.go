@@ -18,11 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/contacts"
 	"github.com/shiptrace/shiptrace/notifier/decide"
-	"github.com/shiptrace/shiptrace/notifier/fabricconn"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/logonly"
 	"github.com/shiptrace/shiptrace/notifier/metrics"
@@ -168,7 +168,7 @@ func nilIfEmpty(s []string) []string {
 	return s
 }
 
-// connectFabric opens the gateway when the event source or the contact
+// connectFabric opens the Fabric adapter when the event source or the contact
 // source needs it and was not replaced by an option.
 func (s *Service) connectFabric() error {
 	needSource := s.source == nil && s.cfg.Intake.Source == "fabric"
@@ -177,21 +177,27 @@ func (s *Service) connectFabric() error {
 		return nil
 	}
 	f := s.cfg.Fabric
-	gw, conn, err := fabricconn.Connect(fabricconn.Config{
-		PeerEndpoint: f.PeerEndpoint, ServerName: f.ServerName, TLSCACert: f.TLSCACert,
-		MSPID: f.MSPID, CertPath: f.CertPath, KeyPath: f.KeyPath, EvaluateTimeout: f.EvaluateTimeout,
-		ConnectionProfile: f.ConnectionProfile, User: f.User, TLSClientCert: f.TLSClientCert, TLSClientKey: f.TLSClientKey,
+	m, err := s.fabricMember()
+	if err != nil {
+		return fmt.Errorf("fabric: %w", err)
+	}
+	adapter, err := fabric.Open([]fabric.Member{m}, fabric.Options{
+		Channel: f.Channel, Chaincode: f.Chaincode, EvaluateTimeout: f.EvaluateTimeout,
+		Logger: s.log.With(slog.String("component", "fabric")),
 	})
 	if err != nil {
 		return fmt.Errorf("fabric: %w", err)
 	}
-	s.closers = append(s.closers, conn.Close, gw.Close)
-	network := gw.GetNetwork(f.Channel)
+	s.closers = append(s.closers, adapter.Close)
 	if needSource {
+		network, err := adapter.Network(m.Name)
+		if err != nil {
+			return fmt.Errorf("fabric: %w", err)
+		}
 		s.source = intake.FabricSource{Network: network, Chaincode: f.Chaincode, StartBlock: s.cfg.Intake.StartBlock}
 	}
 	if needContacts {
-		fc := contacts.Fabric{Contract: network.GetContract(f.Chaincode)}
+		fc := contacts.Fabric{Client: adapter, Identity: m.Name}
 		if s.cfg.Contacts.Source == "fabric+file" {
 			file, err := contacts.LoadFile(s.cfg.Contacts.File)
 			if err != nil {
@@ -203,6 +209,31 @@ func (s *Service) connectFabric() error {
 		}
 	}
 	return nil
+}
+
+// fabricMember is the notifier's one Fabric identity: a user of the
+// connection profile when one is configured, otherwise the fabric.* files.
+func (s *Service) fabricMember() (fabric.Member, error) {
+	const name = "notifier"
+	f := s.cfg.Fabric
+	if f.ConnectionProfile == "" {
+		return fabric.FileMember(name, f.MSPID,
+			fabric.Peer{Endpoint: f.PeerEndpoint, TLSRootCA: f.TLSCACert, ServerName: f.ServerName},
+			fabric.User{Cert: f.CertPath, Key: f.KeyPath, TLSCert: f.TLSClientCert, TLSKey: f.TLSClientKey})
+	}
+	p, err := fabric.Load(f.ConnectionProfile)
+	if err != nil {
+		return fabric.Member{}, err
+	}
+	user := f.User
+	if user == "" {
+		user = "Notifier" // role notifier: reads shipments and buyer contacts only
+	}
+	m, err := p.Member(name, f.MSPID, user)
+	if err != nil {
+		return fabric.Member{}, fmt.Errorf("%s/%s from %s: %w", f.MSPID, user, f.ConnectionProfile, err)
+	}
+	return m, nil
 }
 
 func (s *Service) fileContacts() (notifier.ContactSource, error) {

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -29,10 +28,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/identity/plan"
 	"github.com/shiptrace/shiptrace/network/topology"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -162,16 +160,12 @@ func caReenrollRaw(ctx context.Context, ca plan.CA, enrollmentID string, certPEM
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", token)
-	root, err := os.ReadFile(ca.CARoot()) // also signs the CA server's listener certificate
+	// The CA's root also signs the CA server's listener certificate.
+	tlsCfg, err := fabric.TLSConfig(fabric.Peer{Name: ca.CAName, TLSRootCA: ca.CARoot()}, fabric.User{})
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(root) {
-		return nil, fmt.Errorf("no certificate in %s", ca.CARoot())
-	}
-	hc := &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -246,29 +240,21 @@ func caReadKey(t *testing.T, path string) *ecdsa.PrivateKey {
 }
 
 // caConnect connects a plain fabric-gateway client to msp's peer, signing
-// with certPEM and key and authenticating TLS with the TLS client
-// certificate in tlsDir (client.crt, client.key): an attacker's own
-// client, using nothing of shiptrace's gateway.
-func caConnect(t *testing.T, net *testnet.Network, msp string, certPEM []byte, key *ecdsa.PrivateKey, tlsDir string) *client.Contract {
+// with certPEM and key and authenticating TLS with the TLS client pair of
+// user: an attacker's own client, using nothing of shiptrace's gateway.
+func caConnect(t *testing.T, net *testnet.Network, msp string, certPEM []byte, key *ecdsa.PrivateKey, user fabric.User) *client.Contract {
 	t.Helper()
 	org, err := net.Profile.Org(msp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := org.Peers[0]
-	rootPEM, err := os.ReadFile(peer.TLSRootCA)
+	conn, err := fabric.Dial(org.Peers[0], user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(rootPEM)
-	pair, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "client.crt"), filepath.Join(tlsDir, "client.key"))
+	tlsHash, err := fabric.TLSCertificateHash(user)
 	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("dns:///"+peer.Endpoint, grpc.WithTransportCredentials(credentials.NewTLS(
-		&tls.Config{RootCAs: pool, ServerName: peer.ServerName, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})))
-	if err != nil {
+		conn.Close()
 		t.Fatal(err)
 	}
 	id, err := identity.NewX509Identity(msp, caParseCert(t, certPEM))
@@ -279,9 +265,8 @@ func caConnect(t *testing.T, net *testnet.Network, msp string, certPEM []byte, k
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsHash := sha256.Sum256(pair.Leaf.Raw)
 	gw, err := client.Connect(id, client.WithSign(sign), client.WithClientConnection(conn),
-		client.WithTLSClientCertificateHash(tlsHash[:]),
+		client.WithTLSClientCertificateHash(tlsHash),
 		client.WithEvaluateTimeout(30*time.Second), client.WithEndorseTimeout(30*time.Second),
 		client.WithSubmitTimeout(30*time.Second), client.WithCommitStatusTimeout(time.Minute))
 	if err != nil {

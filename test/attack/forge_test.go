@@ -15,12 +15,10 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/network/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
@@ -235,12 +233,8 @@ func shipmentWrite(namespace, id string, value []byte) ([]byte, error) {
 // *ordererRefusal; any other error means the envelope was not delivered.
 func broadcast(ctx context.Context, layout topology.Layout, p *party, env *common.Envelope) error {
 	node := layout.Orderers()[0]
-	cfg, err := connection.TLSConfig(connection.Peer{Name: node.Name, Endpoint: node.Address(),
+	conn, err := fabric.Dial(fabric.Peer{Name: node.Name, Endpoint: node.Address(),
 		TLSRootCA: layout.TLSCACert(topology.OrdererOrg), ServerName: node.Host}, p.user)
-	if err != nil {
-		return fmt.Errorf("TLS for %s: %w", node.Name, err)
-	}
-	conn, err := grpc.NewClient("dns:///"+node.Address(), grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", node.Name, err)
 	}

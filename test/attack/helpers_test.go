@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,7 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -51,7 +50,7 @@ var memberMSPs = []string{mspExporter, mspCarrier, mspRetailer}
 // through it is signed by hand, after the test has had its way with it.
 type party struct {
 	msp, name string
-	user      connection.User
+	user      fabric.User
 	id        *identity.X509Identity
 	sign      identity.Sign
 	gw        *client.Gateway
@@ -113,32 +112,32 @@ func issueParty(t *testing.T, net *testnet.Network, mspID, role string) *party {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("shipnet identity issue --org %s --name %s --role %s: %v\n%s", mspID, name, role, err, out)
 	}
-	dir := filepath.Join(net.Home, "identities", mspID, name)
-	user := connection.User{
-		Cert:    filepath.Join(dir, "msp", "signcerts", name+"-cert.pem"),
-		Key:     filepath.Join(dir, "msp", "keystore", "priv_sk"),
-		TLSCert: filepath.Join(dir, "tls", "client.crt"),
-		TLSKey:  filepath.Join(dir, "tls", "client.key"),
+	user, err := fabric.MSPUser(filepath.Join(net.Home, "identities", mspID, name))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return connectParty(t, net, mspID, name, user)
 }
 
-func connectParty(t *testing.T, net *testnet.Network, mspID, name string, user connection.User) *party {
+func connectParty(t *testing.T, net *testnet.Network, mspID, name string, user fabric.User) *party {
 	t.Helper()
 	org, err := net.Profile.Org(mspID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, sign, err := connection.Identity(mspID, user)
+	id, sign, err := fabric.Identity(mspID, user)
 	if err != nil {
 		t.Fatalf("identity %s@%s: %v", name, mspID, err)
 	}
-	conn, err := connection.Dial(org.Peers[0], user)
+	conn, err := fabric.Dial(org.Peers[0], user)
 	if err != nil {
 		t.Fatalf("dial %s as %s@%s: %v", org.Peers[0].Name, name, mspID, err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	tlsHash := tlsCertHash(t, user.TLSCert)
+	tlsHash, err := fabric.TLSCertificateHash(user)
+	if err != nil {
+		t.Fatalf("%s@%s: %v", name, mspID, err)
+	}
 	opts := []client.ConnectOption{client.WithClientConnection(conn), client.WithTLSClientCertificateHash(tlsHash),
 		client.WithEvaluateTimeout(30 * time.Second), client.WithEndorseTimeout(30 * time.Second),
 		client.WithSubmitTimeout(30 * time.Second), client.WithCommitStatusTimeout(time.Minute)}
@@ -154,20 +153,6 @@ func connectParty(t *testing.T, net *testnet.Network, mspID, name string, user c
 	t.Cleanup(func() { offline.Close() })
 	return &party{msp: mspID, name: name, user: user, id: id, sign: sign, gw: gw, offline: offline,
 		channel: net.Profile.Channel, chaincode: net.Profile.Chaincode}
-}
-
-func tlsCertHash(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("TLS client certificate: %v", err)
-	}
-	cert, err := identity.CertificateFromPEM(b)
-	if err != nil {
-		t.Fatalf("TLS client certificate %s: %v", path, err)
-	}
-	sum := sha256.Sum256(cert.Raw)
-	return sum[:]
 }
 
 // channelHeaderEdit changes a proposal's channel header before it is signed.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -46,14 +46,18 @@ func TestReenrolWithoutAttributesCannotWidenRights(t *testing.T) {
 	// The organisation issues a read-only device identity.
 	name := testnet.UniqueID("auditor-dev")
 	dir := caIssue(t, net, msp, name, shipment.RoleAuditor)
-	certPEM, err := os.ReadFile(filepath.Join(dir, "msp", "signcerts", name+"-cert.pem"))
+	user, err := fabric.MSPUser(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile(user.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if role := caAttrs(t, certPEM)[shipment.RoleAttribute]; role != shipment.RoleAuditor {
 		t.Fatalf("issued certificate of %s has %s %q, want %q", name, shipment.RoleAttribute, role, shipment.RoleAuditor)
 	}
-	key := caReadKey(t, filepath.Join(dir, "msp", "keystore", "priv_sk"))
+	key := caReadKey(t, user.Key)
 
 	// The device re-enrols itself, asking for no attributes.
 	ca := caDescriptor(t, net, msp)
@@ -67,7 +71,7 @@ func TestReenrolWithoutAttributesCannotWidenRights(t *testing.T) {
 		name, caParseCert(t, re.CertPEM).SerialNumber, attrs, caAttrs(t, certPEM))
 
 	// With its new certificate, the device tries what an auditor may not.
-	attacker := caConnect(t, net, msp, re.CertPEM, re.Key, filepath.Join(dir, "tls"))
+	attacker := caConnect(t, net, msp, re.CertPEM, re.Key, user)
 	_, err = caSubmit(ctx, attacker, string(shipment.OpCancel), id, "attacker: re-enrolled without attributes")
 	switch {
 	case err == nil:

@@ -23,10 +23,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/api"
-	"github.com/shiptrace/shiptrace/gateway/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
-	"github.com/shiptrace/shiptrace/network/connection"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
@@ -36,7 +35,7 @@ func keyOf(name string) string { return "test-key-for-" + name + "-0123456789" }
 
 // members are the three organisations' User1 from the profile; mutate lets
 // a test change the peers (failover).
-func members(t testing.TB, p *connection.Profile, mutate func(*fabric.Member)) []fabric.Member {
+func members(t testing.TB, p *fabric.Profile, mutate func(*fabric.Member)) []fabric.Member {
 	t.Helper()
 	var out []fabric.Member
 	for name, msp := range orgs {
@@ -576,7 +575,7 @@ func TestFailoverToAnotherPeer(t *testing.T) {
 	g := startGateway(t, net, gatewayOpts{mutate: func(m *fabric.Member) {
 		dead := m.Peers[0]
 		dead.Name, dead.Endpoint = "dead", "127.0.0.1:1"
-		m.Peers = append([]connection.Peer{dead}, m.Peers...)
+		m.Peers = append([]fabric.Peer{dead}, m.Peers...)
 	}})
 	id := testnet.UniqueID("GW-FAIL")
 	g.must(201, "POST", "/v1/shipments", "exporter", newShipment(id))

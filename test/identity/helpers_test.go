@@ -7,11 +7,9 @@ package identity_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,9 +18,8 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-gateway/pkg/identity"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -93,40 +90,18 @@ func issueAll(t *testing.T, net *testnet.Network, want [][2]string) []*member {
 // m's TLS client certificate.
 func connectAs(t *testing.T, net *testnet.Network, m *member) *client.Contract {
 	t.Helper()
-	dir := filepath.Join(net.Home, "identities", m.msp, m.name)
-	user := connection.User{
-		Cert:    filepath.Join(dir, "msp", "signcerts", m.name+"-cert.pem"),
-		Key:     filepath.Join(dir, "msp", "keystore", "priv_sk"),
-		TLSCert: filepath.Join(dir, "tls", "client.crt"),
-		TLSKey:  filepath.Join(dir, "tls", "client.key"),
+	user, err := fabric.MSPUser(filepath.Join(net.Home, "identities", m.msp, m.name))
+	if err != nil {
+		t.Fatalf("identity of %s: %v", m, err)
 	}
 	org, err := net.Profile.Org(m.msp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, sign, err := connection.Identity(m.msp, user)
-	if err != nil {
-		t.Fatalf("identity of %s: %v", m, err)
-	}
-	conn, err := connection.Dial(org.Peers[0], user)
-	if err != nil {
-		t.Fatalf("dial as %s: %v", m, err)
-	}
-	tlsPEM, err := os.ReadFile(user.TLSCert)
-	if err != nil {
-		t.Fatalf("TLS client certificate of %s: %v", m, err)
-	}
-	tlsCert, err := identity.CertificateFromPEM(tlsPEM)
-	if err != nil {
-		t.Fatalf("TLS client certificate of %s: %v", m, err)
-	}
-	sum := sha256.Sum256(tlsCert.Raw)
-	gw, err := client.Connect(id, client.WithSign(sign), client.WithClientConnection(conn),
-		client.WithTLSClientCertificateHash(sum[:]),
+	gw, conn, err := fabric.Connect(m.msp, org.Peers[0], user,
 		client.WithEvaluateTimeout(30*time.Second), client.WithEndorseTimeout(30*time.Second),
 		client.WithSubmitTimeout(30*time.Second), client.WithCommitStatusTimeout(time.Minute))
 	if err != nil {
-		conn.Close()
 		t.Fatalf("connect as %s: %v", m, err)
 	}
 	t.Cleanup(func() {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/network/topology"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -86,7 +86,7 @@ func benchUp(b *testing.B, crypto string, load bool) float64 {
 		return upSeconds
 	}
 
-	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	prof, err := fabric.Load(filepath.Join(home, "connection.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func upFigures(b *testing.B, out string) (committed, ready float64) {
 // writeLoad submits CreateShipment as the exporter (only exporters create)
 // from `workers` goroutines for d, and returns committed tx/s and latency
 // percentiles.
-func writeLoad(b *testing.B, prof *connection.Profile, workers int, d time.Duration) (float64, time.Duration, time.Duration) {
+func writeLoad(b *testing.B, prof *fabric.Profile, workers int, d time.Duration) (float64, time.Duration, time.Duration) {
 	gw, conn, err := prof.Connect("ExporterMSP", "User1")
 	if err != nil {
 		b.Fatal(err)

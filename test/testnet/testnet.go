@@ -28,7 +28,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc/status"
 
-	"github.com/shiptrace/shiptrace/network/connection"
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/network/proc"
 	"github.com/shiptrace/shiptrace/network/topology"
@@ -39,7 +39,7 @@ import (
 type Network struct {
 	Repo    string
 	Home    string
-	Profile *connection.Profile
+	Profile *fabric.Profile
 	shipnet string // path of the built shipnet command
 }
 
@@ -86,7 +86,7 @@ func bringUp() (*Network, error) {
 	if out, err := n.run("up"); err != nil {
 		return nil, fmt.Errorf("shipnet up: %v\n%s", err, out)
 	}
-	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	prof, err := fabric.Load(filepath.Join(home, "connection.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func Private(t testing.TB, basePort int) *Network {
 			_, _ = n.run("down")
 		}
 	})
-	prof, err := connection.Load(filepath.Join(home, "connection.json"))
+	prof, err := fabric.Load(filepath.Join(home, "connection.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,11 +32,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/api"
 	"github.com/shiptrace/shiptrace/gateway/config"
-	"github.com/shiptrace/shiptrace/gateway/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
-	"github.com/shiptrace/shiptrace/network/connection"
 )
 
 func main() {
@@ -211,7 +210,7 @@ func initLocal(args []string, stdout io.Writer) error {
 	if *out == "" {
 		*out = filepath.Join(*home, "gateway")
 	}
-	prof, err := connection.Load(*profile)
+	prof, err := fabric.Load(*profile)
 	if err != nil {
 		return err
 	}
@@ -241,23 +240,25 @@ func initLocal(args []string, stdout io.Writer) error {
 	// carrier's temperature logger with role sensor) get an identity and a key
 	// each; revoked ones (marked by `shipnet identity revoke`) get neither, so
 	// their keys stop working at the next start.
-	issued, err := filepath.Glob(filepath.Join(*home, "identities", "*", "*", "msp", "signcerts", "*-cert.pem"))
+	issued, err := filepath.Glob(filepath.Join(*home, "identities", "*", "*"))
 	if err != nil {
 		return err
 	}
 	sort.Strings(issued)
-	for _, cert := range issued {
-		dir := filepath.Dir(filepath.Dir(filepath.Dir(cert)))
+	for _, dir := range issued {
 		if _, err := os.Stat(filepath.Join(dir, "revoked")); err == nil {
 			continue
+		}
+		user, err := fabric.MSPUser(dir)
+		if err != nil {
+			continue // not an enrolled identity
 		}
 		msp, id := filepath.Base(filepath.Dir(dir)), filepath.Base(dir)
 		name := strings.ToLower(strings.TrimSuffix(msp, "MSP")) + "." + id
 		names = append(names, name)
 		abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 		fmt.Fprintf(&cfg, "  - {name: %q, msp_id: %s, cert: %q, key: %q, tls_cert: %q, tls_key: %q}\n", name, msp,
-			abs(cert), abs(filepath.Join(dir, "msp", "keystore", "priv_sk")),
-			abs(filepath.Join(dir, "tls", "client.crt")), abs(filepath.Join(dir, "tls", "client.key")))
+			abs(user.Cert), abs(user.Key), abs(user.TLSCert), abs(user.TLSKey))
 	}
 	sort.Strings(names)
 	fmt.Fprintf(&cfg, "api_keys:\n")

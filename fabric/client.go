@@ -1,15 +1,3 @@
-// Package fabric is the gateway's adapter over fabric-gateway: it holds one
-// gRPC connection per peer, a signing identity per consortium member the
-// gateway speaks for, and turns every call into a bounded, classified
-// operation (timeouts on each stage, MVCC conflicts retried, contract
-// refusals told apart from network failures, failover to another peer of the
-// organisation).
-//
-// One file per concept, as fabric-gateway's pkg/client: client.go (members,
-// options, connections, failover across an organisation's peers),
-// transaction.go (evaluate, submit, the pending transaction and its retries),
-// readiness.go (readiness and read-your-writes across members), errors.go
-// (classification), ledger.go (the API's ledger port), metrics.go.
 package fabric
 
 import (
@@ -23,19 +11,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-
-	"github.com/shiptrace/shiptrace/network/connection"
 )
-
-// Member is one Fabric identity the gateway signs with: a name that API keys
-// refer to, the organisation's MSP ID, the user's certificate, key and TLS
-// client certificate, and the organisation's peers in order of preference.
-type Member struct {
-	Name  string
-	MSPID string
-	User  connection.User
-	Peers []connection.Peer
-}
 
 // Options bounds every call. Zero values take the defaults.
 type Options struct {
@@ -79,7 +55,11 @@ func (o *Options) defaults() {
 	}
 }
 
-// Client talks to the channel's chaincode on behalf of several members.
+// Client talks to the channel's chaincode on behalf of several members: the
+// gateway's API keys, or the notifier's one identity. Every call is bounded
+// and classified: timeouts on each stage, MVCC conflicts retried, contract
+// refusals told apart from network failures, failover to another peer of the
+// organisation.
 type Client struct {
 	opts    Options
 	conns   []*grpc.ClientConn
@@ -100,8 +80,16 @@ type member struct {
 type peerGateway struct {
 	endpoint string
 	gw       *client.Gateway
+	network  *client.Network
 	contract *client.Contract
 	qscc     *client.Contract
+}
+
+// dialed is one gRPC connection and the hash of the TLS client certificate
+// it authenticated with.
+type dialed struct {
+	conn    *grpc.ClientConn
+	tlsHash []byte
 }
 
 // Open connects lazily to the members' peers: one gRPC connection per peer
@@ -110,7 +98,7 @@ type peerGateway struct {
 func Open(members []Member, opts Options) (*Client, error) {
 	opts.defaults()
 	c := &Client{opts: opts, members: map[string]*member{}, metrics: newMetrics(opts.Registerer)}
-	conns := map[string]*grpc.ClientConn{}
+	conns := map[string]dialed{}
 	for _, m := range members {
 		if _, dup := c.members[m.Name]; dup {
 			c.Close()
@@ -120,35 +108,29 @@ func Open(members []Member, opts Options) (*Client, error) {
 			c.Close()
 			return nil, fmt.Errorf("identity %q has no peers", m.Name)
 		}
-		id, sign, err := connection.Identity(m.MSPID, m.User)
+		id, sign, err := Identity(m.MSPID, m.User)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("identity %q: %w", m.Name, err)
 		}
 		mem := &member{Member: m}
 		for _, p := range m.Peers {
-			conn, ok := conns[p.Endpoint]
+			d, ok := conns[p.Endpoint]
 			if !ok {
-				conn, err = connection.Dial(p, m.User)
-				if err != nil {
+				if d, err = c.dial(p, m.User); err != nil {
 					c.Close()
 					return nil, fmt.Errorf("identity %q: %w", m.Name, err)
 				}
-				conns[p.Endpoint] = conn
-				c.conns = append(c.conns, conn)
+				conns[p.Endpoint] = d
 			}
-			// The WithContext variants used below ignore these; they are
-			// a backstop for any call that does not pass a context.
-			gw, err := client.Connect(id, client.WithSign(sign), client.WithClientConnection(conn),
-				client.WithEvaluateTimeout(opts.EvaluateTimeout), client.WithEndorseTimeout(opts.EndorseTimeout),
-				client.WithSubmitTimeout(opts.SubmitTimeout), client.WithCommitStatusTimeout(opts.CommitTimeout))
+			gw, err := connectGateway(id, sign, d.conn, d.tlsHash, opts)
 			if err != nil {
 				c.Close()
 				return nil, fmt.Errorf("identity %q at %s: %w", m.Name, p.Endpoint, err)
 			}
 			net := gw.GetNetwork(opts.Channel)
 			mem.peers = append(mem.peers, &peerGateway{
-				endpoint: p.Endpoint, gw: gw,
+				endpoint: p.Endpoint, gw: gw, network: net,
 				contract: net.GetContract(opts.Chaincode),
 				qscc:     net.GetContract("qscc"),
 			})
@@ -156,6 +138,21 @@ func Open(members []Member, opts Options) (*Client, error) {
 		c.members[m.Name] = mem
 	}
 	return c, nil
+}
+
+// dial opens the connection to a peer that the client's members share,
+// authenticated by user's TLS client certificate.
+func (c *Client) dial(p Peer, user User) (dialed, error) {
+	tlsHash, err := tlsHashOf(user)
+	if err != nil {
+		return dialed{}, err
+	}
+	conn, err := Dial(p, user)
+	if err != nil {
+		return dialed{}, err
+	}
+	c.conns = append(c.conns, conn)
+	return dialed{conn: conn, tlsHash: tlsHash}, nil
 }
 
 // Close releases every connection.
@@ -179,6 +176,17 @@ func (c *Client) Identities() map[string]string {
 		out[name] = m.MSPID
 	}
 	return out
+}
+
+// Network is fabric-gateway's view of the channel through the member's
+// preferred peer, for what the Client does not wrap: event streams (the
+// notifier follows the contract's events with fabric-gateway's checkpoints).
+func (c *Client) Network(identity string) (*client.Network, error) {
+	m, err := c.member(identity)
+	if err != nil {
+		return nil, err
+	}
+	return m.peers[int(m.preferred.Load())%len(m.peers)].network, nil
 }
 
 func (c *Client) member(name string) (*member, error) {

@@ -1,4 +1,4 @@
-package connection
+package fabric
 
 import (
 	"os"
@@ -31,6 +31,10 @@ func TestSaveLoadRoundTripAndValidation(t *testing.T) {
 	}
 	if got.Orgs["ExporterMSP"].Peers[0].Endpoint != "127.0.0.1:17030" {
 		t.Fatalf("round trip lost the peer: %+v", got)
+	}
+	m, err := got.Member("exporter", "ExporterMSP", "User1")
+	if err != nil || m.Name != "exporter" || len(m.Peers) != 1 || m.User != got.Orgs["ExporterMSP"].Users["User1"] {
+		t.Fatalf("Member = %+v, %v; want User1 with the org's peer", m, err)
 	}
 	if _, err := got.Org("NopeMSP"); err == nil || !strings.Contains(err.Error(), "ExporterMSP") {
 		t.Fatalf("unknown org: err = %v, want it to list the known ones", err)
