@@ -45,7 +45,7 @@ func caServerBinary(t testing.TB) string {
 	t.Helper()
 	repo := repoRoot(t)
 	shipnet := filepath.Join(repo, ".cache", "bin", "shipnet")
-	for _, args := range [][]string{{"go", "build", "-o", shipnet, "./network/cmd/shipnet"}, {shipnet, "build"}} {
+	for _, args := range [][]string{{"go", "build", "-o", shipnet, "./local/cmd/shipnet"}, {shipnet, "build"}} {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {

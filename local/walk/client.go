@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/localnet"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/localnet"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 

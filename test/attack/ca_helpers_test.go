@@ -32,7 +32,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/identity/plan"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

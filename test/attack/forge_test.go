@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 

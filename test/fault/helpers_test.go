@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/walk"
-	"github.com/shiptrace/shiptrace/network/localnet"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

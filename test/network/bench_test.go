@@ -19,8 +19,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/network/localnet"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/localnet"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
@@ -47,7 +47,7 @@ func benchUp(b *testing.B, crypto string, load bool) float64 {
 		b.Fatal(err)
 	}
 	shipnet := filepath.Join(repo, ".cache", "bin", "shipnet")
-	build := exec.Command("go", "build", "-o", shipnet, "./network/cmd/shipnet")
+	build := exec.Command("go", "build", "-o", shipnet, "./local/cmd/shipnet")
 	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build shipnet: %v\n%s", err, out)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
-	"github.com/shiptrace/shiptrace/network/localnet"
+	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/network/ccaas"
-	"github.com/shiptrace/shiptrace/network/topology"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 

@@ -29,9 +29,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/network/localnet"
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/localnet"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -78,7 +78,7 @@ func bringUp() (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	build := exec.Command("go", "build", "-o", n.shipnet, "./network/cmd/shipnet")
+	build := exec.Command("go", "build", "-o", n.shipnet, "./local/cmd/shipnet")
 	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build shipnet: %v\n%s", err, out)

@@ -23,9 +23,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/fabricbin"
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/fabricbin"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // Network is the local consortium on this machine.

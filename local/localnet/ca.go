@@ -17,9 +17,9 @@ import (
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/identity/plan"
-	"github.com/shiptrace/shiptrace/network/fabricbin"
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/fabricbin"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // Up creates the network if this data directory has none, or starts the

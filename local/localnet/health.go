@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // opsClient talks to a node's operations endpoint over TLS.

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/network/ccaas"
-	"github.com/shiptrace/shiptrace/network/topology"
 )
 
 // Soft memory limits (Go's GOMEMLIMIT) per process kind. Without them each

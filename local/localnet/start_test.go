@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/fabricbin"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/fabricbin"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // A node that dies at start-up must fail `up` with its name, its log file and

@@ -26,8 +26,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/localnet"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/localnet"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 

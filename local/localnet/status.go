@@ -9,8 +9,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // ProcessStatus is one process of the network as `status` reports it.

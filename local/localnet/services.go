@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/proc"
+	"github.com/shiptrace/shiptrace/local/proc"
 )
 
 // The services run beside the network in the quick start: one REST gateway

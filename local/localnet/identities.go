@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // IdentityDir is where `identity issue` puts an identity's msp/ and tls/.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/network/ccaas"
-	"github.com/shiptrace/shiptrace/network/proc"
-	"github.com/shiptrace/shiptrace/network/topology"
 )
 
 // EndorsementPolicy is the chaincode-level endorsement policy: any two of the
