@@ -100,7 +100,7 @@ func (n *Network) install(ctx context.Context, p topology.Node, label string, pk
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	file := filepath.Join(dir, label+"-"+p.Org.Label+".tar.gz")
+	file := filepath.Join(dir, label+".tar.gz") // the same bytes for every org
 	if err := os.WriteFile(file, pkg, 0o600); err != nil {
 		return "", err
 	}
