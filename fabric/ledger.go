@@ -47,7 +47,7 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 			c.metrics.observe(StageEvaluate, "GetTransactionByID", began, nil)
 			return rec, nil
 		}
-		err = classify(StageEvaluate, "", err)
+		err = classify(StageEvaluate, m.MSPID, "", err)
 		c.metrics.observe(StageEvaluate, "GetTransactionByID", began, err)
 		return rec, fmt.Errorf("look up transaction %s: %w", txID, err)
 	}
@@ -70,7 +70,7 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 		return err
 	})
 	if err != nil {
-		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, classify(StageEvaluate, "", err))
+		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, classify(StageEvaluate, m.MSPID, "", err))
 	}
 	var block common.Block
 	if err := proto.Unmarshal(raw, &block); err != nil {

@@ -285,6 +285,40 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
+// TestFailuresThatPassOnRetryAloneSayRetry: a contract failure without a
+// code fails the same way every time, so it is a 502 without Retry-After;
+// endorsers that keep disagreeing are a 503 with it.
+func TestFailuresThatPassOnRetryAloneSayRetry(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		typ        string
+		retryAfter bool
+	}{
+		{"a contract failure without a code", &fabric.Error{Stage: fabric.StageEndorse, Reason: fabric.ReasonContract, TxID: "abc",
+			Code: codes.Aborted, Err: errors.New("chaincode response 500, Incorrect number of params")}, 502, "urn:shiptrace:problem:contract-failed", false},
+		{"endorsers that disagree", &fabric.Error{Stage: fabric.StageEndorse, Reason: fabric.ReasonDisagreement, TxID: "abc",
+			Code: codes.Aborted, Retryable: true, Err: errors.New("ProposalResponsePayloads do not match")}, 503, "urn:shiptrace:problem:endorsers-disagree", true},
+		{"an orderer's refusal", &fabric.Error{Stage: fabric.StageSubmit, Reason: fabric.ReasonRejected, TxID: "abc",
+			Code: codes.Aborted, Err: errors.New("status=BAD_REQUEST")}, 502, "urn:shiptrace:problem:network-error", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, &fakeLedger{start: func(fabric.Request) (fabric.Submission, error) { return nil, tt.err }})
+			rec := h.do("POST", "/v1/shipments/SHP-1/ship", "")
+			p := problemOf(t, rec)
+			if rec.Code != tt.status || p.Type != tt.typ || (rec.Header().Get("Retry-After") != "") != tt.retryAfter {
+				t.Fatalf("status %d type %s Retry-After %q, want %d %s retry=%v", rec.Code, p.Type, rec.Header().Get("Retry-After"),
+					tt.status, tt.typ, tt.retryAfter)
+			}
+			if strings.Contains(rec.Body.String(), "Incorrect number") {
+				t.Error("the body leaks the chaincode's message")
+			}
+		})
+	}
+}
+
 func TestBadInputIsA4xxProblem(t *testing.T) {
 	huge := `{"readings":[` + strings.Repeat(`{"sensorId":"S1","time":"2026-11-23T09:00:00Z","celsius":4.5},`, 2000) + `{"sensorId":"S1","time":"2026-11-23T09:00:00Z","celsius":4.5}]}`
 	tests := []struct {

@@ -107,6 +107,14 @@ func fabricProblem(e *fabric.Error) *Problem {
 	case e.Stage == fabric.StageCommit:
 		p = problem(http.StatusBadGateway, "commit-failed", "The channel invalidated the transaction",
 			"validation code "+e.TxCode)
+	case e.Reason == fabric.ReasonContract:
+		// Deterministic: the same request fails the same way, so no
+		// Retry-After. The chaincode's message stays in the log.
+		p = problem(http.StatusBadGateway, "contract-failed", "The contract failed without a reason it could give",
+			"the same request will fail again; the gateway log has the details under this request ID")
+	case e.Reason == fabric.ReasonDisagreement:
+		p = problem(http.StatusServiceUnavailable, "endorsers-disagree", "The organisations' peers answered differently",
+			"one peer is behind the others; retry in a moment")
 	case e.MayHaveCommitted:
 		p = problem(http.StatusServiceUnavailable, "outcome-unknown", "The transaction was sent but its outcome is unknown",
 			"it may still commit: check GET /v1/transactions/{txId}, or retry with the same Idempotency-Key")

@@ -65,6 +65,7 @@ type gateway struct {
 	journal *journal.Journal
 	srv     *api.Server
 	http    *httptest.Server
+	reg     *prometheus.Registry
 }
 
 type gatewayOpts struct {
@@ -108,7 +109,7 @@ func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{t: t, ledger: ledger, client: client, journal: j, srv: srv, http: httptest.NewServer(srv.Handler())}
+	g := &gateway{t: t, ledger: ledger, client: client, journal: j, srv: srv, reg: reg, http: httptest.NewServer(srv.Handler())}
 	g.URL = g.http.URL
 	t.Cleanup(g.stop)
 	return g
