@@ -72,6 +72,7 @@ type Client struct {
 
 type member struct {
 	Member
+	cert      []byte // DER of the enrolment certificate: who signed a transaction
 	peers     []*peerGateway
 	preferred atomic.Int32
 	seen      atomic.Uint64 // a channel height this member's peer is known to have reached
@@ -113,7 +114,7 @@ func Open(members []Member, opts Options) (*Client, error) {
 			c.Close()
 			return nil, fmt.Errorf("identity %q: %w", m.Name, err)
 		}
-		mem := &member{Member: m}
+		mem := &member{Member: m, cert: certDER(id.Credentials())}
 		for _, p := range m.Peers {
 			d, ok := conns[p.Endpoint]
 			if !ok {

@@ -538,11 +538,11 @@ func TestUnsettledKeyWaitsThenRunsAgain(t *testing.T) {
 	}
 }
 
-func pollTx(t *testing.T, h *harness, id string, want string) TxView {
+func pollTx(t *testing.T, h *harness, key, id string, want string) TxView {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rec := h.do("GET", "/v1/transactions/"+id, "")
+		rec := h.do("GET", "/v1/transactions/"+id, "", withKey(key))
 		var v TxView
 		_ = json.Unmarshal(rec.Body.Bytes(), &v)
 		if rec.Code == 200 && v.Status == want {
@@ -581,9 +581,9 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 	if loc := rec.Header().Get("Location"); loc != "/v1/transactions/"+r.Transaction.ID {
 		t.Errorf("Location %q", loc)
 	}
-	pollTx(t, h, r.Transaction.ID, "PENDING")
+	pollTx(t, h, carrierKey, r.Transaction.ID, "PENDING")
 	close(release)
-	v := pollTx(t, h, r.Transaction.ID, "COMMITTED")
+	v := pollTx(t, h, carrierKey, r.Transaction.ID, "COMMITTED")
 	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Shipment) != `{"id":"SHP-1"}` {
 		t.Errorf("committed view %+v", v)
 	}
@@ -601,7 +601,7 @@ func TestAsyncWriteThatFailsToCommitIsFailed(t *testing.T) {
 	rec := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, withKey(carrierKey), withHeader("Prefer", "respond-async"))
 	var r Receipt
 	_ = json.Unmarshal(rec.Body.Bytes(), &r)
-	v := pollTx(t, h, r.Transaction.ID, "FAILED")
+	v := pollTx(t, h, carrierKey, r.Transaction.ID, "FAILED")
 	if v.Problem == nil || v.Problem.Status != 503 {
 		t.Errorf("failed view %+v", v)
 	}
@@ -621,7 +621,8 @@ func TestTransactionStatusComesFromTheLedger(t *testing.T) {
 	known := strings.Repeat("ab", 32)
 	h := newHarness(t, &fakeLedger{lookup: func(_, txID string) (fabric.TxRecord, error) {
 		if txID == known {
-			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`)}, nil
+			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`),
+				CreatorMSPID: "ExporterMSP", Submitter: "exporter"}, nil
 		}
 		return fabric.TxRecord{TxID: txID}, nil
 	}})

@@ -123,13 +123,22 @@ const (
 	exporterKey = "exporter-key-0123456789abcdef"
 	carrierKey  = "carrier-key-0123456789abcdef"
 	retailerKey = "retailer-key-0123456789abcdef"
+	// More keys of the carrier: a second key of the same identity, an
+	// auditor's (reads the public record) and a temperature logger's
+	// (readings only).
+	carrierOpsKey     = "carrier-ops-key-0123456789abcdef"
+	carrierAuditorKey = "carrier-auditor-key-0123456789abcdef"
+	carrierSensorKey  = "carrier-logger-7-key-0123456789abcdef"
 )
 
 func testKeys() []Key {
 	return []Key{
-		{Name: "exporter-erp", Hash: sha256.Sum256([]byte(exporterKey)), Identity: "exporter", MSPID: "ExporterMSP"},
-		{Name: "carrier-app", Hash: sha256.Sum256([]byte(carrierKey)), Identity: "carrier", MSPID: "CarrierMSP"},
-		{Name: "retailer-app", Hash: sha256.Sum256([]byte(retailerKey)), Identity: "retailer", MSPID: "RetailerMSP"},
+		{Name: "exporter-erp", Hash: sha256.Sum256([]byte(exporterKey)), Identity: "exporter", MSPID: "ExporterMSP", Role: "gateway"},
+		{Name: "carrier-app", Hash: sha256.Sum256([]byte(carrierKey)), Identity: "carrier", MSPID: "CarrierMSP", Role: "gateway"},
+		{Name: "retailer-app", Hash: sha256.Sum256([]byte(retailerKey)), Identity: "retailer", MSPID: "RetailerMSP", Role: "gateway"},
+		{Name: "carrier-ops", Hash: sha256.Sum256([]byte(carrierOpsKey)), Identity: "carrier", MSPID: "CarrierMSP", Role: "gateway"},
+		{Name: "carrier-auditor", Hash: sha256.Sum256([]byte(carrierAuditorKey)), Identity: "carrier.auditor", MSPID: "CarrierMSP", Role: "auditor"},
+		{Name: "carrier-logger-7", Hash: sha256.Sum256([]byte(carrierSensorKey)), Identity: "carrier.logger-7", MSPID: "CarrierMSP", Role: "sensor"},
 	}
 }
 

@@ -43,12 +43,15 @@ type Ledger interface {
 }
 
 // Key is an accepted API key: its SHA-256, the caller's name and the
-// identity (and MSP ID) the gateway signs with for it.
+// identity (and MSP ID) the gateway signs with for it. Role is that
+// identity's shiptrace.role, from its certificate: it decides what the key
+// may see of other keys' transactions.
 type Key struct {
 	Name     string
 	Hash     [32]byte
 	Identity string
 	MSPID    string
+	Role     string
 }
 
 // Options assembles a Server.

@@ -451,15 +451,17 @@ func TestRetryAfterALostCommitIsSettledFromTheLedger(t *testing.T) {
 	if s := g.get(id); s.ColdChain.Count != 20 {
 		t.Fatalf("%d readings, want 20", s.ColdChain.Count)
 	}
-	// The transaction endpoint knows it too, from the ledger.
+	// The transaction endpoint knows it too, from the ledger, and shows it
+	// to the carrier that signed it, not to another organisation.
 	var tx struct {
 		Status      string `json:"status"`
 		BlockNumber uint64 `json:"blockNumber"`
 	}
-	g.must(200, "GET", "/v1/transactions/"+p.TxID, "retailer", nil).json(t, &tx)
+	g.must(200, "GET", "/v1/transactions/"+p.TxID, "carrier", nil).json(t, &tx)
 	if tx.Status != "COMMITTED" || tx.BlockNumber != r.Transaction.BlockNumber {
 		t.Errorf("transaction %+v", tx)
 	}
+	g.must(404, "GET", "/v1/transactions/"+p.TxID, "retailer", nil)
 }
 
 func TestPaginationOverMoreThanOnePage(t *testing.T) {
@@ -565,6 +567,8 @@ func TestAsyncReadingUpload(t *testing.T) {
 	if s := g.get(id); s.ColdChain.Count != 10 {
 		t.Fatalf("%d readings", s.ColdChain.Count)
 	}
+	// Only the carrier sees its transaction.
+	g.must(404, "GET", acc.Header.Get("Location"), "exporter", nil)
 	// Refusals are immediate, not deferred to the status.
 	g.must(403, "POST", base+"/readings", "retailer", readings(time.Now().Add(time.Second), 1, 5), "Prefer", "respond-async")
 }

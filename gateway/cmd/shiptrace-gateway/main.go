@@ -107,6 +107,14 @@ func serve(args []string) error {
 	defer jr.Close()
 
 	mspOf := ledger.Identities()
+	roleOf := map[string]string{}
+	for _, m := range members {
+		role, err := fabric.Role(m.User)
+		if err != nil {
+			return fmt.Errorf("identity %s: %w", m.Name, err)
+		}
+		roleOf[m.Name] = role
+	}
 	var keys []api.Key
 	for _, k := range cfg.APIKeys {
 		var h [32]byte
@@ -115,7 +123,7 @@ func serve(args []string) error {
 			return fmt.Errorf("api key %s: bad hash", k.Name)
 		}
 		copy(h[:], raw)
-		keys = append(keys, api.Key{Name: k.Name, Hash: h, Identity: k.Identity, MSPID: mspOf[k.Identity]})
+		keys = append(keys, api.Key{Name: k.Name, Hash: h, Identity: k.Identity, MSPID: mspOf[k.Identity], Role: roleOf[k.Identity]})
 	}
 	// Every stage may be retried after MVCC conflicts; a write waits at most
 	// for all of them.
