@@ -150,6 +150,7 @@ type harness struct {
 	logs    *syncBuffer
 	path    string
 	now     time.Time
+	limits  Limits
 }
 
 type syncBuffer struct {
@@ -171,8 +172,14 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t testing.TB, ledger *fakeLedger) *harness {
 	t.Helper()
+	return newHarnessWith(t, ledger, Limits{})
+}
+
+// newHarnessWith is newHarness with limits.
+func newHarnessWith(t testing.TB, ledger *fakeLedger, limits Limits) *harness {
+	t.Helper()
 	h := &harness{t: t, ledger: ledger, logs: &syncBuffer{}, path: filepath.Join(t.TempDir(), "journal.db"),
-		now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+		now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), limits: limits}
 	h.open()
 	return h
 }
@@ -187,6 +194,7 @@ func (h *harness) open() {
 		Ledger: h.ledger, Journal: j, Keys: testKeys(), MaxBodyBytes: 64 << 10,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    func() time.Time { return h.now }, CommitTimeout: 5 * time.Second, SettleAfter: time.Minute,
+		Limits: h.limits,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -11,6 +11,8 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	limited  *prometheus.CounterVec
+	queued   prometheus.Gauge
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -29,7 +31,15 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help: "HTTP requests being served.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight)
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shiptrace_gateway_http_limited_total",
+		Help: "Requests refused by a limit: rate and in_flight (per API key, 429), queue_full and queue_timeout (the submission queue, 503).",
+	}, []string{"reason"})
+	m.queued = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shiptrace_gateway_submissions_queued",
+		Help: "Writes waiting for a submission slot.",
+	})
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.limited, m.queued)
 	return m
 }
 

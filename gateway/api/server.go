@@ -70,6 +70,7 @@ type Options struct {
 	// again (default 2m: past every submit and commit timeout).
 	SettleAfter time.Duration
 	Now         func() time.Time
+	Limits      Limits
 }
 
 // Server is the REST API.
@@ -86,6 +87,8 @@ type Server struct {
 	settleAfter time.Duration
 	now         func() time.Time
 	metrics     *httpMetrics
+	limiter     *limiter
+	admission   *admission
 
 	base   context.Context // outlives requests: async commit followers
 	cancel context.CancelFunc
@@ -132,6 +135,7 @@ func New(o Options) (*Server, error) {
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
 		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, settleAfter: o.SettleAfter,
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), tracking: map[string]bool{},
+		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
 	}
 	for _, k := range o.Keys {
 		if _, dup := s.keys[k.Hash]; dup {
@@ -159,7 +163,7 @@ func New(o Options) (*Server, error) {
 
 	// Middleware is attached per route, not to a group: a group with
 	// middleware answers unknown methods with 404 instead of 405.
-	mw := []echo.MiddlewareFunc{s.authenticate, s.readBody, s.validate}
+	mw := []echo.MiddlewareFunc{s.authenticate, s.limit, s.readBody, s.validate, s.admit}
 	v1 := e.Group("/v1")
 	v1.POST("/shipments", s.createShipment, mw...)
 	v1.GET("/shipments", s.listShipments, mw...)

@@ -47,6 +47,18 @@ type Config struct {
 	APIKeys []APIKey `mapstructure:"api_keys"`
 	// APIKeySpecs is the compact form: "name=identity=sha256:<hex>".
 	APIKeySpecs []string `mapstructure:"api_key"`
+	Limits      Limits   `mapstructure:"limits"`
+}
+
+// Limits bound what one API key, and all of them together, may ask of the
+// gateway (see gateway/api.Limits). Zero disables a limit.
+type Limits struct {
+	Rate        float64       `mapstructure:"rate"`        // requests per second per key
+	Burst       int           `mapstructure:"burst"`       // above the rate, at once
+	InFlight    int           `mapstructure:"in_flight"`   // per key
+	Submissions int           `mapstructure:"submissions"` // writes submitted at a time, all keys
+	Queue       int           `mapstructure:"queue"`       // writes waiting for a slot
+	QueueWait   time.Duration `mapstructure:"queue_wait"`  // longest wait for a slot
 }
 
 // Fabric bounds the calls to the network.
@@ -106,6 +118,12 @@ var defaults = map[string]any{
 	"fabric.submit_timeout":   "10s",
 	"fabric.commit_timeout":   "60s",
 	"fabric.mvcc_retries":     3,
+	"limits.rate":             50,
+	"limits.burst":            100,
+	"limits.in_flight":        32,
+	"limits.submissions":      64,
+	"limits.queue":            256,
+	"limits.queue_wait":       "10s",
 	"identity":                []string{},
 	"api_key":                 []string{},
 }
@@ -259,6 +277,18 @@ func (c *Config) Validate() error {
 	}
 	if f.MVCCRetries < 0 || f.MVCCRetries > 20 {
 		bad("fabric.mvcc_retries: %d is outside 0..20", f.MVCCRetries)
+	}
+	l := c.Limits
+	if l.Rate < 0 || l.Burst < 0 || l.InFlight < 0 || l.Submissions < 0 || l.Queue < 0 {
+		for key, v := range map[string]float64{"limits.rate": l.Rate, "limits.burst": float64(l.Burst),
+			"limits.in_flight": float64(l.InFlight), "limits.submissions": float64(l.Submissions), "limits.queue": float64(l.Queue)} {
+			if v < 0 {
+				bad("%s: %v must not be negative (0 disables the limit)", key, v)
+			}
+		}
+	}
+	if l.QueueWait <= 0 || l.QueueWait > 5*time.Minute {
+		bad("limits.queue_wait: %s is outside (0, 5m]", l.QueueWait)
 	}
 	if len(c.Identities) == 0 {
 		bad("identities: at least one identity is required (or --identity name=MSPID/User with --profile)")

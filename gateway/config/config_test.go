@@ -121,3 +121,27 @@ func TestUnknownKeysAreRefused(t *testing.T) {
 		t.Fatalf("typo accepted: %v", err)
 	}
 }
+
+func TestLimitsHaveDefaultsAndBounds(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", writeFile(t, dir, "connection.json", `{}`))
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{Rate: 50, Burst: 100, InFlight: 32, Submissions: 64, Queue: 256, QueueWait: 10 * time.Second}
+	if c.Limits != want {
+		t.Errorf("default limits %+v, want %+v", c.Limits, want)
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_RATE", "-1")
+	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_QUEUE_WAIT", "0s")
+	_, err = load(t)
+	for _, key := range []string{"limits.rate:", "limits.queue_wait:"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v lacks %q", err, key)
+		}
+	}
+}

@@ -132,6 +132,8 @@ func serve(args []string) error {
 		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
 		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
 		SettleAfter: perAttempt + 30*time.Second,
+		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
+			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
 	})
 	if err != nil {
 		return err
