@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
 )
@@ -151,6 +154,8 @@ type harness struct {
 	path    string
 	now     time.Time
 	limits  Limits
+	opts    func(*Options) // adjusts the options before each open
+	reg     *prometheus.Registry
 }
 
 type syncBuffer struct {
@@ -190,12 +195,17 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	srv, err := New(Options{
+	h.reg = prometheus.NewRegistry()
+	o := Options{
 		Ledger: h.ledger, Journal: j, Keys: testKeys(), MaxBodyBytes: 64 << 10,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    func() time.Time { return h.now }, CommitTimeout: 5 * time.Second, SettleAfter: time.Minute,
-		Limits: h.limits,
-	})
+		Limits: h.limits, Registry: h.reg,
+	}
+	if h.opts != nil {
+		h.opts(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -225,6 +235,20 @@ type reqOpt func(*http.Request)
 
 func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
 func withKey(key string) reqOpt     { return withHeader("Authorization", "Bearer "+key) }
+
+// withContext sends the request with ctx: cancelling it is the client
+// going away.
+func withContext(ctx context.Context) reqOpt {
+	return func(r *http.Request) { *r = *r.WithContext(ctx) }
+}
+
+// metrics renders the server's registry as /metrics would.
+func (h *harness) metrics() string {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
 
 func (h *harness) do(method, path, body string, opts ...reqOpt) *httptest.ResponseRecorder {
 	h.t.Helper()

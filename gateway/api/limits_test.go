@@ -11,18 +11,26 @@ import (
 )
 
 // blockingLedger holds every write in Wait until release is closed, and
-// says on started when a write reached the ledger.
+// says on started when a write reached the ledger. It announces each
+// transaction ID (OnTxID) as the real client does.
 func blockingLedger() (*fakeLedger, chan struct{}, chan string) {
 	release, started := make(chan struct{}), make(chan string, 100)
 	l := &fakeLedger{}
 	l.start = func(req fabric.Request) (fabric.Submission, error) {
 		id := nextTxID()
+		if req.OnTxID != nil {
+			if err := req.OnTxID(context.Background(), id); err != nil {
+				return nil, err
+			}
+		}
 		started <- req.Identity
 		return fakeSub{id: id, wait: func(ctx context.Context) (fabric.Committed, error) {
 			select {
 			case <-release:
 			case <-ctx.Done():
-				return fabric.Committed{}, ctx.Err()
+				// As the real client: the commit status is unknown.
+				return fabric.Committed{}, &fabric.Error{Stage: fabric.StageCommitStatus, Reason: fabric.ReasonOutcomeUnknown,
+					TxID: id, Retryable: true, MayHaveCommitted: true, Err: ctx.Err()}
 			}
 			return fabric.Committed{TxID: id, BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`), Attempts: 1}, nil
 		}}, nil

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,8 +42,9 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
-	code := strconv.Itoa(status)
+// observe counts a request; status is the status code, or "client_closed"
+// when the caller went away before the answer.
+func (m *httpMetrics) observe(method, route, code string, d time.Duration) {
 	m.requests.WithLabelValues(method, route, code).Inc()
 	m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
 }

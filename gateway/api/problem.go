@@ -133,10 +133,24 @@ func fabricProblem(e *fabric.Error) *Problem {
 	return p
 }
 
+// statusClientClosed is what a request whose caller went away is logged
+// with (nginx's convention); metrics say "client_closed".
+const statusClientClosed = 499
+
 // handleError writes any error as problem+json. Server errors are logged
 // with their cause; the body never carries it.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if ctx := c.Request().Context(); errors.Is(ctx.Err(), context.Canceled) {
+		// The caller went away: nobody reads the answer, and it is not
+		// the gateway's failure, whatever the error says about it.
+		c.Set(ctxClientClosed, true)
+		s.log.InfoContext(context.WithoutCancel(ctx), "client closed the request",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), slog.String("route", c.Path()),
+			slog.String("error", causeText(err)))
+		c.Response().WriteHeader(statusClientClosed)
 		return
 	}
 	p := *toProblem(err)

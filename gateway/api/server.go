@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -71,6 +72,9 @@ type Options struct {
 	SettleAfter time.Duration
 	Now         func() time.Time
 	Limits      Limits
+	// SyncWait bounds how long a synchronous write waits for its commit
+	// (default CommitTimeout); when its caller leaves, it stops at once.
+	SyncWait time.Duration
 }
 
 // Server is the REST API.
@@ -84,6 +88,7 @@ type Server struct {
 	docJSON     []byte
 	maxBody     int64
 	commit      time.Duration
+	syncWait    time.Duration
 	settleAfter time.Duration
 	now         func() time.Time
 	metrics     *httpMetrics
@@ -121,6 +126,9 @@ func New(o Options) (*Server, error) {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = time.Minute
 	}
+	if o.SyncWait <= 0 {
+		o.SyncWait = o.CommitTimeout
+	}
 	if o.SettleAfter <= 0 {
 		o.SettleAfter = 2 * time.Minute
 	}
@@ -133,7 +141,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
-		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, settleAfter: o.SettleAfter,
+		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), tracking: map[string]bool{},
 		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
 	}
@@ -258,8 +266,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Response().Status
+		label := strconv.Itoa(status)
+		if closed, _ := c.Get(ctxClientClosed).(bool); closed {
+			label = "client_closed"
+		}
 		elapsed := time.Since(began)
-		s.metrics.observe(c.Request().Method, route, status, elapsed)
+		s.metrics.observe(c.Request().Method, route, label, elapsed)
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
@@ -279,6 +291,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Response().Header().Get("Idempotent-Replayed") == "true" {
 			attrs = append(attrs, slog.Bool("replayed", true))
 		}
+		if label == "client_closed" {
+			attrs = append(attrs, slog.Bool("client_closed", true))
+		}
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request", attrs...)
 		return nil
 	}
@@ -297,6 +312,9 @@ const (
 	ctxCaller = "shiptrace.caller"
 	ctxTxID   = "shiptrace.txid"
 	ctxBody   = "shiptrace.body"
+	// ctxClientClosed marks a request whose caller went away before the
+	// answer (nginx's 499): not the gateway's failure.
+	ctxClientClosed = "shiptrace.client_closed"
 )
 
 // authenticate accepts the API key as "Authorization: Bearer <key>" or

@@ -130,11 +130,15 @@ func (s *Server) submit(c echo.Context, w write) error {
 func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, err error) {
 	ctx := c.Request().Context()
 	var main, contact *fabric.TxRecord
+	allInvalid := true
 	for _, id := range e.TxIDs {
 		rec, err := s.ledger.Lookup(ctx, e.Identity, id)
 		if err != nil {
 			_ = s.journal.Release(e.Scope, e.Key, false)
 			return true, err
+		}
+		if !rec.Found {
+			allInvalid = false
 		}
 		if !rec.Found || !rec.Valid {
 			continue
@@ -146,7 +150,10 @@ func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, er
 		}
 	}
 	if main == nil {
-		if s.now().Sub(e.Updated) < s.settleAfter && len(e.TxIDs) > 0 {
+		// A transaction the ledger holds as invalid never becomes valid: if
+		// every one the request started is such, nothing can commit any
+		// more and the request runs again at once.
+		if s.now().Sub(e.Updated) < s.settleAfter && len(e.TxIDs) > 0 && !allInvalid {
 			_ = s.journal.Release(e.Scope, e.Key, false)
 			p := problem(http.StatusConflict, "idempotency-key-in-use", "An earlier request with this Idempotency-Key may still commit",
 				"retry in a few seconds")
@@ -201,9 +208,12 @@ func (s *Server) execute(c echo.Context, w write, async bool, e *journal.Entry) 
 	if async {
 		return s.accept(c, w, sub, e)
 	}
-	// The transaction is with the orderer: follow it to the end even if the
-	// caller goes away, so the journal learns the outcome.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.commit)
+	// Wait for the commit while the caller waits, at most SyncWait. If the
+	// caller leaves, stop: the transaction may still commit, and its IDs
+	// are in the journal, so a retry with the same Idempotency-Key settles
+	// it from the ledger. Following it on would hold a goroutine and a
+	// commit-status stream for nobody.
+	wctx, cancel := context.WithTimeout(ctx, s.syncWait)
 	defer cancel()
 	committed, err := sub.Wait(wctx)
 	if err != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	LogLevel        string        `mapstructure:"log_level"`
 	LogFormat       string        `mapstructure:"log_format"`
 	IdempotencyTTL  time.Duration `mapstructure:"idempotency_ttl"`
+	// SyncWait bounds how long a synchronous write waits for its commit
+	// while its caller waits; a caller that leaves ends the wait at once.
+	SyncWait time.Duration `mapstructure:"sync_wait"`
 	// Profile is a connection profile written by `shipnet up` (or by hand);
 	// identities that name a profile user take certificates and peers from it.
 	Profile string `mapstructure:"profile"`
@@ -110,6 +113,7 @@ var defaults = map[string]any{
 	"log_level":               "info",
 	"log_format":              "json",
 	"idempotency_ttl":         "24h",
+	"sync_wait":               "60s",
 	"profile":                 "",
 	"fabric.channel":          "supplychain",
 	"fabric.chaincode":        "shiptrace",
@@ -249,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout: must be positive")
+	}
+	if c.SyncWait <= 0 || c.SyncWait > 10*time.Minute {
+		bad("sync_wait: %s is outside (0, 10m]", c.SyncWait)
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("idempotency_ttl: must be at least 1m")

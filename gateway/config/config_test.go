@@ -136,6 +136,9 @@ func TestLimitsHaveDefaultsAndBounds(t *testing.T) {
 	if c.Limits != want {
 		t.Errorf("default limits %+v, want %+v", c.Limits, want)
 	}
+	if c.SyncWait != time.Minute {
+		t.Errorf("sync_wait %s, want 1m", c.SyncWait)
+	}
 	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_RATE", "-1")
 	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_QUEUE_WAIT", "0s")
 	_, err = load(t)

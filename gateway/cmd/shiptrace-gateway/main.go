@@ -131,7 +131,7 @@ func serve(args []string) error {
 	srv, err := api.New(api.Options{
 		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
 		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
-		SettleAfter: perAttempt + 30*time.Second,
+		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait,
 		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
 			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
 	})
