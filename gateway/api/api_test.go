@@ -34,7 +34,9 @@ func TestAuthentication(t *testing.T) {
 		{"an X-API-Key is accepted", "/v1/shipments/SHP-1", map[string]string{"Authorization": "", "X-API-Key": retailerKey}, 200},
 		{"health needs no key", "/healthz", map[string]string{"Authorization": ""}, 200},
 		{"readiness needs no key", "/readyz", map[string]string{"Authorization": ""}, 200},
-		{"metrics need no key", "/metrics", map[string]string{"Authorization": ""}, 200},
+		{"metrics need a key", "/metrics", map[string]string{"Authorization": ""}, 401},
+		{"metrics refuse a wrong key", "/metrics", map[string]string{"Authorization": "Bearer not-a-key"}, 401},
+		{"metrics open to a key", "/metrics", map[string]string{"Authorization": "Bearer " + carrierKey}, 200},
 		{"the OpenAPI document needs no key", "/v1/openapi.json", map[string]string{"Authorization": ""}, 200},
 		{"transactions need a key", "/v1/transactions/" + strings.Repeat("a", 64), map[string]string{"Authorization": ""}, 401},
 	}
@@ -673,12 +675,22 @@ func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
 	h.do("GET", "/v1/shipments/SHP-1", "")
 	h.do("GET", "/v1/shipments/SHP-2", "")
 	h.do("GET", "/no/such/route", "")
+	h.do("BREW", "/v1/shipments/SHP-1", "")
+	h.do("X-RANDOM-1", "/v1/shipments/SHP-1", "")
 	body := h.do("GET", "/metrics", "").Body.String()
+	// The method label takes a handful of values, whatever clients send.
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "shiptrace_gateway_http_requests_total{") &&
+			!strings.Contains(line, `method="GET"`) && !strings.Contains(line, `method="other"`) {
+			t.Errorf("a method label beyond the known ones: %s", line)
+		}
+	}
 	for _, want := range []string{
 		`shiptrace_gateway_http_requests_total{method="GET",route="/v1/shipments/:id",status="200"} 2`,
 		`route="unmatched",status="404"`,
 		`shiptrace_gateway_http_request_duration_seconds_bucket`,
 		`shiptrace_gateway_http_requests_in_flight`,
+		`shiptrace_gateway_http_requests_total{method="other",route="/v1/shipments/:id",status="405"} 2`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

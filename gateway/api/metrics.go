@@ -45,6 +45,17 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 // observe counts a request; status is the status code, or "client_closed"
 // when the caller went away before the answer.
 func (m *httpMetrics) observe(method, route, code string, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(method, route, code).Inc()
 	m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
+}
+
+// methodLabel keeps the metrics' method label to the methods HTTP defines:
+// a client may send any token as a method, and each would be a new series.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE":
+		return m
+	}
+	return "other"
 }

@@ -61,7 +61,7 @@ type Options struct {
 	Journal      *journal.Journal
 	Keys         []Key
 	Logger       *slog.Logger
-	Registry     *prometheus.Registry // served at /metrics; the API's metrics are registered in it
+	Registry     *prometheus.Registry // served at /metrics to API keys; the API's metrics are registered in it
 	MaxBodyBytes int64                // default 1 MiB
 	// CommitTimeout bounds how long a write waits for its commit after the
 	// caller went away, and how long an async write is followed.
@@ -92,6 +92,7 @@ type Server struct {
 	settleAfter time.Duration
 	now         func() time.Time
 	metrics     *httpMetrics
+	registry    *prometheus.Registry
 	limiter     *limiter
 	admission   *admission
 
@@ -142,7 +143,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
 		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
-		now: o.Now, metrics: newHTTPMetrics(o.Registry), tracking: map[string]bool{},
+		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
 		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
 	}
 	for _, k := range o.Keys {
@@ -166,7 +167,10 @@ func New(o Options) (*Server, error) {
 	}))
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.readiness)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
+	// Metrics name routes, transactions and peers: callers with an API key
+	// only. Prometheus on a private network can scrape an unauthenticated
+	// copy from a separate listener (MetricsHandler, metrics_listen).
+	e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()), s.authenticate)
 	e.GET("/v1/openapi.json", s.openapi)
 
 	// Middleware is attached per route, not to a group: a group with
@@ -192,6 +196,12 @@ func New(o Options) (*Server, error) {
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
 	s.e = e
 	return s, nil
+}
+
+// MetricsHandler serves the registry's metrics without authentication, for
+// a listener of its own that only the operator's Prometheus reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }
 
 // Handler is the HTTP handler to serve.

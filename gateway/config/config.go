@@ -27,7 +27,11 @@ const EnvPrefix = "SHIPTRACE_GATEWAY"
 
 // Config is everything the gateway needs.
 type Config struct {
-	Listen          string        `mapstructure:"listen"`
+	Listen string `mapstructure:"listen"`
+	// MetricsListen, when set, serves /metrics without authentication on
+	// an address of its own (a private network for Prometheus); /metrics on
+	// Listen always asks for an API key.
+	MetricsListen   string        `mapstructure:"metrics_listen"`
 	DataDir         string        `mapstructure:"data_dir"`
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
@@ -107,6 +111,7 @@ type APIKey struct {
 // Defaults are the values used when nothing sets a key.
 var defaults = map[string]any{
 	"listen":                  "127.0.0.1:8080",
+	"metrics_listen":          "",
 	"data_dir":                ".shiptrace-gateway",
 	"max_body_bytes":          1 << 20,
 	"shutdown_timeout":        "30s",
@@ -136,6 +141,7 @@ var defaults = map[string]any{
 func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (env SHIPTRACE_GATEWAY_CONFIG)")
 	fs.String("listen", "", "address to listen on, host:port")
+	fs.String("metrics-listen", "", "separate address serving /metrics without authentication, host:port")
 	fs.String("data-dir", "", "directory for the journal (idempotency keys, async transactions)")
 	fs.String("profile", "", "connection profile written by `shipnet up`")
 	fs.String("log-level", "", "debug, info, warn or error")
@@ -156,7 +162,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 	for flag, key := range map[string]string{
-		"listen": "listen", "data-dir": "data_dir", "profile": "profile",
+		"listen": "listen", "metrics-listen": "metrics_listen", "data-dir": "data_dir", "profile": "profile",
 		"log-level": "log_level", "log-format": "log_format", "identity": "identity", "api-key": "api_key",
 	} {
 		if fs == nil {
@@ -244,6 +250,13 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen: %q is not host:port", c.MetricsListen)
+		} else if c.MetricsListen == c.Listen {
+			bad("metrics_listen: %q is the API's own address; leave it empty to serve /metrics there behind API keys", c.MetricsListen)
+		}
 	}
 	if c.DataDir == "" {
 		bad("data_dir: required")

@@ -595,7 +595,8 @@ func TestReadinessAndMetrics(t *testing.T) {
 	g := startGateway(t, net, gatewayOpts{})
 	g.must(200, "GET", "/readyz", "", nil)
 	g.must(404, "GET", "/v1/shipments/"+testnet.UniqueID("GW-NONE"), "exporter", nil)
-	m := g.must(200, "GET", "/metrics", "", nil)
+	g.must(401, "GET", "/metrics", "", nil)
+	m := g.must(200, "GET", "/metrics", "exporter", nil)
 	for _, want := range []string{"shiptrace_gateway_fabric_call_duration_seconds", `outcome="refused"`, "shiptrace_gateway_http_requests_total"} {
 		if !bytes.Contains(m.Body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -138,31 +136,29 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Addr: cfg.Listen, Handler: srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+	ls := &listeners{log: log}
+	defer ls.close()
+	if err := ls.add("api", cfg.Listen, srv.Handler(), nil); err != nil {
+		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if cfg.MetricsListen != "" {
+		if err := ls.add("metrics", cfg.MetricsListen, srv.MetricsHandler(), nil); err != nil {
+			return err
+		}
 	}
 	go purge(jr, log)
-	log.Info("gateway listening", "addr", ln.Addr().String(), "identities", len(members), "api_keys", len(keys),
+	log.Info("gateway started", "identities", len(members), "api_keys", len(keys),
 		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
+	if err := ls.serve(ctx); err != nil {
 		return err
-	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := ls.shutdown(sctx); err != nil {
 		log.Error("http shutdown", "error", err.Error())
 	}
 	if err := srv.Close(sctx); err != nil {
