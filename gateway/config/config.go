@@ -31,7 +31,10 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics without authentication on
 	// an address of its own (a private network for Prometheus); /metrics on
 	// Listen always asks for an API key.
-	MetricsListen   string        `mapstructure:"metrics_listen"`
+	MetricsListen string `mapstructure:"metrics_listen"`
+	// TLS is the listeners' certificate. Without it the gateway speaks
+	// plain HTTP, which it allows on loopback addresses only.
+	TLS             TLS           `mapstructure:"tls"`
 	DataDir         string        `mapstructure:"data_dir"`
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
@@ -67,6 +70,15 @@ type Limits struct {
 	Queue       int           `mapstructure:"queue"`       // writes waiting for a slot
 	QueueWait   time.Duration `mapstructure:"queue_wait"`  // longest wait for a slot
 }
+
+// TLS names the listeners' certificate (with its chain) and key, PEM files.
+type TLS struct {
+	Cert string `mapstructure:"cert"`
+	Key  string `mapstructure:"key"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
 
 // Fabric bounds the calls to the network.
 type Fabric struct {
@@ -112,6 +124,8 @@ type APIKey struct {
 var defaults = map[string]any{
 	"listen":                  "127.0.0.1:8080",
 	"metrics_listen":          "",
+	"tls.cert":                "",
+	"tls.key":                 "",
 	"data_dir":                ".shiptrace-gateway",
 	"max_body_bytes":          1 << 20,
 	"shutdown_timeout":        "30s",
@@ -142,6 +156,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (env SHIPTRACE_GATEWAY_CONFIG)")
 	fs.String("listen", "", "address to listen on, host:port")
 	fs.String("metrics-listen", "", "separate address serving /metrics without authentication, host:port")
+	fs.String("tls-cert", "", "TLS certificate (PEM, with its chain) of the listeners; without it plain HTTP, on loopback only")
+	fs.String("tls-key", "", "TLS private key (PEM) of the listeners")
 	fs.String("data-dir", "", "directory for the journal (idempotency keys, async transactions)")
 	fs.String("profile", "", "connection profile written by `shipnet up`")
 	fs.String("log-level", "", "debug, info, warn or error")
@@ -162,7 +178,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 	for flag, key := range map[string]string{
-		"listen": "listen", "metrics-listen": "metrics_listen", "data-dir": "data_dir", "profile": "profile",
+		"listen": "listen", "metrics-listen": "metrics_listen", "tls-cert": "tls.cert", "tls-key": "tls.key", "data-dir": "data_dir", "profile": "profile",
 		"log-level": "log_level", "log-format": "log_format", "identity": "identity", "api-key": "api_key",
 	} {
 		if fs == nil {
@@ -250,12 +266,25 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)
+	} else if !c.TLS.Enabled() && !Loopback(c.Listen) {
+		bad("listen: %q is not a loopback address: plain HTTP would carry API keys in clear; set tls.cert and tls.key (SHIPTRACE_GATEWAY_TLS_CERT, _KEY), or listen on 127.0.0.1", c.Listen)
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("metrics_listen: %q is not host:port", c.MetricsListen)
 		} else if c.MetricsListen == c.Listen {
 			bad("metrics_listen: %q is the API's own address; leave it empty to serve /metrics there behind API keys", c.MetricsListen)
+		} else if !c.TLS.Enabled() && !Loopback(c.MetricsListen) {
+			bad("metrics_listen: %q is not a loopback address: set tls.cert and tls.key, or listen on 127.0.0.1", c.MetricsListen)
+		}
+	}
+	if c.TLS.Enabled() {
+		for key, path := range map[string]string{"tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key} {
+			if path == "" {
+				bad("%s: required when %s is set", key, map[string]string{"tls.cert": "tls.key", "tls.key": "tls.cert"}[key])
+			} else if _, err := os.Stat(path); err != nil {
+				bad("%s: %v", key, err)
+			}
 		}
 	}
 	if c.DataDir == "" {
@@ -379,6 +408,21 @@ func (c *Config) Validate() error {
 		hashes[k.Hash] = true
 	}
 	return errors.Join(errs...)
+}
+
+// Loopback reports whether addr (host:port) listens on a loopback address
+// only: 127.0.0.0/8, ::1 or localhost. An empty host means every
+// interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Members resolves the identities into the material the Fabric client needs,

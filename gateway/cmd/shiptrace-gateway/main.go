@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -136,16 +137,27 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	var (
+		cert      *certificate
+		tlsConfig *tls.Config
+	)
+	if cfg.TLS.Enabled() {
+		if cert, err = loadCertificate(cfg.TLS.Cert, cfg.TLS.Key); err != nil {
+			return err
+		}
+		tlsConfig = cert.config()
+	}
 	ls := &listeners{log: log}
 	defer ls.close()
-	if err := ls.add("api", cfg.Listen, srv.Handler(), nil); err != nil {
+	if err := ls.add("api", cfg.Listen, srv.Handler(), tlsConfig); err != nil {
 		return err
 	}
 	if cfg.MetricsListen != "" {
-		if err := ls.add("metrics", cfg.MetricsListen, srv.MetricsHandler(), nil); err != nil {
+		if err := ls.add("metrics", cfg.MetricsListen, srv.MetricsHandler(), tlsConfig); err != nil {
 			return err
 		}
 	}
+	go reloadOnHangUp(log, cert)
 	go purge(jr, log)
 	log.Info("gateway started", "identities", len(members), "api_keys", len(keys),
 		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
@@ -166,6 +178,22 @@ func serve(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// reloadOnHangUp reads the TLS pair again on each SIGHUP.
+func reloadOnHangUp(log *slog.Logger, cert *certificate) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for range hup {
+		if cert == nil {
+			continue
+		}
+		if err := cert.reload(); err != nil {
+			log.Error("reload the TLS certificate; the old one stays in use", "error", err.Error())
+		} else {
+			log.Info("TLS certificate reloaded", "cert", cert.certFile)
+		}
+	}
 }
 
 func retries(n int) int {
