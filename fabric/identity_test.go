@@ -65,10 +65,11 @@ func TestRoleReadsTheCertificateAttribute(t *testing.T) {
 // to nobody else.
 func TestLookupNamesTheSubmitter(t *testing.T) {
 	carrierPEM, sensorPEM := certWithAttrs(t, ""), certWithAttrs(t, "")
-	c := &Client{members: map[string]*member{
+	c := &Client{}
+	c.members.Store(&map[string]*member{
 		"carrier":          {Member: Member{Name: "carrier", MSPID: "CarrierMSP"}, cert: certDER(carrierPEM)},
 		"carrier.logger-7": {Member: Member{Name: "carrier.logger-7", MSPID: "CarrierMSP"}, cert: certDER(sensorPEM)},
-	}}
+	})
 	env := func(mspID string, cert []byte) *common.Envelope {
 		id, _ := proto.Marshal(&msp.SerializedIdentity{Mspid: mspID, IdBytes: cert})
 		sh, _ := proto.Marshal(&common.SignatureHeader{Creator: id})

@@ -161,13 +161,14 @@ func (c *Client) memberWithCert(mspID string, der []byte) string {
 	if len(der) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(c.members))
-	for name := range c.members {
+	members := *c.members.Load()
+	names := make([]string, 0, len(members))
+	for name := range members {
 		names = append(names, name)
 	}
 	sort.Strings(names) // the same answer every time, should two members share a certificate
 	for _, name := range names {
-		if m := c.members[name]; m.MSPID == mspID && bytes.Equal(m.cert, der) {
+		if m := members[name]; m.MSPID == mspID && bytes.Equal(m.cert, der) {
 			return name
 		}
 	}

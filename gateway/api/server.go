@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -82,7 +83,7 @@ type Server struct {
 	e           *echo.Echo
 	ledger      Ledger
 	journal     *journal.Journal
-	keys        map[[32]byte]Key
+	keys        atomic.Pointer[map[[32]byte]Key] // replaced whole by SetKeys
 	log         *slog.Logger
 	doc         *openapi3.T
 	docJSON     []byte
@@ -142,15 +143,12 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
-		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
+		maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
 		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
 	}
-	for _, k := range o.Keys {
-		if _, dup := s.keys[k.Hash]; dup {
-			return nil, fmt.Errorf("api: API key %s is configured twice", k.Name)
-		}
-		s.keys[k.Hash] = k
+	if err := s.SetKeys(o.Keys); err != nil {
+		return nil, err
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 
@@ -196,6 +194,21 @@ func New(o Options) (*Server, error) {
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
 	s.e = e
 	return s, nil
+}
+
+// SetKeys replaces the accepted API keys while the server runs: a request
+// authenticates against the set current when it arrives. On error the keys
+// stay as they were.
+func (s *Server) SetKeys(keys []Key) error {
+	m := make(map[[32]byte]Key, len(keys))
+	for _, k := range keys {
+		if _, dup := m[k.Hash]; dup {
+			return fmt.Errorf("api: API key %s is configured twice", k.Name)
+		}
+		m[k.Hash] = k
+	}
+	s.keys.Store(&m)
+	return nil
 }
 
 // MetricsHandler serves the registry's metrics without authentication, for
@@ -342,7 +355,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem(http.StatusUnauthorized, "unauthenticated", "An API key is required",
 				"send it as Authorization: Bearer <key> or X-API-Key")
 		}
-		k, ok := s.keys[sha256.Sum256([]byte(key))]
+		k, ok := (*s.keys.Load())[sha256.Sum256([]byte(key))]
 		if !ok {
 			return problem(http.StatusUnauthorized, "unauthenticated", "The API key is not valid", "")
 		}

@@ -105,24 +105,9 @@ func serve(args []string) error {
 	}
 	defer jr.Close()
 
-	mspOf := ledger.Identities()
-	roleOf := map[string]string{}
-	for _, m := range members {
-		role, err := fabric.Role(m.User)
-		if err != nil {
-			return fmt.Errorf("identity %s: %w", m.Name, err)
-		}
-		roleOf[m.Name] = role
-	}
-	var keys []api.Key
-	for _, k := range cfg.APIKeys {
-		var h [32]byte
-		raw, err := hex.DecodeString(strings.TrimPrefix(k.Hash, "sha256:"))
-		if err != nil || len(raw) != 32 {
-			return fmt.Errorf("api key %s: bad hash", k.Name)
-		}
-		copy(h[:], raw)
-		keys = append(keys, api.Key{Name: k.Name, Hash: h, Identity: k.Identity, MSPID: mspOf[k.Identity], Role: roleOf[k.Identity]})
+	keys, err := apiKeys(cfg, members, ledger)
+	if err != nil {
+		return err
 	}
 	// Every stage may be retried after MVCC conflicts; a write waits at most
 	// for all of them.
@@ -157,7 +142,8 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	go reloadOnHangUp(log, cert)
+	r := &reloader{fs: fs, file: configFile(fs), log: log, ledger: ledger, srv: srv, cert: cert, members: members}
+	go r.run()
 	go purge(jr, log)
 	log.Info("gateway started", "identities", len(members), "api_keys", len(keys),
 		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
@@ -178,22 +164,6 @@ func serve(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// reloadOnHangUp reads the TLS pair again on each SIGHUP.
-func reloadOnHangUp(log *slog.Logger, cert *certificate) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	for range hup {
-		if cert == nil {
-			continue
-		}
-		if err := cert.reload(); err != nil {
-			log.Error("reload the TLS certificate; the old one stays in use", "error", err.Error())
-		} else {
-			log.Info("TLS certificate reloaded", "cert", cert.certFile)
-		}
-	}
 }
 
 func retries(n int) int {
@@ -273,7 +243,7 @@ func initLocal(args []string, stdout io.Writer) error {
 	// Identities issued by the org CAs (`shipnet identity issue`, e.g. a
 	// carrier's temperature logger with role sensor) get an identity and a key
 	// each; revoked ones (marked by `shipnet identity revoke`) get neither, so
-	// their keys stop working at the next start.
+	// a running gateway, which reloads the file, stops accepting their keys.
 	issued, err := filepath.Glob(filepath.Join(*home, "identities", "*", "*"))
 	if err != nil {
 		return err
@@ -309,15 +279,27 @@ func initLocal(args []string, stdout io.Writer) error {
 		fmt.Fprintf(&env, "%s=%s\n", envName, key)
 		fmt.Fprintf(&cfg, "  - {name: %q, identity: %q, hash: %q}\n", name, name, config.HashKey(key))
 	}
-	if err := os.WriteFile(keysFile, []byte(env.String()), 0o600); err != nil {
+	// Keys first, then the configuration: a running gateway reloads the
+	// configuration when it changes, and must find it whole.
+	if err := writeAtomic(keysFile, []byte(env.String())); err != nil {
 		return err
 	}
 	cfgFile := filepath.Join(*out, "gateway.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
+	if err := writeAtomic(cfgFile, []byte(cfg.String())); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s (keys for %s)\nrun: shiptrace-gateway --config %s\n", cfgFile, keysFile, strings.Join(names, ", "), cfgFile)
 	return nil
+}
+
+// writeAtomic writes a 0600 file by renaming a complete copy over it, so a
+// reader never sees it half written.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func readEnvFile(path string) map[string]string {
