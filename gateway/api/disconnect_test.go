@@ -89,11 +89,7 @@ func TestTheJournalKeepsTheResultOfAWriteWhoseClientLeft(t *testing.T) {
 	}
 	defer close(release)
 	h := newHarness(t, ledger)
-	ctx, hangUp := context.WithCancel(context.Background())
-	done := h.inBackground("POST", "/v1/shipments/SHP-1/ship", "", withContext(ctx), withHeader("Idempotency-Key", "ship-left"))
-	<-started
-	hangUp()
-	<-done
+	h.hangUpDuringWrite(started, withHeader("Idempotency-Key", "ship-left"))
 	rec := h.do("POST", "/v1/shipments/SHP-1/ship", "", withHeader("Idempotency-Key", "ship-left"))
 	if rec.Code != 200 || rec.Header().Get("Idempotent-Replayed") != "true" || !strings.Contains(rec.Body.String(), "SHIPPED") {
 		t.Fatalf("retry: %d %s", rec.Code, rec.Body)
@@ -114,16 +110,22 @@ func TestAnIdempotentWriteWhoseTransactionsAllFailedRunsAgainAtOnce(t *testing.T
 			CreatorMSPID: "ExporterMSP", Submitter: "exporter"}, nil
 	}
 	h := newHarness(t, ledger)
-	ctx, hangUp := context.WithCancel(context.Background())
-	done := h.inBackground("POST", "/v1/shipments/SHP-1/ship", "", withContext(ctx), withHeader("Idempotency-Key", "ship-mvcc"))
-	<-started
-	hangUp()
-	<-done
+	h.hangUpDuringWrite(started, withHeader("Idempotency-Key", "ship-mvcc"))
 	close(release)
 	rec := h.do("POST", "/v1/shipments/SHP-1/ship", "", withHeader("Idempotency-Key", "ship-mvcc"))
 	if rec.Code != 200 || rec.Header().Get("Idempotent-Replayed") == "true" {
 		t.Fatalf("retry: %d %s, want a fresh 200", rec.Code, rec.Body)
 	}
+}
+
+// hangUpDuringWrite ships SHP-1 and hangs up once the write reached the
+// ledger, then waits for the gateway to finish with it.
+func (h *harness) hangUpDuringWrite(started <-chan string, opts ...reqOpt) {
+	ctx, hangUp := context.WithCancel(context.Background())
+	done := h.inBackground("POST", "/v1/shipments/SHP-1/ship", "", append(opts, withContext(ctx))...)
+	<-started
+	hangUp()
+	<-done
 }
 
 func grep(text, needle string) string {

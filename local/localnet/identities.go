@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/local/proc"
 	"github.com/shiptrace/shiptrace/local/topology"
 )
@@ -174,13 +173,13 @@ func (n *Network) gatewayStatus(ctx context.Context, key, path string) (int, err
 		return 0, err
 	}
 	req.Header.Set("X-API-Key", key)
-	hc := &http.Client{Timeout: 5 * time.Second}
+	ca := ""
 	if strings.HasPrefix(n.GatewayURL(), "https://") {
-		cfg, err := fabric.TLSConfig(fabric.Peer{Name: "gateway", TLSRootCA: n.GatewayCA()}, fabric.User{})
-		if err != nil {
-			return 0, err
-		}
-		hc.Transport = &http.Transport{TLSClientConfig: cfg}
+		ca = n.GatewayCA()
+	}
+	hc, err := httpClient(5*time.Second, ca)
+	if err != nil {
+		return 0, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

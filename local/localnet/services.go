@@ -217,13 +217,9 @@ func httpOK(ctx context.Context, url, caFile string) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	if caFile != "" {
-		cfg, err := fabric.TLSConfig(fabric.Peer{Name: "gateway", TLSRootCA: caFile}, fabric.User{})
-		if err != nil {
-			return err
-		}
-		hc.Transport = &http.Transport{TLSClientConfig: cfg}
+	hc, err := httpClient(2*time.Second, caFile)
+	if err != nil {
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -235,6 +231,20 @@ func httpOK(ctx context.Context, url, caFile string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// httpClient trusts caFile's root for https (the system's roots when
+// caFile is "").
+func httpClient(timeout time.Duration, caFile string) (*http.Client, error) {
+	hc := &http.Client{Timeout: timeout}
+	if caFile != "" {
+		cfg, err := fabric.TLSConfig(fabric.Peer{Name: "gateway", TLSRootCA: caFile}, fabric.User{})
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: cfg}
+	}
+	return hc, nil
 }
 
 // issueGatewayTLS has the exporter organisation's TLS CA issue the gateway's
@@ -274,20 +284,12 @@ func (n *Network) issueGatewayTLS(ctx context.Context) error {
 		Name: name, Type: "client", TLSDir: n.gatewayTLSDir(), Server: true,
 		Hosts: []string{"127.0.0.1", "localhost", "gateway." + org.Domain},
 	}}}
-	planFile := filepath.Join(work, "plan.json")
-	if err := p.Save(planFile); err != nil {
-		return err
-	}
 	return n.step("issue the gateway's TLS certificate ("+org.MSPID+" TLS CA)", func() error {
 		if _, err := os.Stat(n.identityBin()); err != nil {
 			if err := n.EnsureIdentityTool(ctx); err != nil {
 				return err
 			}
 		}
-		cmd := exec.CommandContext(ctx, n.identityBin(), "bootstrap", "--plan", planFile)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("shiptrace-identity bootstrap: %w: %s", err, out)
-		}
-		return nil
+		return n.bootstrap(ctx, p, filepath.Join(work, "plan.json"))
 	})
 }
