@@ -1,10 +1,13 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,19 +62,22 @@ func (o *Options) defaults() {
 // gateway's API keys, or the notifier's one identity. Every call is bounded
 // and classified: timeouts on each stage, MVCC conflicts retried, contract
 // refusals told apart from network failures, failover to another peer of the
-// organisation.
+// organisation. Its members can change while it serves (Update).
 type Client struct {
 	opts    Options
-	conns   []*grpc.ClientConn
-	members map[string]*member
+	members atomic.Pointer[map[string]*member] // replaced whole, never changed in place
 	metrics *metrics
 	// height is one past the highest block a write through this gateway
 	// committed in, on any member's peer.
 	height atomic.Uint64
+
+	mu    sync.Mutex        // serialises Update and Close
+	conns map[string]dialed // by peer endpoint, shared by every member that uses it
 }
 
 type member struct {
 	Member
+	cert      []byte // DER of the enrolment certificate: who signed a transaction
 	peers     []*peerGateway
 	preferred atomic.Int32
 	seen      atomic.Uint64 // a channel height this member's peer is known to have reached
@@ -97,47 +103,85 @@ type dialed struct {
 // client certificate authenticates the connection).
 func Open(members []Member, opts Options) (*Client, error) {
 	opts.defaults()
-	c := &Client{opts: opts, members: map[string]*member{}, metrics: newMetrics(opts.Registerer)}
-	conns := map[string]dialed{}
+	c := &Client{opts: opts, metrics: newMetrics(opts.Registerer), conns: map[string]dialed{}}
+	c.members.Store(&map[string]*member{})
+	if err := c.Update(members); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Update makes members the client's members, while it serves: a new member
+// is connected (over the connection to its peer endpoint, if one is open), a
+// member that is gone is closed, and one whose certificate, key or peers
+// changed is connected afresh. A member that did not change keeps its state.
+// Calls in flight finish with the member they started with. On error
+// nothing changes.
+func (c *Client) Update(members []Member) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.members.Load()
+	next := make(map[string]*member, len(members))
+	var fresh []*member
+	fail := func(err error) error {
+		for _, m := range fresh {
+			m.close()
+		}
+		return err
+	}
 	for _, m := range members {
-		if _, dup := c.members[m.Name]; dup {
-			c.Close()
-			return nil, fmt.Errorf("identity %q is configured twice", m.Name)
+		if _, dup := next[m.Name]; dup {
+			return fail(fmt.Errorf("identity %q is configured twice", m.Name))
 		}
 		if len(m.Peers) == 0 {
-			c.Close()
-			return nil, fmt.Errorf("identity %q has no peers", m.Name)
+			return fail(fmt.Errorf("identity %q has no peers", m.Name))
 		}
 		id, sign, err := Identity(m.MSPID, m.User)
 		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("identity %q: %w", m.Name, err)
+			return fail(fmt.Errorf("identity %q: %w", m.Name, err))
 		}
-		mem := &member{Member: m}
+		cert := certDER(id.Credentials())
+		if prev, ok := old[m.Name]; ok && reflect.DeepEqual(prev.Member, m) && bytes.Equal(prev.cert, cert) {
+			next[m.Name] = prev
+			continue
+		}
+		mem := &member{Member: m, cert: cert}
+		fresh = append(fresh, mem)
 		for _, p := range m.Peers {
-			d, ok := conns[p.Endpoint]
+			d, ok := c.conns[p.Endpoint]
 			if !ok {
 				if d, err = c.dial(p, m.User); err != nil {
-					c.Close()
-					return nil, fmt.Errorf("identity %q: %w", m.Name, err)
+					return fail(fmt.Errorf("identity %q: %w", m.Name, err))
 				}
-				conns[p.Endpoint] = d
+				c.conns[p.Endpoint] = d
 			}
-			gw, err := connectGateway(id, sign, d.conn, d.tlsHash, opts)
+			gw, err := connectGateway(id, sign, d.conn, d.tlsHash, c.opts)
 			if err != nil {
-				c.Close()
-				return nil, fmt.Errorf("identity %q at %s: %w", m.Name, p.Endpoint, err)
+				return fail(fmt.Errorf("identity %q at %s: %w", m.Name, p.Endpoint, err))
 			}
-			net := gw.GetNetwork(opts.Channel)
+			net := gw.GetNetwork(c.opts.Channel)
 			mem.peers = append(mem.peers, &peerGateway{
 				endpoint: p.Endpoint, gw: gw, network: net,
-				contract: net.GetContract(opts.Chaincode),
+				contract: net.GetContract(c.opts.Chaincode),
 				qscc:     net.GetContract("qscc"),
 			})
 		}
-		c.members[m.Name] = mem
+		next[m.Name] = mem
 	}
-	return c, nil
+	c.members.Store(&next)
+	for name, m := range old {
+		if next[name] != m {
+			m.close()
+		}
+	}
+	return nil
+}
+
+func (m *member) close() {
+	for _, p := range m.peers {
+		p.gw.Close()
+	}
 }
 
 // dial opens the connection to a peer that the client's members share,
@@ -151,28 +195,28 @@ func (c *Client) dial(p Peer, user User) (dialed, error) {
 	if err != nil {
 		return dialed{}, err
 	}
-	c.conns = append(c.conns, conn)
 	return dialed{conn: conn, tlsHash: tlsHash}, nil
 }
 
 // Close releases every connection.
 func (c *Client) Close() error {
-	for _, m := range c.members {
-		for _, p := range m.peers {
-			p.gw.Close()
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range *c.members.Load() {
+		m.close()
 	}
 	var errs []error
-	for _, conn := range c.conns {
-		errs = append(errs, conn.Close())
+	for _, d := range c.conns {
+		errs = append(errs, d.conn.Close())
 	}
 	return errors.Join(errs...)
 }
 
 // Identities lists the member names with their MSP IDs.
 func (c *Client) Identities() map[string]string {
-	out := make(map[string]string, len(c.members))
-	for name, m := range c.members {
+	members := *c.members.Load()
+	out := make(map[string]string, len(members))
+	for name, m := range members {
 		out[name] = m.MSPID
 	}
 	return out
@@ -190,7 +234,7 @@ func (c *Client) Network(identity string) (*client.Network, error) {
 }
 
 func (c *Client) member(name string) (*member, error) {
-	m, ok := c.members[name]
+	m, ok := (*c.members.Load())[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownIdentity, name)
 	}

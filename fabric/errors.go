@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -27,12 +28,52 @@ const (
 	StageCommit       Stage = "commit"
 )
 
-// Error is a failure of the network rather than a refusal by the contract:
-// the peer, the orderer or the commit went wrong. Retryable says whether the
+// Reason says why a call failed, in the terms that decide whether the same
+// request may pass later. Only a few failures really may: an unreachable or
+// slow peer or orderer, endorsers that disagree because one of them is a
+// block behind, a lost MVCC race, and a transaction whose outcome is
+// unknown. Everything else fails the same way every time and must not be
+// retried by anyone.
+type Reason string
+
+// The reasons.
+const (
+	// ReasonUnavailable: a peer, its chaincode server or every orderer could
+	// not be reached, or did not answer in time; nothing was ordered.
+	// Retryable.
+	ReasonUnavailable Reason = "unavailable"
+	// ReasonDisagreement: endorsing peers of different organisations
+	// answered differently (their results did not match, or one refused
+	// what the caller's own peer accepted): one is behind by a block.
+	// Endorsed again inside the client (fabric.Options.MVCCRetries), then
+	// retryable.
+	ReasonDisagreement Reason = "disagreement"
+	// ReasonContract: the chaincode answered with an error that carries
+	// none of the contract's codes: a bug, or a call it does not understand
+	// (wrong function or arguments). Deterministic: not retryable.
+	ReasonContract Reason = "contract"
+	// ReasonRejected: the peer or the orderer refused the request itself
+	// (access denied, a malformed transaction, an orderer's 4xx) or failed
+	// in a way no retry fixes. Not retryable.
+	ReasonRejected Reason = "rejected"
+	// ReasonOutcomeUnknown: the transaction may have reached the orderer
+	// and its outcome is unknown. Retryable with the same Idempotency-Key.
+	ReasonOutcomeUnknown Reason = "outcome_unknown"
+	// ReasonConflict: the transaction kept losing MVCC or phantom read
+	// conflicts. Retryable.
+	ReasonConflict Reason = "conflict"
+	// ReasonInvalidated: the channel invalidated the transaction for
+	// another reason (e.g. ENDORSEMENT_POLICY_FAILURE). Not retryable.
+	ReasonInvalidated Reason = "invalidated"
+)
+
+// Error is a failure of the network, or of the contract without one of its
+// codes, rather than a refusal by the contract. Retryable says whether the
 // same request may succeed later unchanged (the REST layer answers 503 with
 // Retry-After); otherwise it is answered 502.
 type Error struct {
 	Stage     Stage
+	Reason    Reason
 	TxID      string     // empty for evaluations
 	Code      codes.Code // gRPC status code; codes.OK for a commit failure
 	TxCode    string     // commit stage: the peer's TxValidationCode, e.g. MVCC_READ_CONFLICT
@@ -42,6 +83,9 @@ type Error struct {
 	// not blindly resend it without an Idempotency-Key.
 	MayHaveCommitted bool
 	Err              error
+	// refusal is a refusal by another organisation's peer behind a
+	// disagreement: the answer once the retries are spent.
+	refusal *shipment.Error
 }
 
 func (e *Error) Error() string {
@@ -62,67 +106,193 @@ func (e *Error) Unwrap() error { return e.Err }
 var ErrUnknownIdentity = errors.New("unknown identity")
 
 // classify turns an error from fabric-gateway into either a contract refusal
-// (*shipment.Error, wrapped) or an *Error. The refusal is recovered from the
-// gRPC status message or its per-peer details, where the peer quotes the
-// chaincode's "CODE: message"; the wording is never matched.
-func classify(stage Stage, txID string, err error) error {
+// (*shipment.Error, wrapped) or an *Error with its Reason. own is the
+// caller's MSP ID: Fabric's gateway always endorses first on a peer of its
+// own organisation, so a failure reported by another organisation's peer
+// means the first endorsement passed and the endorsers disagree. The
+// contract's refusal is recovered from the gRPC status message or its
+// per-peer details, where the peer quotes the chaincode's "CODE: message";
+// the contract's wording is never matched.
+func classify(stage Stage, own, txID string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if refusal, ok := refusalIn(err); ok {
-		return fmt.Errorf("%s: %w", stage, refusal)
-	}
 	e := &Error{Stage: stage, TxID: txID, Err: err}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		e.Code = codes.DeadlineExceeded
-		e.Retryable = true
-	} else if st, ok := status.FromError(err); ok {
+	var se *shipment.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: %w", stage, se)
+	}
+	st, isStatus := status.FromError(err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		e.Code, e.Reason = codes.DeadlineExceeded, ReasonUnavailable
+	case isStatus:
 		e.Code = st.Code()
-		switch st.Code() {
-		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
-			e.Retryable = true
+		if stage == StageEvaluate || stage == StageEndorse {
+			if refusal := proposalFailure(e, st, own); refusal != nil {
+				return fmt.Errorf("%s: %w", stage, refusal)
+			}
+		} else {
+			e.Reason = reasonOf(st.Code())
 		}
+	default:
+		e.Reason = ReasonRejected
 	}
 	switch stage {
 	case StageSubmit:
-		// The peer's gateway answers Unavailable only after every orderer
-		// refused the transaction (no Raft leader during an election, an
-		// orderer down) or could not be reached: none of them took it, so
-		// it cannot commit and a retry may run it again at once. Any other
-		// failure here leaves the outcome unknown.
-		e.Retryable = true
-		e.MayHaveCommitted = e.Code != codes.Unavailable
+		switch e.Code {
+		case codes.Unavailable:
+			// The peer's gateway answers Unavailable only after every
+			// orderer refused the transaction (no Raft leader during an
+			// election, an orderer down) or could not be reached: none of
+			// them took it, so it cannot commit and a retry may run it
+			// again at once.
+			e.Reason = ReasonUnavailable
+		case codes.Aborted, codes.FailedPrecondition, codes.InvalidArgument, codes.PermissionDenied:
+			// An orderer's 4xx (Aborted), or the peer refusing the
+			// transaction before sending it: nothing was ordered, and the
+			// same transaction is refused again.
+			e.Reason = ReasonRejected
+		default:
+			// Cut off midway: the outcome is unknown.
+			e.Reason, e.MayHaveCommitted = ReasonOutcomeUnknown, true
+		}
 	case StageCommitStatus:
 		// The orderer may have the transaction: the outcome is unknown, and
 		// asking again later (the commit status, or a retry with the same
 		// Idempotency-Key) is the way forward.
-		e.MayHaveCommitted = true
-		e.Retryable = true
+		e.Reason, e.MayHaveCommitted = ReasonOutcomeUnknown, true
 	}
+	e.Retryable = e.Reason.retryable()
 	return e
 }
 
-// refusalIn finds a contract refusal in an error from the peer.
-func refusalIn(err error) (*shipment.Error, bool) {
-	var se *shipment.Error
-	if errors.As(err, &se) {
-		return se, true
+func (r Reason) retryable() bool {
+	switch r {
+	case ReasonUnavailable, ReasonDisagreement, ReasonOutcomeUnknown, ReasonConflict:
+		return true
 	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return nil, false
+	return false
+}
+
+// reasonOf reads a gRPC code that comes without any peer's word on it.
+func reasonOf(c codes.Code) Reason {
+	switch c {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled:
+		return ReasonUnavailable
 	}
-	if r, ok := shipment.ParseError(st.Message()); ok {
-		return r, true
-	}
-	for _, d := range st.Details() {
-		if ed, ok := d.(*gateway.ErrorDetail); ok {
-			if r, ok := shipment.ParseError(ed.GetMessage()); ok {
-				return r, true
+	return ReasonRejected
+}
+
+// proposalFailure reads an evaluation or endorsement failure from the
+// per-peer details Fabric's gateway attaches. It returns the contract's
+// refusal when that is the answer, and otherwise sets e.Reason:
+//
+//   - a failure reported by another organisation's peer: the caller's own
+//     peer endorsed (it always goes first), so the endorsers disagree:
+//     ReasonDisagreement, keeping a refusal for when the retries are spent;
+//   - the caller's own peer quoting the contract's "CODE: message": the
+//     refusal;
+//   - the caller's own peer quoting the chaincode's answer without a code
+//     ("chaincode response 500, ..."): ReasonContract;
+//   - the caller's own peer failing without the chaincode's answer (its
+//     chaincode server unreachable or crashed, a simulation timeout):
+//     ReasonUnavailable;
+//   - no detail: the gRPC code decides.
+func proposalFailure(e *Error, st *status.Status, own string) *shipment.Error {
+	var (
+		ownRefusal, otherRefusal    *shipment.Error
+		other, answered, unanswered bool
+	)
+	details := peerDetails(st)
+	for _, d := range details {
+		r, coded := shipment.ParseError(d.GetMessage())
+		if own != "" && d.GetMspId() != "" && d.GetMspId() != own {
+			other = true
+			if coded && otherRefusal == nil {
+				otherRefusal = r
 			}
+			continue
+		}
+		switch {
+		case coded:
+			if ownRefusal == nil {
+				ownRefusal = r
+			}
+		case chaincodeAnswered(d.GetMessage()):
+			answered = true
+		default:
+			unanswered = true
 		}
 	}
-	return nil, false
+	switch {
+	case ownRefusal != nil:
+		return ownRefusal
+	case len(details) == 0:
+		if r, ok := shipment.ParseError(st.Message()); ok {
+			return r
+		}
+		if chaincodeAnswered(st.Message()) {
+			e.Reason = ReasonContract
+		} else {
+			e.Reason = reasonOf(st.Code())
+		}
+	case other:
+		e.Reason, e.refusal = ReasonDisagreement, otherRefusal
+	case answered && !unanswered:
+		e.Reason = ReasonContract
+	default:
+		e.Reason = ReasonUnavailable
+	}
+	return nil
+}
+
+// chaincodeAnswered reports a message in which the peer quotes the
+// chaincode's own error response: Fabric's gateway writes "chaincode
+// response <status>, <message>" for a response the chaincode produced, and
+// the bare message for a failure the peer generated itself
+// (fabric internal/pkg/gateway/apiutils.go, responseStatus).
+func chaincodeAnswered(msg string) bool {
+	const marker = "chaincode response "
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return false
+	}
+	rest := msg[i+len(marker):]
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	return n > 0 && strings.HasPrefix(rest[n:], ", ")
+}
+
+// reendorse reports an endorsement worth repeating at once: the endorsers
+// disagreed, and a moment later the one behind has the block.
+func reendorse(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe) && fe.Stage == StageEndorse && fe.Reason == ReasonDisagreement
+}
+
+// settled is the answer for an endorsement whose retries are spent: a
+// lasting disagreement in which another organisation's peer refused with a
+// code is that refusal (its clock may be off, or it is far behind), so the
+// caller reads the contract's code and message.
+func settled(err error) error {
+	var fe *Error
+	if errors.As(err, &fe) && fe.Reason == ReasonDisagreement && fe.refusal != nil {
+		return fmt.Errorf("%s: %w", fe.Stage, fe.refusal)
+	}
+	return err
+}
+
+func peerDetails(st *status.Status) []*gateway.ErrorDetail {
+	var out []*gateway.ErrorDetail
+	for _, d := range st.Details() {
+		if ed, ok := d.(*gateway.ErrorDetail); ok {
+			out = append(out, ed)
+		}
+	}
+	return out
 }
 
 // failover reports whether an error means the peer itself is unreachable, so

@@ -1,11 +1,16 @@
 package fabric
 
 import (
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
+
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Identity loads a user's signing identity for fabric-gateway: the
@@ -82,4 +87,40 @@ func pemFile(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s holds no file", path)
+}
+
+// attrsOID is the X.509 extension in which Fabric CA puts an enrolment
+// certificate's attributes, as JSON {"attrs": {name: value}} (fabric
+// common/attrmgr, which the chaincode's GetAttributeValue reads too).
+var attrsOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
+
+// Role reads the shiptrace.role attribute of a user's enrolment certificate:
+// what the contract lets the identity do. A certificate without it (a
+// cryptogen one) has role "", which the contract refuses everything.
+func Role(user User) (string, error) {
+	certPEM, err := os.ReadFile(user.Cert)
+	if err != nil {
+		return "", fmt.Errorf("read certificate: %w", err)
+	}
+	cert, err := identity.CertificateFromPEM(certPEM)
+	if err != nil {
+		return "", fmt.Errorf("parse certificate %s: %w", user.Cert, err)
+	}
+	return roleOf(cert)
+}
+
+func roleOf(cert *x509.Certificate) (string, error) {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(attrsOID) {
+			continue
+		}
+		var attrs struct {
+			Attrs map[string]string `json:"attrs"`
+		}
+		if err := json.Unmarshal(ext.Value, &attrs); err != nil {
+			return "", fmt.Errorf("certificate attributes: %w", err)
+		}
+		return attrs.Attrs[shipment.RoleAttribute], nil
+	}
+	return "", nil
 }

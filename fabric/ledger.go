@@ -1,14 +1,18 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 )
@@ -21,6 +25,11 @@ type TxRecord struct {
 	Code        string // TxValidationCode name
 	BlockNumber uint64
 	Result      []byte // the chaincode's response payload, for a transaction that was found
+	// CreatorMSPID is the organisation that signed the transaction, and
+	// Submitter the name of the client's member whose certificate signed
+	// it ("" when it is none of them).
+	CreatorMSPID string
+	Submitter    string
 }
 
 // Lookup asks the ledger (the query system chaincode) about a transaction:
@@ -47,7 +56,7 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 			c.metrics.observe(StageEvaluate, "GetTransactionByID", began, nil)
 			return rec, nil
 		}
-		err = classify(StageEvaluate, "", err)
+		err = classify(StageEvaluate, m.MSPID, "", err)
 		c.metrics.observe(StageEvaluate, "GetTransactionByID", began, err)
 		return rec, fmt.Errorf("look up transaction %s: %w", txID, err)
 	}
@@ -62,6 +71,12 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 	if rec.Result, err = chaincodeResult(pt.GetTransactionEnvelope()); err != nil {
 		return rec, fmt.Errorf("decode transaction %s: %w", txID, err)
 	}
+	creator, err := creatorOf(pt.GetTransactionEnvelope())
+	if err != nil {
+		return rec, fmt.Errorf("decode the creator of transaction %s: %w", txID, err)
+	}
+	rec.CreatorMSPID = creator.GetMspid()
+	rec.Submitter = c.memberWithCert(creator.GetMspid(), certDER(creator.GetIdBytes()))
 	err = c.each(ctx, m, func(p *peerGateway) error {
 		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
 		defer cancel()
@@ -70,7 +85,7 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 		return err
 	})
 	if err != nil {
-		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, classify(StageEvaluate, "", err))
+		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, classify(StageEvaluate, m.MSPID, "", err))
 	}
 	var block common.Block
 	if err := proto.Unmarshal(raw, &block); err != nil {
@@ -120,4 +135,52 @@ func chaincodeResult(env *common.Envelope) ([]byte, error) {
 		return nil, err
 	}
 	return action.GetResponse().GetPayload(), nil
+}
+
+// creatorOf reads who signed a transaction from its envelope's signature
+// header.
+func creatorOf(env *common.Envelope) (*msp.SerializedIdentity, error) {
+	var payload common.Payload
+	if err := proto.Unmarshal(env.GetPayload(), &payload); err != nil {
+		return nil, err
+	}
+	var sh common.SignatureHeader
+	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), &sh); err != nil {
+		return nil, err
+	}
+	var id msp.SerializedIdentity
+	if err := proto.Unmarshal(sh.GetCreator(), &id); err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
+// memberWithCert names the member whose enrolment certificate is der, in
+// mspID; "" if none is.
+func (c *Client) memberWithCert(mspID string, der []byte) string {
+	if len(der) == 0 {
+		return ""
+	}
+	members := *c.members.Load()
+	names := make([]string, 0, len(members))
+	for name := range members {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same answer every time, should two members share a certificate
+	for _, name := range names {
+		if m := members[name]; m.MSPID == mspID && bytes.Equal(m.cert, der) {
+			return name
+		}
+	}
+	return ""
+}
+
+// certDER is the DER of a PEM certificate (as a creator's IdBytes carry it),
+// so that two encodings of one certificate compare equal.
+func certDER(pemBytes []byte) []byte {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil
+	}
+	return block.Bytes
 }

@@ -125,3 +125,57 @@ func TestOpenGivesTheMembersNetwork(t *testing.T) {
 		t.Fatalf("unknown member: err = %v, want ErrUnknownIdentity", err)
 	}
 }
+
+// TestUpdateAddsAndRemovesMembersWhileServing: a member added later is
+// usable at once, one removed is unknown from then on, and one that did not
+// change keeps its state; a bad update changes nothing.
+func TestUpdateAddsAndRemovesMembersWhileServing(t *testing.T) {
+	member := func(name string) Member {
+		dir := writeEnrolment(t, name)
+		m, err := FileMember(name, "CarrierMSP", Peer{Endpoint: "127.0.0.1:1", TLSRootCA: filepath.Join(dir, "tlsca.pem")},
+			User{Cert: filepath.Join(dir, "msp", "signcerts"), Key: filepath.Join(dir, "msp", "keystore")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	carrier, logger := member("carrier"), member("logger-7")
+	c, err := Open([]Member{carrier}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before, _ := c.member("carrier")
+
+	if err := c.Update([]Member{carrier, logger}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Network("logger-7"); err != nil {
+		t.Fatalf("the added member: %v", err)
+	}
+	if now, _ := c.member("carrier"); now != before {
+		t.Error("an unchanged member was replaced")
+	}
+	if len(c.conns) != 1 {
+		t.Errorf("%d connections, want the one to 127.0.0.1:1 shared", len(c.conns))
+	}
+
+	if err := c.Update([]Member{logger}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Network("carrier"); !errors.Is(err, ErrUnknownIdentity) {
+		t.Fatalf("the removed member: %v, want ErrUnknownIdentity", err)
+	}
+
+	broken := logger
+	broken.Name, broken.User.Cert = "broken", filepath.Join(t.TempDir(), "missing.pem")
+	if err := c.Update([]Member{carrier, broken}); err == nil {
+		t.Fatal("an update with a missing certificate was accepted")
+	}
+	if _, err := c.Network("logger-7"); err != nil {
+		t.Fatalf("after a refused update: %v, want the members as before", err)
+	}
+	if got := c.Identities(); len(got) != 1 || got["logger-7"] != "CarrierMSP" {
+		t.Errorf("identities %v", got)
+	}
+}

@@ -11,7 +11,10 @@ import (
 type metrics struct {
 	calls       *prometheus.HistogramVec
 	mvccRetries *prometheus.CounterVec
-	failovers   *prometheus.CounterVec
+	// endorseRetries counts endorsements repeated because endorsers of
+	// different organisations disagreed (fabric.ReasonDisagreement).
+	endorseRetries *prometheus.CounterVec
+	failovers      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,13 +28,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "shiptrace_gateway_fabric_mvcc_retries_total",
 			Help: "Transactions endorsed again after an MVCC or phantom read conflict.",
 		}, []string{"transaction"}),
+		endorseRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shiptrace_gateway_fabric_endorse_retries_total",
+			Help: "Transactions endorsed again because endorsers of different organisations disagreed (one peer a block behind).",
+		}, []string{"transaction"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shiptrace_gateway_fabric_failovers_total",
 			Help: "Calls moved to another peer because a peer was unreachable, by the peer given up on.",
 		}, []string{"peer"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.mvccRetries, m.failovers)
+		reg.MustRegister(m.calls, m.mvccRetries, m.endorseRetries, m.failovers)
 	}
 	return m
 }

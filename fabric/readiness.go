@@ -25,7 +25,7 @@ func (c *Client) Ready(ctx context.Context) error {
 		ok   = map[string]bool{} // MSP ID -> some identity of it got an answer
 		errs = map[string][]error{}
 	)
-	for name, m := range c.members {
+	for name, m := range *c.members.Load() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/grpc/codes"
 )
 
 // Request is one transaction invocation as the named identity.
@@ -74,7 +73,7 @@ func (c *Client) Evaluate(ctx context.Context, req Request) ([]byte, error) {
 		out, err = prop.EvaluateWithContext(cctx)
 		return err
 	})
-	err = classify(StageEvaluate, "", err)
+	err = classify(StageEvaluate, m.MSPID, "", err)
 	c.metrics.observe(StageEvaluate, req.Tx, start, err)
 	return out, err
 }
@@ -146,20 +145,20 @@ func (p *pending) start(ctx context.Context) error {
 		if errors.As(err, &endorse) {
 			txID = endorse.TransactionID
 		}
-		err = classify(StageEndorse, txID, err)
+		err = classify(StageEndorse, p.m.MSPID, txID, err)
 		c.metrics.observe(StageEndorse, req.Tx, began, err)
-		if stale(err) && p.endorseRetries < c.opts.MVCCRetries {
+		if reendorse(err) && p.endorseRetries < c.opts.MVCCRetries {
 			// Endorsers that disagree have usually read different
 			// versions: one peer had not yet committed the latest
 			// block. Like an MVCC conflict, it passes in a moment.
 			p.endorseRetries++
-			c.metrics.mvccRetries.WithLabelValues(req.Tx).Inc()
-			if err := pause(ctx, p.endorseRetries); err != nil {
-				return classify(StageEndorse, txID, err)
+			c.metrics.endorseRetries.WithLabelValues(req.Tx).Inc()
+			if err := behind(ctx, p.endorseRetries); err != nil {
+				return classify(StageEndorse, p.m.MSPID, txID, err)
 			}
 			return p.start(ctx)
 		}
-		return err
+		return settled(err)
 	}
 	c.metrics.observe(StageEndorse, req.Tx, began, nil)
 	if p.firstID == "" {
@@ -191,7 +190,7 @@ func (p *pending) start(ctx context.Context) error {
 		}
 		return err
 	})
-	err = classify(StageSubmit, txn.TransactionID(), err)
+	err = classify(StageSubmit, p.m.MSPID, txn.TransactionID(), err)
 	c.metrics.observe(StageSubmit, req.Tx, began, err)
 	return err
 }
@@ -210,14 +209,17 @@ func (p *pending) Wait(ctx context.Context) (Committed, error) {
 			return Committed{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Result: p.txn.Result(), Attempts: p.attempts}, nil
 		}
 		conflict := st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
-		cerr := &Error{Stage: StageCommit, TxID: st.TransactionID, TxCode: st.Code.String(), Retryable: conflict,
+		cerr := &Error{Stage: StageCommit, Reason: ReasonInvalidated, TxID: st.TransactionID, TxCode: st.Code.String(),
 			Err: fmt.Errorf("transaction %s failed validation: %s", st.TransactionID, st.Code)}
+		if conflict {
+			cerr.Reason, cerr.Retryable = ReasonConflict, true
+		}
 		if !conflict || p.attempts > c.opts.MVCCRetries {
 			return Committed{}, cerr
 		}
 		c.metrics.mvccRetries.WithLabelValues(p.req.Tx).Inc()
 		if err := pause(ctx, p.attempts); err != nil {
-			return Committed{}, classify(StageCommit, st.TransactionID, err)
+			return Committed{}, classify(StageCommit, p.m.MSPID, st.TransactionID, err)
 		}
 		p.attempts++
 		if err := p.start(ctx); err != nil {
@@ -249,7 +251,7 @@ func (p *pending) status(ctx context.Context) (*client.Status, error) {
 		st, err = commit.StatusWithContext(cctx)
 		return err
 	})
-	err = classify(StageCommitStatus, p.commit.TransactionID(), err)
+	err = classify(StageCommitStatus, p.m.MSPID, p.commit.TransactionID(), err)
 	c.metrics.observe(StageCommitStatus, p.req.Tx, began, err)
 	return st, err
 }
@@ -266,9 +268,14 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// stale reports an endorsement that failed because the endorsers disagreed
-// (gRPC Aborted without a contract refusal).
-func stale(err error) bool {
-	var fe *Error
-	return errors.As(err, &fe) && fe.Stage == StageEndorse && fe.Code == codes.Aborted
+// behind waits for a peer that is a block behind to commit it: longer than
+// pause, since the block has to travel from the orderer to that peer.
+func behind(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt)*50*time.Millisecond + time.Duration(rand.Int64N(int64(25*time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

@@ -34,7 +34,9 @@ func TestAuthentication(t *testing.T) {
 		{"an X-API-Key is accepted", "/v1/shipments/SHP-1", map[string]string{"Authorization": "", "X-API-Key": retailerKey}, 200},
 		{"health needs no key", "/healthz", map[string]string{"Authorization": ""}, 200},
 		{"readiness needs no key", "/readyz", map[string]string{"Authorization": ""}, 200},
-		{"metrics need no key", "/metrics", map[string]string{"Authorization": ""}, 200},
+		{"metrics need a key", "/metrics", map[string]string{"Authorization": ""}, 401},
+		{"metrics refuse a wrong key", "/metrics", map[string]string{"Authorization": "Bearer not-a-key"}, 401},
+		{"metrics open to a key", "/metrics", map[string]string{"Authorization": "Bearer " + carrierKey}, 200},
 		{"the OpenAPI document needs no key", "/v1/openapi.json", map[string]string{"Authorization": ""}, 200},
 		{"transactions need a key", "/v1/transactions/" + strings.Repeat("a", 64), map[string]string{"Authorization": ""}, 401},
 	}
@@ -285,6 +287,40 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
+// TestFailuresThatPassOnRetryAloneSayRetry: a contract failure without a
+// code fails the same way every time, so it is a 502 without Retry-After;
+// endorsers that keep disagreeing are a 503 with it.
+func TestFailuresThatPassOnRetryAloneSayRetry(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		typ        string
+		retryAfter bool
+	}{
+		{"a contract failure without a code", &fabric.Error{Stage: fabric.StageEndorse, Reason: fabric.ReasonContract, TxID: "abc",
+			Code: codes.Aborted, Err: errors.New("chaincode response 500, Incorrect number of params")}, 502, "urn:shiptrace:problem:contract-failed", false},
+		{"endorsers that disagree", &fabric.Error{Stage: fabric.StageEndorse, Reason: fabric.ReasonDisagreement, TxID: "abc",
+			Code: codes.Aborted, Retryable: true, Err: errors.New("ProposalResponsePayloads do not match")}, 503, "urn:shiptrace:problem:endorsers-disagree", true},
+		{"an orderer's refusal", &fabric.Error{Stage: fabric.StageSubmit, Reason: fabric.ReasonRejected, TxID: "abc",
+			Code: codes.Aborted, Err: errors.New("status=BAD_REQUEST")}, 502, "urn:shiptrace:problem:network-error", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, &fakeLedger{start: func(fabric.Request) (fabric.Submission, error) { return nil, tt.err }})
+			rec := h.do("POST", "/v1/shipments/SHP-1/ship", "")
+			p := problemOf(t, rec)
+			if rec.Code != tt.status || p.Type != tt.typ || (rec.Header().Get("Retry-After") != "") != tt.retryAfter {
+				t.Fatalf("status %d type %s Retry-After %q, want %d %s retry=%v", rec.Code, p.Type, rec.Header().Get("Retry-After"),
+					tt.status, tt.typ, tt.retryAfter)
+			}
+			if strings.Contains(rec.Body.String(), "Incorrect number") {
+				t.Error("the body leaks the chaincode's message")
+			}
+		})
+	}
+}
+
 func TestBadInputIsA4xxProblem(t *testing.T) {
 	huge := `{"readings":[` + strings.Repeat(`{"sensorId":"S1","time":"2026-11-23T09:00:00Z","celsius":4.5},`, 2000) + `{"sensorId":"S1","time":"2026-11-23T09:00:00Z","celsius":4.5}]}`
 	tests := []struct {
@@ -504,11 +540,11 @@ func TestUnsettledKeyWaitsThenRunsAgain(t *testing.T) {
 	}
 }
 
-func pollTx(t *testing.T, h *harness, id string, want string) TxView {
+func pollTx(t *testing.T, h *harness, key, id string, want string) TxView {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rec := h.do("GET", "/v1/transactions/"+id, "")
+		rec := h.do("GET", "/v1/transactions/"+id, "", withKey(key))
 		var v TxView
 		_ = json.Unmarshal(rec.Body.Bytes(), &v)
 		if rec.Code == 200 && v.Status == want {
@@ -547,9 +583,9 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 	if loc := rec.Header().Get("Location"); loc != "/v1/transactions/"+r.Transaction.ID {
 		t.Errorf("Location %q", loc)
 	}
-	pollTx(t, h, r.Transaction.ID, "PENDING")
+	pollTx(t, h, carrierKey, r.Transaction.ID, "PENDING")
 	close(release)
-	v := pollTx(t, h, r.Transaction.ID, "COMMITTED")
+	v := pollTx(t, h, carrierKey, r.Transaction.ID, "COMMITTED")
 	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Shipment) != `{"id":"SHP-1"}` {
 		t.Errorf("committed view %+v", v)
 	}
@@ -567,7 +603,7 @@ func TestAsyncWriteThatFailsToCommitIsFailed(t *testing.T) {
 	rec := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, withKey(carrierKey), withHeader("Prefer", "respond-async"))
 	var r Receipt
 	_ = json.Unmarshal(rec.Body.Bytes(), &r)
-	v := pollTx(t, h, r.Transaction.ID, "FAILED")
+	v := pollTx(t, h, carrierKey, r.Transaction.ID, "FAILED")
 	if v.Problem == nil || v.Problem.Status != 503 {
 		t.Errorf("failed view %+v", v)
 	}
@@ -587,7 +623,8 @@ func TestTransactionStatusComesFromTheLedger(t *testing.T) {
 	known := strings.Repeat("ab", 32)
 	h := newHarness(t, &fakeLedger{lookup: func(_, txID string) (fabric.TxRecord, error) {
 		if txID == known {
-			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`)}, nil
+			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`),
+				CreatorMSPID: "ExporterMSP", Submitter: "exporter"}, nil
 		}
 		return fabric.TxRecord{TxID: txID}, nil
 	}})
@@ -638,12 +675,22 @@ func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
 	h.do("GET", "/v1/shipments/SHP-1", "")
 	h.do("GET", "/v1/shipments/SHP-2", "")
 	h.do("GET", "/no/such/route", "")
+	h.do("BREW", "/v1/shipments/SHP-1", "")
+	h.do("X-RANDOM-1", "/v1/shipments/SHP-1", "")
 	body := h.do("GET", "/metrics", "").Body.String()
+	// The method label takes a handful of values, whatever clients send.
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "shiptrace_gateway_http_requests_total{") &&
+			!strings.Contains(line, `method="GET"`) && !strings.Contains(line, `method="other"`) {
+			t.Errorf("a method label beyond the known ones: %s", line)
+		}
+	}
 	for _, want := range []string{
 		`shiptrace_gateway_http_requests_total{method="GET",route="/v1/shipments/:id",status="200"} 2`,
 		`route="unmatched",status="404"`,
 		`shiptrace_gateway_http_request_duration_seconds_bucket`,
 		`shiptrace_gateway_http_requests_in_flight`,
+		`shiptrace_gateway_http_requests_total{method="other",route="/v1/shipments/:id",status="405"} 2`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

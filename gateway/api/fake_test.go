@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
 )
@@ -123,13 +126,22 @@ const (
 	exporterKey = "exporter-key-0123456789abcdef"
 	carrierKey  = "carrier-key-0123456789abcdef"
 	retailerKey = "retailer-key-0123456789abcdef"
+	// More keys of the carrier: a second key of the same identity, an
+	// auditor's (reads the public record) and a temperature logger's
+	// (readings only).
+	carrierOpsKey     = "carrier-ops-key-0123456789abcdef"
+	carrierAuditorKey = "carrier-auditor-key-0123456789abcdef"
+	carrierSensorKey  = "carrier-logger-7-key-0123456789abcdef"
 )
 
 func testKeys() []Key {
 	return []Key{
-		{Name: "exporter-erp", Hash: sha256.Sum256([]byte(exporterKey)), Identity: "exporter", MSPID: "ExporterMSP"},
-		{Name: "carrier-app", Hash: sha256.Sum256([]byte(carrierKey)), Identity: "carrier", MSPID: "CarrierMSP"},
-		{Name: "retailer-app", Hash: sha256.Sum256([]byte(retailerKey)), Identity: "retailer", MSPID: "RetailerMSP"},
+		{Name: "exporter-erp", Hash: sha256.Sum256([]byte(exporterKey)), Identity: "exporter", MSPID: "ExporterMSP", Role: "gateway"},
+		{Name: "carrier-app", Hash: sha256.Sum256([]byte(carrierKey)), Identity: "carrier", MSPID: "CarrierMSP", Role: "gateway"},
+		{Name: "retailer-app", Hash: sha256.Sum256([]byte(retailerKey)), Identity: "retailer", MSPID: "RetailerMSP", Role: "gateway"},
+		{Name: "carrier-ops", Hash: sha256.Sum256([]byte(carrierOpsKey)), Identity: "carrier", MSPID: "CarrierMSP", Role: "gateway"},
+		{Name: "carrier-auditor", Hash: sha256.Sum256([]byte(carrierAuditorKey)), Identity: "carrier.auditor", MSPID: "CarrierMSP", Role: "auditor"},
+		{Name: "carrier-logger-7", Hash: sha256.Sum256([]byte(carrierSensorKey)), Identity: "carrier.logger-7", MSPID: "CarrierMSP", Role: "sensor"},
 	}
 }
 
@@ -141,6 +153,9 @@ type harness struct {
 	logs    *syncBuffer
 	path    string
 	now     time.Time
+	limits  Limits
+	opts    func(*Options) // adjusts the options before each open
+	reg     *prometheus.Registry
 }
 
 type syncBuffer struct {
@@ -162,8 +177,14 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t testing.TB, ledger *fakeLedger) *harness {
 	t.Helper()
+	return newHarnessWith(t, ledger, Limits{})
+}
+
+// newHarnessWith is newHarness with limits.
+func newHarnessWith(t testing.TB, ledger *fakeLedger, limits Limits) *harness {
+	t.Helper()
 	h := &harness{t: t, ledger: ledger, logs: &syncBuffer{}, path: filepath.Join(t.TempDir(), "journal.db"),
-		now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+		now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), limits: limits}
 	h.open()
 	return h
 }
@@ -174,11 +195,17 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	srv, err := New(Options{
+	h.reg = prometheus.NewRegistry()
+	o := Options{
 		Ledger: h.ledger, Journal: j, Keys: testKeys(), MaxBodyBytes: 64 << 10,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    func() time.Time { return h.now }, CommitTimeout: 5 * time.Second, SettleAfter: time.Minute,
-	})
+		Limits: h.limits, Registry: h.reg,
+	}
+	if h.opts != nil {
+		h.opts(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -208,6 +235,20 @@ type reqOpt func(*http.Request)
 
 func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
 func withKey(key string) reqOpt     { return withHeader("Authorization", "Bearer "+key) }
+
+// withContext sends the request with ctx: cancelling it is the client
+// going away.
+func withContext(ctx context.Context) reqOpt {
+	return func(r *http.Request) { *r = *r.WithContext(ctx) }
+}
+
+// metrics renders the server's registry as /metrics would.
+func (h *harness) metrics() string {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
 
 func (h *harness) do(method, path, body string, opts ...reqOpt) *httptest.ResponseRecorder {
 	h.t.Helper()

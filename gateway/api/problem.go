@@ -107,6 +107,14 @@ func fabricProblem(e *fabric.Error) *Problem {
 	case e.Stage == fabric.StageCommit:
 		p = problem(http.StatusBadGateway, "commit-failed", "The channel invalidated the transaction",
 			"validation code "+e.TxCode)
+	case e.Reason == fabric.ReasonContract:
+		// Deterministic: the same request fails the same way, so no
+		// Retry-After. The chaincode's message stays in the log.
+		p = problem(http.StatusBadGateway, "contract-failed", "The contract failed without a reason it could give",
+			"the same request will fail again; the gateway log has the details under this request ID")
+	case e.Reason == fabric.ReasonDisagreement:
+		p = problem(http.StatusServiceUnavailable, "endorsers-disagree", "The organisations' peers answered differently",
+			"one peer is behind the others; retry in a moment")
 	case e.MayHaveCommitted:
 		p = problem(http.StatusServiceUnavailable, "outcome-unknown", "The transaction was sent but its outcome is unknown",
 			"it may still commit: check GET /v1/transactions/{txId}, or retry with the same Idempotency-Key")
@@ -125,10 +133,24 @@ func fabricProblem(e *fabric.Error) *Problem {
 	return p
 }
 
+// statusClientClosed is what a request whose caller went away is logged
+// with (nginx's convention); metrics say "client_closed".
+const statusClientClosed = 499
+
 // handleError writes any error as problem+json. Server errors are logged
 // with their cause; the body never carries it.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if ctx := c.Request().Context(); errors.Is(ctx.Err(), context.Canceled) {
+		// The caller went away: nobody reads the answer, and it is not
+		// the gateway's failure, whatever the error says about it.
+		c.Set(ctxClientClosed, true)
+		s.log.InfoContext(context.WithoutCancel(ctx), "client closed the request",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), slog.String("route", c.Path()),
+			slog.String("error", causeText(err)))
+		c.Response().WriteHeader(statusClientClosed)
 		return
 	}
 	p := *toProblem(err)

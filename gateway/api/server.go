@@ -18,7 +18,9 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -43,12 +45,15 @@ type Ledger interface {
 }
 
 // Key is an accepted API key: its SHA-256, the caller's name and the
-// identity (and MSP ID) the gateway signs with for it.
+// identity (and MSP ID) the gateway signs with for it. Role is that
+// identity's shiptrace.role, from its certificate: it decides what the key
+// may see of other keys' transactions.
 type Key struct {
 	Name     string
 	Hash     [32]byte
 	Identity string
 	MSPID    string
+	Role     string
 }
 
 // Options assembles a Server.
@@ -57,7 +62,7 @@ type Options struct {
 	Journal      *journal.Journal
 	Keys         []Key
 	Logger       *slog.Logger
-	Registry     *prometheus.Registry // served at /metrics; the API's metrics are registered in it
+	Registry     *prometheus.Registry // served at /metrics to API keys; the API's metrics are registered in it
 	MaxBodyBytes int64                // default 1 MiB
 	// CommitTimeout bounds how long a write waits for its commit after the
 	// caller went away, and how long an async write is followed.
@@ -67,6 +72,10 @@ type Options struct {
 	// again (default 2m: past every submit and commit timeout).
 	SettleAfter time.Duration
 	Now         func() time.Time
+	Limits      Limits
+	// SyncWait bounds how long a synchronous write waits for its commit
+	// (default CommitTimeout); when its caller leaves, it stops at once.
+	SyncWait time.Duration
 }
 
 // Server is the REST API.
@@ -74,15 +83,19 @@ type Server struct {
 	e           *echo.Echo
 	ledger      Ledger
 	journal     *journal.Journal
-	keys        map[[32]byte]Key
+	keys        atomic.Pointer[map[[32]byte]Key] // replaced whole by SetKeys
 	log         *slog.Logger
 	doc         *openapi3.T
 	docJSON     []byte
 	maxBody     int64
 	commit      time.Duration
+	syncWait    time.Duration
 	settleAfter time.Duration
 	now         func() time.Time
 	metrics     *httpMetrics
+	registry    *prometheus.Registry
+	limiter     *limiter
+	admission   *admission
 
 	base   context.Context // outlives requests: async commit followers
 	cancel context.CancelFunc
@@ -115,6 +128,9 @@ func New(o Options) (*Server, error) {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = time.Minute
 	}
+	if o.SyncWait <= 0 {
+		o.SyncWait = o.CommitTimeout
+	}
 	if o.SettleAfter <= 0 {
 		o.SettleAfter = 2 * time.Minute
 	}
@@ -127,14 +143,12 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
-		keys: map[[32]byte]Key{}, maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, settleAfter: o.SettleAfter,
-		now: o.Now, metrics: newHTTPMetrics(o.Registry), tracking: map[string]bool{},
+		maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
+		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
+		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
 	}
-	for _, k := range o.Keys {
-		if _, dup := s.keys[k.Hash]; dup {
-			return nil, fmt.Errorf("api: API key %s is configured twice", k.Name)
-		}
-		s.keys[k.Hash] = k
+	if err := s.SetKeys(o.Keys); err != nil {
+		return nil, err
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 
@@ -151,12 +165,15 @@ func New(o Options) (*Server, error) {
 	}))
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.readiness)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
+	// Metrics name routes, transactions and peers: callers with an API key
+	// only. Prometheus on a private network can scrape an unauthenticated
+	// copy from a separate listener (MetricsHandler, metrics_listen).
+	e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()), s.authenticate)
 	e.GET("/v1/openapi.json", s.openapi)
 
 	// Middleware is attached per route, not to a group: a group with
 	// middleware answers unknown methods with 404 instead of 405.
-	mw := []echo.MiddlewareFunc{s.authenticate, s.readBody, s.validate}
+	mw := []echo.MiddlewareFunc{s.authenticate, s.limit, s.readBody, s.validate, s.admit}
 	v1 := e.Group("/v1")
 	v1.POST("/shipments", s.createShipment, mw...)
 	v1.GET("/shipments", s.listShipments, mw...)
@@ -177,6 +194,27 @@ func New(o Options) (*Server, error) {
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
 	s.e = e
 	return s, nil
+}
+
+// SetKeys replaces the accepted API keys while the server runs: a request
+// authenticates against the set current when it arrives. On error the keys
+// stay as they were.
+func (s *Server) SetKeys(keys []Key) error {
+	m := make(map[[32]byte]Key, len(keys))
+	for _, k := range keys {
+		if _, dup := m[k.Hash]; dup {
+			return fmt.Errorf("api: API key %s is configured twice", k.Name)
+		}
+		m[k.Hash] = k
+	}
+	s.keys.Store(&m)
+	return nil
+}
+
+// MetricsHandler serves the registry's metrics without authentication, for
+// a listener of its own that only the operator's Prometheus reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }
 
 // Handler is the HTTP handler to serve.
@@ -251,8 +289,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Response().Status
+		label := strconv.Itoa(status)
+		if closed, _ := c.Get(ctxClientClosed).(bool); closed {
+			label = "client_closed"
+		}
 		elapsed := time.Since(began)
-		s.metrics.observe(c.Request().Method, route, status, elapsed)
+		s.metrics.observe(c.Request().Method, route, label, elapsed)
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
@@ -272,6 +314,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Response().Header().Get("Idempotent-Replayed") == "true" {
 			attrs = append(attrs, slog.Bool("replayed", true))
 		}
+		if label == "client_closed" {
+			attrs = append(attrs, slog.Bool("client_closed", true))
+		}
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request", attrs...)
 		return nil
 	}
@@ -290,6 +335,9 @@ const (
 	ctxCaller = "shiptrace.caller"
 	ctxTxID   = "shiptrace.txid"
 	ctxBody   = "shiptrace.body"
+	// ctxClientClosed marks a request whose caller went away before the
+	// answer (nginx's 499): not the gateway's failure.
+	ctxClientClosed = "shiptrace.client_closed"
 )
 
 // authenticate accepts the API key as "Authorization: Bearer <key>" or
@@ -307,7 +355,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem(http.StatusUnauthorized, "unauthenticated", "An API key is required",
 				"send it as Authorization: Bearer <key> or X-API-Key")
 		}
-		k, ok := s.keys[sha256.Sum256([]byte(key))]
+		k, ok := (*s.keys.Load())[sha256.Sum256([]byte(key))]
 		if !ok {
 			return problem(http.StatusUnauthorized, "unauthenticated", "The API key is not valid", "")
 		}

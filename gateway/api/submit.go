@@ -130,11 +130,15 @@ func (s *Server) submit(c echo.Context, w write) error {
 func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, err error) {
 	ctx := c.Request().Context()
 	var main, contact *fabric.TxRecord
+	allInvalid := true
 	for _, id := range e.TxIDs {
 		rec, err := s.ledger.Lookup(ctx, e.Identity, id)
 		if err != nil {
 			_ = s.journal.Release(e.Scope, e.Key, false)
 			return true, err
+		}
+		if !rec.Found {
+			allInvalid = false
 		}
 		if !rec.Found || !rec.Valid {
 			continue
@@ -146,7 +150,10 @@ func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, er
 		}
 	}
 	if main == nil {
-		if s.now().Sub(e.Updated) < s.settleAfter && len(e.TxIDs) > 0 {
+		// A transaction the ledger holds as invalid never becomes valid: if
+		// every one the request started is such, nothing can commit any
+		// more and the request runs again at once.
+		if s.now().Sub(e.Updated) < s.settleAfter && len(e.TxIDs) > 0 && !allInvalid {
 			_ = s.journal.Release(e.Scope, e.Key, false)
 			p := problem(http.StatusConflict, "idempotency-key-in-use", "An earlier request with this Idempotency-Key may still commit",
 				"retry in a few seconds")
@@ -201,9 +208,12 @@ func (s *Server) execute(c echo.Context, w write, async bool, e *journal.Entry) 
 	if async {
 		return s.accept(c, w, sub, e)
 	}
-	// The transaction is with the orderer: follow it to the end even if the
-	// caller goes away, so the journal learns the outcome.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.commit)
+	// Wait for the commit while the caller waits, at most SyncWait. If the
+	// caller leaves, stop: the transaction may still commit, and its IDs
+	// are in the journal, so a retry with the same Idempotency-Key settles
+	// it from the ledger. Following it on would hold a goroutine and a
+	// commit-status stream for nobody.
+	wctx, cancel := context.WithTimeout(ctx, s.syncWait)
 	defer cancel()
 	committed, err := sub.Wait(wctx)
 	if err != nil {
@@ -281,14 +291,15 @@ func (s *Server) respond(w write, r Receipt, status int) (response, error) {
 func (s *Server) accept(c echo.Context, w write, sub fabric.Submission, e *journal.Entry) error {
 	caller := callerOf(c)
 	id := sub.TxID()
-	if err := s.journal.PutTx(journal.Tx{ID: id, Identity: caller.Identity, Op: w.op, Target: w.target, Status: journal.TxPending}); err != nil {
+	if err := s.journal.PutTx(journal.Tx{ID: id, Identity: caller.Identity, Caller: caller.Name, MSPID: caller.MSPID,
+		Op: w.op, Target: w.target, Status: journal.TxPending}); err != nil {
 		s.log.ErrorContext(c.Request().Context(), "journal", "error", err.Error())
 	}
 	s.mu.Lock()
 	s.tracking[id] = true
 	s.mu.Unlock()
 	s.async.Add(1)
-	go s.follow(id, caller.Identity, w, sub)
+	go s.follow(id, caller, w, sub)
 
 	body, err := json.Marshal(Receipt{Transaction: TxView{ID: id, Status: string(journal.TxPending)}})
 	if err != nil {
@@ -304,7 +315,7 @@ func (s *Server) accept(c echo.Context, w write, sub fabric.Submission, e *journ
 	return resp.send(c)
 }
 
-func (s *Server) follow(id, identity string, w write, sub fabric.Submission) {
+func (s *Server) follow(id string, caller Key, w write, sub fabric.Submission) {
 	defer s.async.Done()
 	defer func() {
 		s.mu.Lock()
@@ -314,7 +325,7 @@ func (s *Server) follow(id, identity string, w write, sub fabric.Submission) {
 	ctx, cancel := context.WithTimeout(s.base, s.commit)
 	defer cancel()
 	committed, err := sub.Wait(ctx)
-	t := journal.Tx{ID: id, Identity: identity, Op: w.op, Target: w.target}
+	t := journal.Tx{ID: id, Identity: caller.Identity, Caller: caller.Name, MSPID: caller.MSPID, Op: w.op, Target: w.target}
 	if err != nil {
 		if errors.Is(err, context.Canceled) && s.base.Err() != nil {
 			return // shutting down: the entry stays PENDING and is settled from the ledger
@@ -347,12 +358,18 @@ func mayHaveCommitted(err error) bool {
 	return false
 }
 
+// getTransaction shows a transaction's status and result to whoever may see
+// it (mayView); to anyone else it is as unknown as a transaction that does
+// not exist, so its existence is not revealed either.
 func (s *Server) getTransaction(c echo.Context) error {
 	id := c.Param("txId")
 	caller := callerOf(c)
 	t, found, err := s.journal.Tx(id)
 	if err != nil {
 		return err
+	}
+	if found && !mayView(caller, t.Caller, t.Identity, t.MSPID) {
+		return noSuchTransaction()
 	}
 	s.mu.Lock()
 	followed := s.tracking[id]
@@ -361,8 +378,7 @@ func (s *Server) getTransaction(c echo.Context) error {
 		return c.JSON(http.StatusOK, txView(t))
 	}
 	// Not followed by this process: the ledger knows.
-	lookupID := id
-	rec, err := s.ledger.Lookup(c.Request().Context(), caller.Identity, lookupID)
+	rec, err := s.ledger.Lookup(c.Request().Context(), caller.Identity, id)
 	if err != nil {
 		return err
 	}
@@ -370,8 +386,10 @@ func (s *Server) getTransaction(c echo.Context) error {
 		if found {
 			return c.JSON(http.StatusOK, txView(t))
 		}
-		return problem(http.StatusNotFound, "not-found", "No such transaction",
-			"the ledger has no transaction with this ID (yet)")
+		return noSuchTransaction()
+	}
+	if !found && !mayView(caller, "", rec.Submitter, rec.CreatorMSPID) {
+		return noSuchTransaction()
 	}
 	v := TxView{ID: id, BlockNumber: &rec.BlockNumber, ValidationCode: rec.Code}
 	if rec.Valid {
@@ -387,6 +405,11 @@ func (s *Server) getTransaction(c echo.Context) error {
 		_ = s.journal.PutTx(t)
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+func noSuchTransaction() *Problem {
+	return problem(http.StatusNotFound, "not-found", "No such transaction",
+		"the ledger has no transaction with this ID that this API key may see (yet)")
 }
 
 func txView(t journal.Tx) TxView {

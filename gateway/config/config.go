@@ -27,13 +27,23 @@ const EnvPrefix = "SHIPTRACE_GATEWAY"
 
 // Config is everything the gateway needs.
 type Config struct {
-	Listen          string        `mapstructure:"listen"`
+	Listen string `mapstructure:"listen"`
+	// MetricsListen, when set, serves /metrics without authentication on
+	// an address of its own (a private network for Prometheus); /metrics on
+	// Listen always asks for an API key.
+	MetricsListen string `mapstructure:"metrics_listen"`
+	// TLS is the listeners' certificate. Without it the gateway speaks
+	// plain HTTP, which it allows on loopback addresses only.
+	TLS             TLS           `mapstructure:"tls"`
 	DataDir         string        `mapstructure:"data_dir"`
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	LogLevel        string        `mapstructure:"log_level"`
 	LogFormat       string        `mapstructure:"log_format"`
 	IdempotencyTTL  time.Duration `mapstructure:"idempotency_ttl"`
+	// SyncWait bounds how long a synchronous write waits for its commit
+	// while its caller waits; a caller that leaves ends the wait at once.
+	SyncWait time.Duration `mapstructure:"sync_wait"`
 	// Profile is a connection profile written by `shipnet up` (or by hand);
 	// identities that name a profile user take certificates and peers from it.
 	Profile string `mapstructure:"profile"`
@@ -47,7 +57,28 @@ type Config struct {
 	APIKeys []APIKey `mapstructure:"api_keys"`
 	// APIKeySpecs is the compact form: "name=identity=sha256:<hex>".
 	APIKeySpecs []string `mapstructure:"api_key"`
+	Limits      Limits   `mapstructure:"limits"`
 }
+
+// Limits bound what one API key, and all of them together, may ask of the
+// gateway (see gateway/api.Limits). Zero disables a limit.
+type Limits struct {
+	Rate        float64       `mapstructure:"rate"`        // requests per second per key
+	Burst       int           `mapstructure:"burst"`       // above the rate, at once
+	InFlight    int           `mapstructure:"in_flight"`   // per key
+	Submissions int           `mapstructure:"submissions"` // writes submitted at a time, all keys
+	Queue       int           `mapstructure:"queue"`       // writes waiting for a slot
+	QueueWait   time.Duration `mapstructure:"queue_wait"`  // longest wait for a slot
+}
+
+// TLS names the listeners' certificate (with its chain) and key, PEM files.
+type TLS struct {
+	Cert string `mapstructure:"cert"`
+	Key  string `mapstructure:"key"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
 
 // Fabric bounds the calls to the network.
 type Fabric struct {
@@ -92,12 +123,16 @@ type APIKey struct {
 // Defaults are the values used when nothing sets a key.
 var defaults = map[string]any{
 	"listen":                  "127.0.0.1:8080",
+	"metrics_listen":          "",
+	"tls.cert":                "",
+	"tls.key":                 "",
 	"data_dir":                ".shiptrace-gateway",
 	"max_body_bytes":          1 << 20,
 	"shutdown_timeout":        "30s",
 	"log_level":               "info",
 	"log_format":              "json",
 	"idempotency_ttl":         "24h",
+	"sync_wait":               "60s",
 	"profile":                 "",
 	"fabric.channel":          "supplychain",
 	"fabric.chaincode":        "shiptrace",
@@ -106,6 +141,12 @@ var defaults = map[string]any{
 	"fabric.submit_timeout":   "10s",
 	"fabric.commit_timeout":   "60s",
 	"fabric.mvcc_retries":     3,
+	"limits.rate":             50,
+	"limits.burst":            100,
+	"limits.in_flight":        32,
+	"limits.submissions":      64,
+	"limits.queue":            256,
+	"limits.queue_wait":       "10s",
 	"identity":                []string{},
 	"api_key":                 []string{},
 }
@@ -114,6 +155,9 @@ var defaults = map[string]any{
 func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (env SHIPTRACE_GATEWAY_CONFIG)")
 	fs.String("listen", "", "address to listen on, host:port")
+	fs.String("metrics-listen", "", "separate address serving /metrics without authentication, host:port")
+	fs.String("tls-cert", "", "TLS certificate (PEM, with its chain) of the listeners; without it plain HTTP, on loopback only")
+	fs.String("tls-key", "", "TLS private key (PEM) of the listeners")
 	fs.String("data-dir", "", "directory for the journal (idempotency keys, async transactions)")
 	fs.String("profile", "", "connection profile written by `shipnet up`")
 	fs.String("log-level", "", "debug, info, warn or error")
@@ -134,7 +178,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 	for flag, key := range map[string]string{
-		"listen": "listen", "data-dir": "data_dir", "profile": "profile",
+		"listen": "listen", "metrics-listen": "metrics_listen", "tls-cert": "tls.cert", "tls-key": "tls.key", "data-dir": "data_dir", "profile": "profile",
 		"log-level": "log_level", "log-format": "log_format", "identity": "identity", "api-key": "api_key",
 	} {
 		if fs == nil {
@@ -222,6 +266,26 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)
+	} else if !c.TLS.Enabled() && !Loopback(c.Listen) {
+		bad("listen: %q is not a loopback address: plain HTTP would carry API keys in clear; set tls.cert and tls.key (SHIPTRACE_GATEWAY_TLS_CERT, _KEY), or listen on 127.0.0.1", c.Listen)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen: %q is not host:port", c.MetricsListen)
+		} else if c.MetricsListen == c.Listen {
+			bad("metrics_listen: %q is the API's own address; leave it empty to serve /metrics there behind API keys", c.MetricsListen)
+		} else if !c.TLS.Enabled() && !Loopback(c.MetricsListen) {
+			bad("metrics_listen: %q is not a loopback address: set tls.cert and tls.key, or listen on 127.0.0.1", c.MetricsListen)
+		}
+	}
+	if c.TLS.Enabled() {
+		for key, path := range map[string]string{"tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key} {
+			if path == "" {
+				bad("%s: required when %s is set", key, map[string]string{"tls.cert": "tls.key", "tls.key": "tls.cert"}[key])
+			} else if _, err := os.Stat(path); err != nil {
+				bad("%s: %v", key, err)
+			}
+		}
 	}
 	if c.DataDir == "" {
 		bad("data_dir: required")
@@ -231,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout: must be positive")
+	}
+	if c.SyncWait <= 0 || c.SyncWait > 10*time.Minute {
+		bad("sync_wait: %s is outside (0, 10m]", c.SyncWait)
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("idempotency_ttl: must be at least 1m")
@@ -259,6 +326,18 @@ func (c *Config) Validate() error {
 	}
 	if f.MVCCRetries < 0 || f.MVCCRetries > 20 {
 		bad("fabric.mvcc_retries: %d is outside 0..20", f.MVCCRetries)
+	}
+	l := c.Limits
+	if l.Rate < 0 || l.Burst < 0 || l.InFlight < 0 || l.Submissions < 0 || l.Queue < 0 {
+		for key, v := range map[string]float64{"limits.rate": l.Rate, "limits.burst": float64(l.Burst),
+			"limits.in_flight": float64(l.InFlight), "limits.submissions": float64(l.Submissions), "limits.queue": float64(l.Queue)} {
+			if v < 0 {
+				bad("%s: %v must not be negative (0 disables the limit)", key, v)
+			}
+		}
+	}
+	if l.QueueWait <= 0 || l.QueueWait > 5*time.Minute {
+		bad("limits.queue_wait: %s is outside (0, 5m]", l.QueueWait)
 	}
 	if len(c.Identities) == 0 {
 		bad("identities: at least one identity is required (or --identity name=MSPID/User with --profile)")
@@ -329,6 +408,21 @@ func (c *Config) Validate() error {
 		hashes[k.Hash] = true
 	}
 	return errors.Join(errs...)
+}
+
+// Loopback reports whether addr (host:port) listens on a loopback address
+// only: 127.0.0.0/8, ::1 or localhost. An empty host means every
+// interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Members resolves the identities into the material the Fabric client needs,

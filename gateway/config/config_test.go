@@ -121,3 +121,74 @@ func TestUnknownKeysAreRefused(t *testing.T) {
 		t.Fatalf("typo accepted: %v", err)
 	}
 }
+
+func TestLimitsHaveDefaultsAndBounds(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", writeFile(t, dir, "connection.json", `{}`))
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{Rate: 50, Burst: 100, InFlight: 32, Submissions: 64, Queue: 256, QueueWait: 10 * time.Second}
+	if c.Limits != want {
+		t.Errorf("default limits %+v, want %+v", c.Limits, want)
+	}
+	if c.SyncWait != time.Minute {
+		t.Errorf("sync_wait %s, want 1m", c.SyncWait)
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_RATE", "-1")
+	t.Setenv("SHIPTRACE_GATEWAY_LIMITS_QUEUE_WAIT", "0s")
+	_, err = load(t)
+	for _, key := range []string{"limits.rate:", "limits.queue_wait:"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v lacks %q", err, key)
+		}
+	}
+}
+
+// TestPlainHTTPOnLoopbackOnly: without a TLS certificate the gateway may
+// listen on loopback only; anywhere else it refuses to start, naming the
+// keys to set.
+func TestPlainHTTPOnLoopbackOnly(t *testing.T) {
+	dir := t.TempDir()
+	pem := writeFile(t, dir, "x.pem", "x")
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", writeFile(t, dir, "connection.json", `{}`))
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"plain on 127.0.0.1", []string{"--listen", "127.0.0.1:8080"}, nil},
+		{"plain on localhost", []string{"--listen", "localhost:8080"}, nil},
+		{"plain on ::1", []string{"--listen", "[::1]:8080"}, nil},
+		{"plain on every interface", []string{"--listen", "0.0.0.0:8443"}, []string{"listen:", "tls.cert"}},
+		{"plain on an empty host", []string{"--listen", ":8443"}, []string{"listen:"}},
+		{"plain on a public address", []string{"--listen", "192.0.2.10:8443"}, []string{"listen:"}},
+		{"plain metrics on every interface", []string{"--listen", "127.0.0.1:8080", "--metrics-listen", "0.0.0.0:9464"}, []string{"metrics_listen:"}},
+		{"TLS on every interface", []string{"--listen", "0.0.0.0:8443", "--tls-cert", pem, "--tls-key", pem}, nil},
+		{"a certificate without its key", []string{"--listen", "127.0.0.1:8443", "--tls-cert", pem}, []string{"tls.key:"}},
+		{"a certificate that is not there", []string{"--listen", "127.0.0.1:8443", "--tls-cert", "/no/such.pem", "--tls-key", pem}, []string{"tls.cert:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.args...)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v lacks %q", err, want)
+				}
+			}
+		})
+	}
+}

@@ -233,8 +233,13 @@ const (
 // Tx is an asynchronous transaction, named by its first transaction ID; when
 // MVCC conflicts were retried, CommittedTxID is the attempt that committed.
 type Tx struct {
-	ID            string          `json:"id"`
-	Identity      string          `json:"identity"`
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	// Caller is the name of the API key that submitted it, MSPID its
+	// organisation: who may see it (empty in entries written before they
+	// were recorded, which only the same identity then sees).
+	Caller        string          `json:"caller,omitempty"`
+	MSPID         string          `json:"mspId,omitempty"`
 	Op            string          `json:"op"`
 	Target        string          `json:"target,omitempty"`
 	Status        TxStatus        `json:"status"`

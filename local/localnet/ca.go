@@ -225,7 +225,12 @@ func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {
 	if err := writeJSON(n.CADescriptorFile(org), p.CA); err != nil {
 		return err
 	}
-	planFile := filepath.Join(l.CAHome(org), "bootstrap-plan.json")
+	return n.bootstrap(ctx, p, filepath.Join(l.CAHome(org), "bootstrap-plan.json"))
+}
+
+// bootstrap saves the plan to planFile and has the identity command issue
+// everything it asks for.
+func (n *Network) bootstrap(ctx context.Context, p plan.Plan, planFile string) error {
 	if err := p.Save(planFile); err != nil {
 		return err
 	}

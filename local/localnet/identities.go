@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, o
 		}); err != nil {
 			return err
 		}
-		// The gateway drops the identity and its API key at its next start.
+		// The gateway drops the identity and its API key when it reloads.
 		if err := os.WriteFile(filepath.Join(dir, "revoked"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil && !os.IsNotExist(err) {
 			return err
 		}
@@ -98,21 +99,57 @@ func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, o
 	return nil
 }
 
-// refreshGatewayKeys restarts the local gateway, whose start-up
-// configuration (init-local) gives every issued, unrevoked identity an
-// identity and an API key, and prints the key of a newly issued one.
+// refreshGatewayKeys rewrites the local gateway's configuration (init-local
+// gives every issued, unrevoked identity an identity and an API key), which
+// the running gateway reloads on its own, without a restart; it waits until
+// the gateway accepts a newly issued key or refuses a revoked one, and
+// prints the key of a newly issued identity.
 func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out io.Writer) error {
 	if _, running := proc.Running(n.Layout.PIDFile("gateway")); !n.Services || !running {
 		return nil
 	}
-	if err := n.step("restart the gateway with the identities' keys", func() error {
-		if err := n.buildServices(ctx); err != nil {
+	member := strings.ToLower(strings.TrimSuffix(r.Org.MSPID, "MSP")) + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToLower(r.Name))
+	before, err := n.APIKeys()
+	if err != nil {
+		return err
+	}
+	svcs, err := n.services()
+	if err != nil {
+		return err
+	}
+	var gw service
+	for _, s := range svcs {
+		if s.name == "gateway" {
+			gw = s
+		}
+	}
+	if err := n.step("give the running gateway the identities' keys (it reloads its configuration)", func() error {
+		cmd := exec.CommandContext(ctx, n.binPath(gw.bin), gw.prepare...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %s: %w: %s", gw.bin, gw.prepare[0], err, b)
+		}
+		after, err := n.APIKeys()
+		if err != nil {
 			return err
 		}
-		if err := proc.Stop(ctx, n.Layout.PIDFile("gateway"), 30*time.Second); err != nil {
-			return err
+		key, want := after[member], http.StatusNotFound // an unknown transaction: the key authenticated
+		if key == "" {
+			key, want = before[member], http.StatusUnauthorized
 		}
-		return n.StartServices(ctx)
+		if key == "" {
+			return nil
+		}
+		return retry(ctx, 30*time.Second, func(ctx context.Context) error {
+			got, err := n.gatewayStatus(ctx, key, "/v1/transactions/"+strings.Repeat("0", 64))
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("the gateway answers the key of %s with %d, want %d (it reloads %s on change and on SIGHUP)",
+					r.Name, got, want, filepath.Join(n.gatewayDir(), "gateway.yaml"))
+			}
+			return nil
+		})
 	}); err != nil {
 		return err
 	}
@@ -120,13 +157,36 @@ func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out
 	if err != nil {
 		return err
 	}
-	member := strings.ToLower(strings.TrimSuffix(r.Org.MSPID, "MSP")) + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToLower(r.Name))
 	if key, ok := keys[member]; ok {
 		fmt.Fprintf(out, "gateway API key for %s: %s\n", r.Name, key)
 	} else {
 		fmt.Fprintf(out, "%s has no gateway API key now\n", r.Name)
 	}
 	return nil
+}
+
+// gatewayStatus is the status the running gateway answers a GET of path
+// with, sent with key.
+func (n *Network) gatewayStatus(ctx context.Context, key, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.GatewayURL()+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-API-Key", key)
+	ca := ""
+	if strings.HasPrefix(n.GatewayURL(), "https://") {
+		ca = n.GatewayCA()
+	}
+	hc, err := httpClient(5*time.Second, ca)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 func (n *Network) crlFile(org topology.Org) string {

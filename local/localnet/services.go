@@ -2,6 +2,8 @@ package localnet
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
+	"github.com/shiptrace/shiptrace/identity/plan"
 	"github.com/shiptrace/shiptrace/local/proc"
+	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // The services run beside the network in the quick start: one REST gateway
@@ -41,7 +46,22 @@ const (
 )
 
 // Service ports, counted from the layout's first service port.
-func (n *Network) GatewayURL() string      { return "http://" + n.addr(0) }
+
+// GatewayURL is where the gateway serves: HTTPS once `up` issued its
+// certificate (a network with Fabric CAs), plain HTTP on loopback otherwise
+// (cryptogen has no CA to issue one).
+func (n *Network) GatewayURL() string {
+	if _, err := os.Stat(n.GatewayCA()); err == nil {
+		return "https://" + n.addr(0)
+	}
+	return "http://" + n.addr(0)
+}
+
+// GatewayCA is the root certificate clients trust the gateway's certificate
+// with: the exporter organisation's TLS CA (curl --cacert).
+func (n *Network) GatewayCA() string { return filepath.Join(n.gatewayTLSDir(), "ca.crt") }
+
+func (n *Network) gatewayTLSDir() string   { return filepath.Join(n.gatewayDir(), "tls") }
 func (n *Network) NotifierURL() string     { return "http://" + n.addr(11) }
 func (n *Network) WebhookURL() string      { return "http://" + n.addr(10) + "/webhook" }
 func (n *Network) StandinURL() string      { return "http://" + n.addr(20) }
@@ -52,13 +72,14 @@ func (n *Network) binPath(b string) string { return filepath.Join(n.helperBinDir
 
 // service is one process of the quick start.
 type service struct {
-	name    string
-	pkg     string // Go package of its command
-	bin     string
-	args    []string
-	env     []string
-	prepare []string // arguments of a run of the same command before the start
-	health  string   // URL that answers 200 once it serves
+	name     string
+	pkg      string // Go package of its command
+	bin      string
+	args     []string
+	env      []string
+	prepare  []string // arguments of a run of the same command before the start
+	health   string   // URL that answers 200 once it serves
+	healthCA string   // root certificate of an https health URL
 }
 
 // APIKeys are the local members' gateway keys, by member (exporter, carrier,
@@ -90,6 +111,11 @@ func (n *Network) services() ([]service, error) {
 		prepare: []string{"init-local", "--home", n.Layout.Home, "--profile", profile, "--out", n.gatewayDir(), "--listen", n.addr(0)},
 		args:    []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
 		health:  n.GatewayURL() + "/healthz"}
+	if _, err := os.Stat(n.GatewayCA()); err == nil {
+		gw.args = append(gw.args, "--tls-cert", filepath.Join(n.gatewayTLSDir(), "server.crt"),
+			"--tls-key", filepath.Join(n.gatewayTLSDir(), "server.key"))
+		gw.healthCA = n.GatewayCA()
+	}
 
 	token, phoneID, secret, verify := standinToken, standinPhoneID, standinSecret, "local-verify-token"
 	baseURL, opsPhone := n.StandinURL(), localOpsPhone
@@ -142,6 +168,9 @@ func (n *Network) buildServices(ctx context.Context) error {
 // StartServices starts every service that is not running and waits until
 // each answers its health check.
 func (n *Network) StartServices(ctx context.Context) error {
+	if err := n.issueGatewayTLS(ctx); err != nil {
+		return err
+	}
 	svcs, err := n.services()
 	if err != nil {
 		return err
@@ -171,7 +200,7 @@ func (n *Network) StartServices(ctx context.Context) error {
 			if _, ok := proc.Running(n.Layout.PIDFile(s.name)); !ok {
 				return n.exited(s.name)
 			}
-			if err := httpOK(ctx, s.health); err != nil {
+			if err := httpOK(ctx, s.health, s.healthCA); err != nil {
 				return fmt.Errorf("%s not healthy (%v); see %s", s.name, err, n.Layout.LogFile(s.name))
 			}
 			return nil
@@ -182,12 +211,17 @@ func (n *Network) StartServices(ctx context.Context) error {
 	return nil
 }
 
-func httpOK(ctx context.Context, url string) error {
+// httpOK asks url for a 200, trusting caFile's root for https when set.
+func httpOK(ctx context.Context, url, caFile string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	hc, err := httpClient(2*time.Second, caFile)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -197,4 +231,65 @@ func httpOK(ctx context.Context, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// httpClient trusts caFile's root for https (the system's roots when
+// caFile is "").
+func httpClient(timeout time.Duration, caFile string) (*http.Client, error) {
+	hc := &http.Client{Timeout: timeout}
+	if caFile != "" {
+		cfg, err := fabric.TLSConfig(fabric.Peer{Name: "gateway", TLSRootCA: caFile}, fabric.User{})
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: cfg}
+	}
+	return hc, nil
+}
+
+// issueGatewayTLS has the exporter organisation's TLS CA issue the gateway's
+// server certificate (SANs 127.0.0.1 and localhost), once per data
+// directory, through the identity command as for the nodes. A network made
+// with cryptogen has no CA: its gateway stays on plain HTTP, on loopback.
+func (n *Network) issueGatewayTLS(ctx context.Context) error {
+	st, err := n.LoadState()
+	if err != nil || st.Crypto != CryptoCA {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(n.gatewayTLSDir(), "server.crt")); err == nil {
+		return nil
+	}
+	org := topology.ExporterOrg
+	var ca topology.CA
+	for _, c := range n.Layout.CAs() {
+		if c.Org == org {
+			ca = c
+		}
+	}
+	// The plan's organisation folder takes a copy of the org's MSP roots
+	// (bootstrap writes them); a scratch folder keeps the real one as is.
+	work, err := os.MkdirTemp(n.Layout.Home, "gateway-tls-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	// A fresh enrolment name each time: a CA registers a name once, and a
+	// data directory that lost its files must still get a certificate.
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return err
+	}
+	name := "gateway-" + hex.EncodeToString(suffix) + "." + org.Domain
+	p := plan.Plan{CA: n.caDescriptor(ca), OrgDir: work, Members: []plan.Member{{
+		Name: name, Type: "client", TLSDir: n.gatewayTLSDir(), Server: true,
+		Hosts: []string{"127.0.0.1", "localhost", "gateway." + org.Domain},
+	}}}
+	return n.step("issue the gateway's TLS certificate ("+org.MSPID+" TLS CA)", func() error {
+		if _, err := os.Stat(n.identityBin()); err != nil {
+			if err := n.EnsureIdentityTool(ctx); err != nil {
+				return err
+			}
+		}
+		return n.bootstrap(ctx, p, filepath.Join(work, "plan.json"))
+	})
 }

@@ -44,11 +44,11 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			out = append(out, ProcessStatus{Name: ca.Name, Kind: "ca", Address: ca.URL()})
 		}
 	}
-	health := map[string]string{}
+	health, healthCA := map[string]string{}, map[string]string{}
 	if n.Services {
 		if svcs, err := n.services(); err == nil {
 			for _, sv := range svcs {
-				health[sv.name] = sv.health
+				health[sv.name], healthCA[sv.name] = sv.health, sv.healthCA
 				out = append(out, ProcessStatus{Name: sv.name, Kind: "service", Address: sv.health})
 			}
 		}
@@ -68,7 +68,7 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			s.PID = pid
 			s.RSS, s.PeakRSS, _ = proc.RSS(pid)
 			if url, ok := health[s.Name]; ok {
-				if err := httpOK(ctx, url); err != nil {
+				if err := httpOK(ctx, url, healthCA[s.Name]); err != nil {
 					s.Note = "not answering: " + err.Error()
 					return
 				}

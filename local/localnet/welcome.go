@@ -19,7 +19,7 @@ func (n *Network) PrintWelcome(w io.Writer) error {
 	}
 	fmt.Fprintf(w, `
 shiptrace is up.
-  REST gateway      %[1]s/v1   (OpenAPI: %[1]s/v1/openapi.json, metrics: %[1]s/metrics)
+  REST gateway      %[1]s/v1   (OpenAPI: %[1]s/v1/openapi.json, metrics with an API key: %[1]s/metrics)
   notifier          %[2]s/v1/status   (webhook for Meta: %[3]s)
   %[4]s
   logs              %[5]s/<process>.log
@@ -32,14 +32,27 @@ API keys of the local members (header X-API-Key):
 
 Walk-through (or run scripts/demo, which does all of it):
 `, n.GatewayURL(), n.NotifierURL(), n.WebhookURL(), wa, n.Layout.LogDir(), keys["exporter"], keys["carrier"], keys["retailer"])
-	fmt.Fprintln(w, Walkthrough(n.GatewayURL(), n.StandinURL()))
+	ca := ""
+	if strings.HasPrefix(n.GatewayURL(), "https://") {
+		ca = n.GatewayCA()
+	}
+	fmt.Fprintln(w, Walkthrough(n.GatewayURL(), ca, n.StandinURL()))
 	return nil
 }
 
 // Walkthrough is the curl walk-through printed by up and run by scripts/demo.
-func Walkthrough(gateway, standin string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(`  G=GATEWAY
-  # 1. the exporter creates a shipment (cold chain 2-8 °C, 30 min tolerated) and records the buyer's contact
+// ca is the root certificate curl trusts the gateway's HTTPS certificate
+// with ("" when the gateway speaks plain HTTP).
+func Walkthrough(gateway, ca, standin string) string {
+	head := "  G=" + gateway + "\n"
+	if ca != "" {
+		head += "  CA=" + ca + "   # the exporter organisation's TLS CA, which issued the gateway's certificate\n"
+	}
+	curl := "curl -s"
+	if ca != "" {
+		curl = "curl -s --cacert $CA"
+	}
+	return head + strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(`  # 1. the exporter creates a shipment (cold chain 2-8 °C, 30 min tolerated) and records the buyer's contact
   curl -s -X POST $G/v1/shipments -H "X-API-Key: $EXPORTER_KEY" -H 'Content-Type: application/json' -d '{
     "id":"SHP-DEMO-1","buyer":"RetailerMSP","carrier":"CarrierMSP","buyerRef":"PO-7781",
     "product":{"sku":"COF-GRN-60","lot":"L-42","description":"Green coffee","quantity":60,"unit":"bag"},
@@ -59,5 +72,5 @@ func Walkthrough(gateway, standin string) string {
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/deliver -H "X-API-Key: $RETAILER_KEY"
   # 4. history, and the WhatsApp messages the buyer got
   curl -s $G/v1/shipments/SHP-DEMO-1/history -H "X-API-Key: $RETAILER_KEY"
-  curl -s STANDIN/_standin/messages`, "GATEWAY", gateway), "STANDIN", standin)
+  STANDIN_CURL STANDIN/_standin/messages`, "curl -s", curl), "STANDIN_CURL", "curl -s"), "STANDIN", standin)
 }

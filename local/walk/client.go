@@ -7,12 +7,15 @@ package walk
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,6 +34,7 @@ var Members = map[string]string{"exporter": "ExporterMSP", "carrier": "CarrierMS
 type System struct {
 	Home        string
 	GatewayURL  string
+	GatewayCA   string // root certificate of the gateway's TLS certificate ("" for plain HTTP)
 	NotifierURL string
 	StandinURL  string
 	Keys        map[string]string // exporter, carrier, retailer -> API key
@@ -64,13 +68,28 @@ func FromLocal(n *localnet.Network) (*System, error) {
 			return nil, fmt.Errorf("no API key for %s in %s", m, n.Layout.Home)
 		}
 	}
-	return &System{Home: n.Layout.Home, GatewayURL: n.GatewayURL(), NotifierURL: n.NotifierURL(),
-		StandinURL: n.StandinURL(), Keys: keys}, nil
+	sys := &System{Home: n.Layout.Home, GatewayURL: n.GatewayURL(), NotifierURL: n.NotifierURL(),
+		StandinURL: n.StandinURL(), Keys: keys}
+	if strings.HasPrefix(sys.GatewayURL, "https://") {
+		sys.GatewayCA = n.GatewayCA()
+	}
+	return sys, nil
 }
 
-// Client calls the gateway as one of the members.
+// Client calls the gateway as one of the members, trusting the gateway's
+// CA when it speaks HTTPS.
 func (s *System) Client() *Client {
-	return &Client{Base: s.GatewayURL, Keys: s.Keys, HTTP: &http.Client{Timeout: 3 * time.Minute}}
+	hc := &http.Client{Timeout: 3 * time.Minute}
+	if s.GatewayCA != "" {
+		roots := x509.NewCertPool()
+		if pemBytes, err := os.ReadFile(s.GatewayCA); err == nil {
+			roots.AppendCertsFromPEM(pemBytes)
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		hc.Transport = t
+	}
+	return &Client{Base: s.GatewayURL, Keys: s.Keys, HTTP: hc}
 }
 
 // Client is a small REST client for the gateway.

@@ -65,6 +65,7 @@ type gateway struct {
 	journal *journal.Journal
 	srv     *api.Server
 	http    *httptest.Server
+	reg     *prometheus.Registry
 }
 
 type gatewayOpts struct {
@@ -108,7 +109,7 @@ func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{t: t, ledger: ledger, client: client, journal: j, srv: srv, http: httptest.NewServer(srv.Handler())}
+	g := &gateway{t: t, ledger: ledger, client: client, journal: j, srv: srv, reg: reg, http: httptest.NewServer(srv.Handler())}
 	g.URL = g.http.URL
 	t.Cleanup(g.stop)
 	return g
@@ -450,15 +451,17 @@ func TestRetryAfterALostCommitIsSettledFromTheLedger(t *testing.T) {
 	if s := g.get(id); s.ColdChain.Count != 20 {
 		t.Fatalf("%d readings, want 20", s.ColdChain.Count)
 	}
-	// The transaction endpoint knows it too, from the ledger.
+	// The transaction endpoint knows it too, from the ledger, and shows it
+	// to the carrier that signed it, not to another organisation.
 	var tx struct {
 		Status      string `json:"status"`
 		BlockNumber uint64 `json:"blockNumber"`
 	}
-	g.must(200, "GET", "/v1/transactions/"+p.TxID, "retailer", nil).json(t, &tx)
+	g.must(200, "GET", "/v1/transactions/"+p.TxID, "carrier", nil).json(t, &tx)
 	if tx.Status != "COMMITTED" || tx.BlockNumber != r.Transaction.BlockNumber {
 		t.Errorf("transaction %+v", tx)
 	}
+	g.must(404, "GET", "/v1/transactions/"+p.TxID, "retailer", nil)
 }
 
 func TestPaginationOverMoreThanOnePage(t *testing.T) {
@@ -564,6 +567,8 @@ func TestAsyncReadingUpload(t *testing.T) {
 	if s := g.get(id); s.ColdChain.Count != 10 {
 		t.Fatalf("%d readings", s.ColdChain.Count)
 	}
+	// Only the carrier sees its transaction.
+	g.must(404, "GET", acc.Header.Get("Location"), "exporter", nil)
 	// Refusals are immediate, not deferred to the status.
 	g.must(403, "POST", base+"/readings", "retailer", readings(time.Now().Add(time.Second), 1, 5), "Prefer", "respond-async")
 }
@@ -590,7 +595,8 @@ func TestReadinessAndMetrics(t *testing.T) {
 	g := startGateway(t, net, gatewayOpts{})
 	g.must(200, "GET", "/readyz", "", nil)
 	g.must(404, "GET", "/v1/shipments/"+testnet.UniqueID("GW-NONE"), "exporter", nil)
-	m := g.must(200, "GET", "/metrics", "", nil)
+	g.must(401, "GET", "/metrics", "", nil)
+	m := g.must(200, "GET", "/metrics", "exporter", nil)
 	for _, want := range []string{"shiptrace_gateway_fabric_call_duration_seconds", `outcome="refused"`, "shiptrace_gateway_http_requests_total"} {
 		if !bytes.Contains(m.Body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

@@ -67,8 +67,8 @@ func issue(ctx context.Context, net *testnet.Network, msp, role string) (*member
 }
 
 // issueAll issues one identity per (msp, role), one after the other:
-// `shipnet identity issue` may build its tool and restarts the local
-// gateway, so concurrent calls would trip over each other.
+// `shipnet identity issue` may build its tool and rewrites the local
+// gateway's configuration, so concurrent calls would trip over each other.
 func issueAll(t *testing.T, net *testnet.Network, want [][2]string) []*member {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

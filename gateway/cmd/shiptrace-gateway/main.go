@@ -13,13 +13,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -106,16 +105,9 @@ func serve(args []string) error {
 	}
 	defer jr.Close()
 
-	mspOf := ledger.Identities()
-	var keys []api.Key
-	for _, k := range cfg.APIKeys {
-		var h [32]byte
-		raw, err := hex.DecodeString(strings.TrimPrefix(k.Hash, "sha256:"))
-		if err != nil || len(raw) != 32 {
-			return fmt.Errorf("api key %s: bad hash", k.Name)
-		}
-		copy(h[:], raw)
-		keys = append(keys, api.Key{Name: k.Name, Hash: h, Identity: k.Identity, MSPID: mspOf[k.Identity]})
+	keys, err := apiKeys(cfg, members, ledger)
+	if err != nil {
+		return err
 	}
 	// Every stage may be retried after MVCC conflicts; a write waits at most
 	// for all of them.
@@ -123,36 +115,48 @@ func serve(args []string) error {
 	srv, err := api.New(api.Options{
 		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
 		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
-		SettleAfter: perAttempt + 30*time.Second,
+		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait,
+		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
+			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
 	})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Addr: cfg.Listen, Handler: srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+	var (
+		cert      *certificate
+		tlsConfig *tls.Config
+	)
+	if cfg.TLS.Enabled() {
+		if cert, err = loadCertificate(cfg.TLS.Cert, cfg.TLS.Key); err != nil {
+			return err
+		}
+		tlsConfig = cert.config()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	ls := &listeners{log: log}
+	defer ls.close()
+	if err := ls.add("api", cfg.Listen, srv.Handler(), tlsConfig); err != nil {
+		return err
 	}
+	if cfg.MetricsListen != "" {
+		if err := ls.add("metrics", cfg.MetricsListen, srv.MetricsHandler(), tlsConfig); err != nil {
+			return err
+		}
+	}
+	r := &reloader{fs: fs, file: configFile(fs), log: log, ledger: ledger, srv: srv, cert: cert, members: members}
+	go r.run()
 	go purge(jr, log)
-	log.Info("gateway listening", "addr", ln.Addr().String(), "identities", len(members), "api_keys", len(keys),
+	log.Info("gateway started", "identities", len(members), "api_keys", len(keys),
 		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
+	if err := ls.serve(ctx); err != nil {
 		return err
-	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := ls.shutdown(sctx); err != nil {
 		log.Error("http shutdown", "error", err.Error())
 	}
 	if err := srv.Close(sctx); err != nil {
@@ -239,7 +243,7 @@ func initLocal(args []string, stdout io.Writer) error {
 	// Identities issued by the org CAs (`shipnet identity issue`, e.g. a
 	// carrier's temperature logger with role sensor) get an identity and a key
 	// each; revoked ones (marked by `shipnet identity revoke`) get neither, so
-	// their keys stop working at the next start.
+	// a running gateway, which reloads the file, stops accepting their keys.
 	issued, err := filepath.Glob(filepath.Join(*home, "identities", "*", "*"))
 	if err != nil {
 		return err
@@ -275,15 +279,27 @@ func initLocal(args []string, stdout io.Writer) error {
 		fmt.Fprintf(&env, "%s=%s\n", envName, key)
 		fmt.Fprintf(&cfg, "  - {name: %q, identity: %q, hash: %q}\n", name, name, config.HashKey(key))
 	}
-	if err := os.WriteFile(keysFile, []byte(env.String()), 0o600); err != nil {
+	// Keys first, then the configuration: a running gateway reloads the
+	// configuration when it changes, and must find it whole.
+	if err := writeAtomic(keysFile, []byte(env.String())); err != nil {
 		return err
 	}
 	cfgFile := filepath.Join(*out, "gateway.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
+	if err := writeAtomic(cfgFile, []byte(cfg.String())); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s (keys for %s)\nrun: shiptrace-gateway --config %s\n", cfgFile, keysFile, strings.Join(names, ", "), cfgFile)
 	return nil
+}
+
+// writeAtomic writes a 0600 file by renaming a complete copy over it, so a
+// reader never sees it half written.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func readEnvFile(path string) map[string]string {

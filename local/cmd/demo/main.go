@@ -119,7 +119,11 @@ func run() error {
 			fmt.Printf("  %s  %-20s to %-6s %-22s %s\n", s.ID, n.EventType, n.Recipient, n.Message.Template+"/"+n.Message.Language, n.Status)
 		}
 	}
-	fmt.Printf("\ntry: curl -s -H \"X-API-Key: $SHIPTRACE_API_KEY_RETAILER\" %s/v1/shipments/%s | jq\n", sys.GatewayURL, res.Delivered.ID)
+	cacert := ""
+	if sys.GatewayCA != "" {
+		cacert = " --cacert " + sys.GatewayCA
+	}
+	fmt.Printf("\ntry: curl -s%s -H \"X-API-Key: $SHIPTRACE_API_KEY_RETAILER\" %s/v1/shipments/%s | jq\n", cacert, sys.GatewayURL, res.Delivered.ID)
 	fmt.Printf("     after: set -a; . %s; set +a\n", filepath.Join(sys.Home, "services", "gateway", "api-keys.env"))
 	return nil
 }
