@@ -96,10 +96,12 @@ func (m *Metrics) Outcome(n notifier.Notification, outcome string, latency time.
 	m.attempts.WithLabelValues(n.Message.Template, outcome).Inc()
 	switch outcome {
 	case "sent":
-		m.notifications.WithLabelValues(n.Message.Template, "sent").Inc()
+		// Latency first: a scrape that sees the message counted as sent
+		// also sees its latency.
 		if latency > 0 {
 			m.latency.WithLabelValues(n.Message.Template).Observe(latency.Seconds())
 		}
+		m.notifications.WithLabelValues(n.Message.Template, "sent").Inc()
 	case "failed", "skipped":
 		m.notifications.WithLabelValues(n.Message.Template, outcome).Inc()
 	}
