@@ -6,9 +6,6 @@ package notifier
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/shiptrace/shiptrace/shipment"
@@ -109,6 +106,8 @@ func (s Status) Terminal() bool {
 }
 
 // Notification is one message owed to one recipient for one event.
+// PhoneRef, the keyed reference of Phone (RefKey.PhoneRef), lets pacing,
+// caps and logs tell recipients apart without the number.
 type Notification struct {
 	ID         string    `json:"id"`
 	TxID       string    `json:"txId"`
@@ -118,6 +117,7 @@ type Notification struct {
 	ShipmentID string    `json:"shipmentId"`
 	EventTime  time.Time `json:"eventTime"`
 	Phone      string    `json:"phone,omitempty"`
+	PhoneRef   string    `json:"phoneRef,omitempty"`
 	Message    Message   `json:"message"`
 	Status     Status    `json:"status"`
 	Reason     string    `json:"reason,omitempty"`
@@ -175,23 +175,4 @@ type SendResult struct {
 // Provider delivers a rendered message to one phone number.
 type Provider interface {
 	Send(ctx context.Context, msg Message) (SendResult, error)
-}
-
-// PhoneRef is a stable, non-reversible reference to a phone number, safe for
-// logs and store keys where the number itself is not needed.
-func PhoneRef(phone string) string {
-	sum := sha256.Sum256([]byte(NormalizePhone(phone)))
-	return hex.EncodeToString(sum[:8])
-}
-
-// NormalizePhone reduces an E.164 number to its digits, the form WhatsApp
-// uses for wa_id, so "+49 151 234" and "49151234" compare equal.
-func NormalizePhone(phone string) string {
-	var b strings.Builder
-	for _, r := range phone {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

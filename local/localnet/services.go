@@ -100,10 +100,14 @@ func (n *Network) services() ([]service, error) {
 			return nil, fmt.Errorf("%s is set: also set %s, %s and %s", EnvWhatsAppToken, EnvWhatsAppPhoneID, EnvWhatsAppSecret, EnvWhatsAppVerify)
 		}
 	}
+	refKeyFile, err := n.notifierSecrets()
+	if err != nil {
+		return nil, err
+	}
 	notifier := service{name: "notifier", pkg: "./notifier/cmd/shiptrace-notifier", bin: "shiptrace-notifier",
 		args: []string{"--fabric.connection_profile", profile, "--contacts.source", "fabric",
 			"--provider.kind", "whatsapp", "--provider.base_url", baseURL, "--provider.phone_number_id", phoneID,
-			"--store.path", filepath.Join(n.serviceDir(), "notifier", "notifier.db"),
+			"--store.path", filepath.Join(n.notifierDir(), "notifier.db"), "--store.phone_ref_key_file", refKeyFile,
 			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11),
 			"--tracking_url", n.GatewayURL() + "/v1/shipments/%s"},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,

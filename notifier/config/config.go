@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/template"
 )
@@ -31,7 +32,9 @@ type Config struct {
 	ExporterMSP string `mapstructure:"exporter_msp"`
 	TrackingURL string `mapstructure:"tracking_url"`
 	Store       struct {
-		Path string `mapstructure:"path"`
+		Path            string `mapstructure:"path"`
+		PhoneRefKey     string `mapstructure:"phone_ref_key"`
+		PhoneRefKeyFile string `mapstructure:"phone_ref_key_file"`
 	} `mapstructure:"store"`
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -120,6 +123,8 @@ var Keys = []Key{
 	{"exporter_msp", "ExporterMSP", "MSP ID of the exporter org this notifier speaks for; other exporters' events are ignored", false},
 	{"tracking_url", "", "fmt pattern with one %s for the shipment ID, available to templates as {{.TrackingURL}}", false},
 	{"store.path", "notifier.db", "bbolt file holding checkpoint, outbox, opt-outs and caps", false},
+	{"store.phone_ref_key", "", "secret key (at least 32 bytes) of the HMAC-SHA256 references under which numbers are filed for opt-outs and caps; required, never change it (the store refuses another key)", true},
+	{"store.phone_ref_key_file", "", "file holding store.phone_ref_key", false},
 	{"log.level", "info", "debug, info, warn or error", false},
 	{"log.format", "json", "json or text", false},
 	{"intake.source", "fabric", "where events come from: fabric (peer's gateway) or file (JSON lines, followed as it grows)", false},
@@ -247,6 +252,7 @@ func (c *Config) loadSecrets() error {
 	}
 	read("webhook.verify_token_file", c.Webhook.VerifyTokenFile, &c.Webhook.VerifyToken)
 	read("webhook.app_secret_file", c.Webhook.AppSecretFile, &c.Webhook.AppSecret)
+	read("store.phone_ref_key_file", c.Store.PhoneRefKeyFile, &c.Store.PhoneRefKey)
 	if c.Provider.TokenFile != "" {
 		// Checked here so a missing file fails at start; it is re-read per send.
 		if _, err := os.Stat(c.Provider.TokenFile); err != nil {
@@ -273,6 +279,13 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "is required")
+	}
+	switch {
+	case c.Store.PhoneRefKey == "":
+		bad("store.phone_ref_key", "is required: the secret key of the references numbers are filed under; "+
+			"generate one with `openssl rand -hex 32`, keep it secret and keep it (a store refuses another key)")
+	case len(c.Store.PhoneRefKey) < notifier.MinRefKeyLen:
+		bad("store.phone_ref_key", "must have at least %d bytes (`openssl rand -hex 32`), not %d", notifier.MinRefKeyLen, len(c.Store.PhoneRefKey))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -415,5 +428,6 @@ func (c Config) Redacted() Config {
 	c.Webhook.AppSecret = mask(c.Webhook.AppSecret)
 	c.Webhook.VerifyToken = mask(c.Webhook.VerifyToken)
 	c.Ops.Phone = mask(c.Ops.Phone)
+	c.Store.PhoneRefKey = mask(c.Store.PhoneRefKey)
 	return c
 }

@@ -29,7 +29,8 @@ func baseArgs(t *testing.T) []string {
 	os.WriteFile(ev, nil, 0o600)
 	os.WriteFile(ct, []byte("{}"), 0o600)
 	return []string{"--intake.source=file", "--intake.file=" + ev, "--contacts.source=file", "--contacts.file=" + ct,
-		"--webhook.app_secret=s", "--webhook.verify_token=v"}
+		"--webhook.app_secret=s", "--webhook.verify_token=v",
+		"--store.phone_ref_key=test-phone-reference-key-0123456"}
 }
 
 func TestPrecedenceFileEnvFlag(t *testing.T) {
@@ -80,5 +81,32 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	r := c.Redacted()
 	if r.Provider.Token == "tok123" || r.Webhook.AppSecret == "s" || r.Ops.Phone == "+4915112345678" {
 		t.Errorf("redacted config leaks secrets: %+v", r)
+	}
+}
+
+func TestStartRefusesAMissingOrShortPhoneReferenceKey(t *testing.T) {
+	for _, tt := range []struct{ arg, want string }{
+		{"--store.phone_ref_key=", "store.phone_ref_key (SHIPTRACE_NOTIFIER_STORE_PHONE_REF_KEY): is required"},
+		{"--store.phone_ref_key=0123456789", "at least 32"},
+	} {
+		_, err := config.Load(append(baseArgs(t), tt.arg))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one saying %q", tt.arg, err, tt.want)
+		}
+	}
+}
+
+func TestPhoneReferenceKeyComesFromItsFileAndIsRedacted(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(key, []byte("k0123456789abcdef0123456789abcdef\n"), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--store.phone_ref_key=", "--store.phone_ref_key_file="+key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.PhoneRefKey != "k0123456789abcdef0123456789abcdef" {
+		t.Errorf("key from file: %q", c.Store.PhoneRefKey)
+	}
+	if c.Redacted().Store.PhoneRefKey == c.Store.PhoneRefKey {
+		t.Error("redacted configuration shows the phone reference key")
 	}
 }

@@ -36,8 +36,9 @@ var ErrNotFound = errors.New("notification not found")
 
 // Store is the bbolt-backed outbox.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db   *bolt.DB
+	refs notifier.RefKey
+	now  func() time.Time
 }
 
 // Option configures a Store.
@@ -45,6 +46,11 @@ type Option func(*Store)
 
 // WithClock replaces time.Now, for tests of time-dependent rules.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithRefKey sets the key of phone references (notifier.RefKey). Without
+// it Open makes a random key, good for this process only: the store records
+// the key's fingerprint, so reopening the file under another key fails.
+func WithRefKey(k notifier.RefKey) Option { return func(s *Store) { s.refs = k } }
 
 // Open opens (creating if needed) the store at path. bbolt holds an
 // exclusive lock on the file, so a second notifier on the same file fails
@@ -58,13 +64,19 @@ func Open(path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.refs.IsZero() {
+		if s.refs, err = randomRefKey(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.adoptRefKey(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -75,6 +87,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
+
+// PhoneRef is the keyed reference the store files phone under, for logs
+// that must tell recipients apart without naming them.
+func (s *Store) PhoneRef(phone string) string { return s.refs.PhoneRef(phone) }
 
 // Ping checks the store can still read, for readiness.
 func (s *Store) Ping() error {
@@ -109,23 +125,28 @@ type View interface {
 	SentOnDay(phone string, day time.Time) int
 }
 
-type txView struct{ tx *bolt.Tx }
+type txView struct {
+	tx   *bolt.Tx
+	refs notifier.RefKey
+}
 
 func (v txView) OptedOut(phone string) bool {
-	return v.tx.Bucket(bOptOuts).Get([]byte(notifier.PhoneRef(phone))) != nil
+	return optedOut(v.tx, v.refs, phone)
 }
 
 func (v txView) SentOnDay(phone string, day time.Time) int {
-	b := v.tx.Bucket(bCaps).Get(capKey(phone, day))
+	b := v.tx.Bucket(bCaps).Get(capKey(v.refs.PhoneRef(phone), day))
 	if len(b) != 8 {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(b))
 }
 
-func capKey(phone string, day time.Time) []byte {
-	return []byte(day.UTC().Format("2006-01-02") + "/" + notifier.PhoneRef(phone))
+func capKey(ref string, day time.Time) []byte {
+	return []byte(day.UTC().Format(capDay) + "/" + ref)
 }
+
+const capDay = "2006-01-02"
 
 // CountsTowardCap reports whether a notification uses up the recipient's
 // daily allowance; only buyer messages do, operators' alerts are never capped.
@@ -152,12 +173,16 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 		written = written[:0]
 		now := s.now()
 		nb := tx.Bucket(bNotes)
+		v := txView{tx: tx, refs: s.refs}
 		for _, plan := range plans {
-			for _, n := range plan(txView{tx}) {
+			for _, n := range plan(v) {
 				if nb.Get([]byte(n.ID)) != nil {
 					continue
 				}
 				n.CreatedAt, n.UpdatedAt = now, now
+				if n.Phone != "" {
+					n.PhoneRef = s.refs.PhoneRef(n.Phone)
+				}
 				if n.Status == notifier.StatusQueued {
 					if n.NextAt.IsZero() {
 						n.NextAt = now
@@ -167,10 +192,10 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 					}
 				}
 				if CountsTowardCap(n) && n.Phone != "" {
-					c := txView{tx}.SentOnDay(n.Phone, n.EventTime)
+					c := v.SentOnDay(n.Phone, n.EventTime)
 					var buf [8]byte
 					binary.BigEndian.PutUint64(buf[:], uint64(c+1))
-					if err := tx.Bucket(bCaps).Put(capKey(n.Phone, n.EventTime), buf[:]); err != nil {
+					if err := tx.Bucket(bCaps).Put(capKey(n.PhoneRef, n.EventTime), buf[:]); err != nil {
 						return err
 					}
 				}
@@ -183,11 +208,11 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 				written = append(written, n)
 			}
 		}
-		v, err := json.Marshal(cp)
+		b, err := json.Marshal(cp)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put(kCheckpoint, v)
+		return tx.Bucket(bMeta).Put(kCheckpoint, b)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record events up to %s in block %d: %w", cp.TxID, cp.Block, err)

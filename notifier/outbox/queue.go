@@ -308,7 +308,7 @@ func (s *Store) OptOut(phone, word string, at time.Time) error {
 		At   time.Time `json:"at"`
 	}{word, at})
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOptOuts).Put([]byte(notifier.PhoneRef(phone)), v)
+		return tx.Bucket(bOptOuts).Put([]byte(s.refs.PhoneRef(phone)), v)
 	})
 	if err != nil {
 		return fmt.Errorf("record opt-out: %w", err)
@@ -319,7 +319,7 @@ func (s *Store) OptOut(phone, word string, at time.Time) error {
 // OptIn removes an opt-out.
 func (s *Store) OptIn(phone string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOptOuts).Delete([]byte(notifier.PhoneRef(phone)))
+		return removeOptOut(tx, s.refs, phone)
 	})
 	if err != nil {
 		return fmt.Errorf("remove opt-out: %w", err)
@@ -331,7 +331,7 @@ func (s *Store) OptIn(phone string) error {
 func (s *Store) OptedOut(phone string) (bool, error) {
 	var out bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		out = txView{tx}.OptedOut(phone)
+		out = optedOut(tx, s.refs, phone)
 		return nil
 	})
 	return out, err

@@ -27,6 +27,8 @@ const (
 	phoneID   = "100000000000001"
 	appSecret = "standin-app-secret"
 	opsPhone  = "+4930000000"
+
+	phoneRefKey = "service-test-phone-reference-key"
 )
 
 // harness runs a notifier in-process against a stand-in over real HTTP,
@@ -77,7 +79,7 @@ func start(t testing.TB, o option) *harness {
 		"--provider.kind=whatsapp", "--provider.base_url=" + ts.URL, "--provider.phone_number_id=" + phoneID,
 		"--provider.token=" + token, "--provider.timeout=2s",
 		"--webhook.addr=127.0.0.1:0", "--webhook.app_secret=" + appSecret, "--webhook.verify_token=verify",
-		"--admin.addr=127.0.0.1:0", "--ops.phone=" + opsPhone,
+		"--admin.addr=127.0.0.1:0", "--store.phone_ref_key=" + phoneRefKey, "--ops.phone=" + opsPhone,
 		"--sender.per_recipient_interval=0s", "--sender.backoff_base=50ms", "--sender.backoff_max=500ms",
 		"--log.level=error",
 	}

@@ -80,7 +80,14 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		}
 	}()
 
-	s.store, err = outbox.Open(cfg.Store.Path)
+	refs, err := notifier.NewRefKey([]byte(cfg.Store.PhoneRefKey))
+	if err != nil {
+		return nil, fmt.Errorf("store.phone_ref_key: %w", err)
+	}
+	s.store, err = outbox.Open(cfg.Store.Path, outbox.WithRefKey(refs))
+	if errors.Is(err, outbox.ErrWrongRefKey) {
+		return nil, fmt.Errorf("store.phone_ref_key: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,8 @@ const (
 	token     = "network-token"
 	phoneID   = "100000000000001"
 	appSecret = "network-secret"
+
+	phoneRefKey = "network-test-phone-reference-key"
 )
 
 // TestNotifierOnTheLocalNetwork runs the notifier against the real local
@@ -66,7 +68,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		"--contacts.source=fabric",
 		"--provider.kind=whatsapp", "--provider.base_url=" + ts.URL, "--provider.phone_number_id=" + phoneID, "--provider.token=" + token,
 		"--webhook.addr=127.0.0.1:0", "--webhook.app_secret=" + appSecret, "--webhook.verify_token=verify",
-		"--admin.addr=127.0.0.1:0", "--ops.phone=" + opsPhone, "--sender.per_recipient_interval=0s",
+		"--admin.addr=127.0.0.1:0", "--store.phone_ref_key=" + phoneRefKey, "--ops.phone=" + opsPhone, "--sender.per_recipient_interval=0s",
 		"--log.level=warn",
 	})
 	if err != nil {

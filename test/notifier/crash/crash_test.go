@@ -32,6 +32,8 @@ const (
 	phoneID   = "100000000000001"
 	appSecret = "crash-secret"
 	opsPhone  = "+4930000000"
+
+	phoneRefKey = "crash-test-phone-reference-key-0"
 )
 
 // buildNotifier compiles the real command once per test run.
@@ -183,7 +185,8 @@ log:
 			"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN="+token,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET="+appSecret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=verify",
-			"SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone)
+			"SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone,
+			"SHIPTRACE_NOTIFIER_STORE_PHONE_REF_KEY="+phoneRefKey)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
