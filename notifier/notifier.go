@@ -130,6 +130,18 @@ type Notification struct {
 	SentAt     time.Time `json:"sentAt,omitempty"`
 }
 
+// WithoutContact returns n stripped of everything that came from the
+// recipient's contact: the number, the rendered parameters (the buyer's
+// name is one) and the language. Status, reason, IDs, PhoneRef and the
+// template name stay, so the listing still says what happened.
+func (n Notification) WithoutContact() Notification {
+	n.Phone = ""
+	n.Message.To = ""
+	n.Message.Language = ""
+	n.Message.Components = nil
+	return n
+}
+
 // NotificationID is the notification's key: (transaction, event type,
 // recipient role). A replayed event yields the same IDs, so it cannot
 // create a second notification.

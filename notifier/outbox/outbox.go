@@ -300,7 +300,14 @@ func getNote(tx *bolt.Tx, id string) (notifier.Notification, error) {
 	return n, nil
 }
 
+// putNote writes n. It is the one place notifications reach the file, so
+// the rule that a skipped notification keeps nothing personal holds for
+// every path that skips one (decided so at the event, opted out just
+// before sending).
 func putNote(tx *bolt.Tx, n notifier.Notification) error {
+	if n.Status == notifier.StatusSkipped {
+		n = n.WithoutContact()
+	}
 	v, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("encode notification %s: %w", n.ID, err)

@@ -24,6 +24,25 @@ func rendered(tx, phone, name string, status notifier.Status) notifier.Notificat
 	return n
 }
 
+func TestSkippedNotificationStoresNothingPersonal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.db")
+	st := open(t, path)
+	n := rendered("tx1", "+34611223344", "Zoraida", notifier.StatusSkipped)
+	n.Reason = "no_consent"
+	if _, err := st.Record(t.Context(), notifier.Checkpoint{Block: 1, TxID: "tx1"}, plan(n)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Get(n.ID)
+	st.Close()
+	if got.Status != notifier.StatusSkipped || got.Reason != "no_consent" {
+		t.Errorf("skipped notification kept as %s %q", got.Status, got.Reason)
+	}
+	logical, raw := found(t, path, append(phoneForms("+34611223344", 2), "Zoraida")...)
+	if len(logical)+len(raw) > 0 {
+		t.Errorf("a notification skipped for lack of consent left personal data in the store: %v in its records, %v in the file", logical, raw)
+	}
+}
+
 func TestOptOutIsStoredUnderAKeyedReference(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "o.db")
 	st := open(t, path)
