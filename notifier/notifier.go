@@ -45,6 +45,7 @@ const (
 	EventCancelled         = string(shipment.EventCancelled)
 	EventOverdue           = string(shipment.EventOverdue)
 	EventColdChainBreached = string(shipment.EventColdChainBreached)
+	EventContactDeleted    = string(shipment.EventContactDeleted)
 )
 
 // Contact is a buyer's messaging contact. It is personal data: it never goes
@@ -105,9 +106,10 @@ func (s Status) Terminal() bool {
 	return s != StatusQueued && s != StatusSending && s != StatusUncertain
 }
 
-// Notification is one message owed to one recipient for one event.
-// PhoneRef, the keyed reference of Phone (RefKey.PhoneRef), lets pacing,
-// caps and logs tell recipients apart without the number.
+// Notification is one message owed to one recipient for one event. Phone,
+// the rendered Message and WAMID (Meta's message ID embeds the number) are
+// personal data; PhoneRef, the keyed reference of Phone (RefKey.PhoneRef),
+// stays when they are erased (ErasedAt), so caps and opt-outs still match.
 type Notification struct {
 	ID         string    `json:"id"`
 	TxID       string    `json:"txId"`
@@ -128,6 +130,7 @@ type Notification struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	SentAt     time.Time `json:"sentAt,omitempty"`
+	ErasedAt   time.Time `json:"erasedAt,omitzero"`
 }
 
 // WithoutContact returns n stripped of everything that came from the

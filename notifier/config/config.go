@@ -32,9 +32,10 @@ type Config struct {
 	ExporterMSP string `mapstructure:"exporter_msp"`
 	TrackingURL string `mapstructure:"tracking_url"`
 	Store       struct {
-		Path            string `mapstructure:"path"`
-		PhoneRefKey     string `mapstructure:"phone_ref_key"`
-		PhoneRefKeyFile string `mapstructure:"phone_ref_key_file"`
+		Path            string        `mapstructure:"path"`
+		PhoneRefKey     string        `mapstructure:"phone_ref_key"`
+		PhoneRefKeyFile string        `mapstructure:"phone_ref_key_file"`
+		CompactInterval time.Duration `mapstructure:"compact_interval"`
 	} `mapstructure:"store"`
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -125,6 +126,7 @@ var Keys = []Key{
 	{"store.path", "notifier.db", "bbolt file holding checkpoint, outbox, opt-outs and caps", false},
 	{"store.phone_ref_key", "", "secret key (at least 32 bytes) of the HMAC-SHA256 references under which numbers are filed for opt-outs and caps; required, never change it (the store refuses another key)", true},
 	{"store.phone_ref_key_file", "", "file holding store.phone_ref_key", false},
+	{"store.compact_interval", 10 * time.Second, "least time between two rewrites of the store file after an erasure or purge (a rewrite is what removes deleted data from the file)", false},
 	{"log.level", "info", "debug, info, warn or error", false},
 	{"log.format", "json", "json or text", false},
 	{"intake.source", "fabric", "where events come from: fabric (peer's gateway) or file (JSON lines, followed as it grows)", false},
@@ -286,6 +288,9 @@ func (c Config) Validate() error {
 			"generate one with `openssl rand -hex 32`, keep it secret and keep it (a store refuses another key)")
 	case len(c.Store.PhoneRefKey) < notifier.MinRefKeyLen:
 		bad("store.phone_ref_key", "must have at least %d bytes (`openssl rand -hex 32`), not %d", notifier.MinRefKeyLen, len(c.Store.PhoneRefKey))
+	}
+	if c.Store.CompactInterval <= 0 {
+		bad("store.compact_interval", "must be positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -34,14 +34,15 @@ const (
 // harness runs a notifier in-process against a stand-in over real HTTP,
 // with a real bbolt file and an event file the test appends to.
 type harness struct {
-	t       *testing.T
-	standin *wastandin.Server
-	svc     *service.Service
-	events  string
-	mu      sync.Mutex
-	block   uint64
-	cancel  context.CancelFunc
-	done    chan error
+	t         *testing.T
+	standin   *wastandin.Server
+	svc       *service.Service
+	events    string
+	storePath string
+	mu        sync.Mutex
+	block     uint64
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 type option struct {
@@ -97,7 +98,7 @@ func start(t testing.TB, o option) *harness {
 	}
 	st.SetWebhookURL("http://" + svc.WebhookAddr() + "/webhook")
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{standin: st, svc: svc, events: events, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{standin: st, svc: svc, events: events, storePath: cfg.Store.Path, cancel: cancel, done: make(chan error, 1)}
 	if tt, ok := t.(*testing.T); ok {
 		h.t = tt
 	}

@@ -320,9 +320,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = s.runner.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = s.sender.Run(runCtx) }()
+	go func() { defer wg.Done(); s.maintain(runCtx) }()
 
 	var runErr error
 	select {
