@@ -35,6 +35,8 @@ type Config struct {
 		Path            string        `mapstructure:"path"`
 		PhoneRefKey     string        `mapstructure:"phone_ref_key"`
 		PhoneRefKeyFile string        `mapstructure:"phone_ref_key_file"`
+		Retention       time.Duration `mapstructure:"retention"`
+		PurgeInterval   time.Duration `mapstructure:"purge_interval"`
 		CompactInterval time.Duration `mapstructure:"compact_interval"`
 	} `mapstructure:"store"`
 	Log struct {
@@ -126,6 +128,8 @@ var Keys = []Key{
 	{"store.path", "notifier.db", "bbolt file holding checkpoint, outbox, opt-outs and caps", false},
 	{"store.phone_ref_key", "", "secret key (at least 32 bytes) of the HMAC-SHA256 references under which numbers are filed for opt-outs and caps; required, never change it (the store refuses another key)", true},
 	{"store.phone_ref_key_file", "", "file holding store.phone_ref_key", false},
+	{"store.retention", 90 * 24 * time.Hour, "how long a settled notification (with the number and message it was sent with) is kept after its last change; at least 24h", false},
+	{"store.purge_interval", time.Hour, "how often notifications older than store.retention are deleted", false},
 	{"store.compact_interval", 10 * time.Second, "least time between two rewrites of the store file after an erasure or purge (a rewrite is what removes deleted data from the file)", false},
 	{"log.level", "info", "debug, info, warn or error", false},
 	{"log.format", "json", "json or text", false},
@@ -288,6 +292,12 @@ func (c Config) Validate() error {
 			"generate one with `openssl rand -hex 32`, keep it secret and keep it (a store refuses another key)")
 	case len(c.Store.PhoneRefKey) < notifier.MinRefKeyLen:
 		bad("store.phone_ref_key", "must have at least %d bytes (`openssl rand -hex 32`), not %d", notifier.MinRefKeyLen, len(c.Store.PhoneRefKey))
+	}
+	if c.Store.Retention < 24*time.Hour {
+		bad("store.retention", "must be at least 24h (daily caps count per day), not %s", c.Store.Retention)
+	}
+	if c.Store.PurgeInterval <= 0 {
+		bad("store.purge_interval", "must be positive")
 	}
 	if c.Store.CompactInterval <= 0 {
 		bad("store.compact_interval", "must be positive")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shiptrace/shiptrace/notifier/config"
 )
@@ -108,5 +109,18 @@ func TestPhoneReferenceKeyComesFromItsFileAndIsRedacted(t *testing.T) {
 	}
 	if c.Redacted().Store.PhoneRefKey == c.Store.PhoneRefKey {
 		t.Error("redacted configuration shows the phone reference key")
+	}
+}
+
+func TestRetentionDefaultsTo90DaysAndHasAFloor(t *testing.T) {
+	c, err := config.Load(baseArgs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Retention != 90*24*time.Hour {
+		t.Errorf("default retention %s, want 90 days", c.Store.Retention)
+	}
+	if _, err := config.Load(append(baseArgs(t), "--store.retention=1h")); err == nil || !strings.Contains(err.Error(), "store.retention") {
+		t.Errorf("a 1h retention (shorter than a cap's day): %v", err)
 	}
 }

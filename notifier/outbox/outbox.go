@@ -7,8 +7,8 @@
 // The file holds personal data only while it serves a message: phone
 // numbers are stored under keyed references (refs.go), skipped
 // notifications keep nothing personal and an erased contact leaves nothing
-// behind (personal.go), and the file is rewritten after deletions so freed
-// pages keep no copies (compact.go).
+// behind (personal.go), old notifications go (retention.go), and the file
+// is rewritten after deletions so freed pages keep no copies (compact.go).
 package outbox
 
 import (

@@ -10,7 +10,8 @@ import (
 
 // What the store keeps of a person, and when it lets go:
 //   - a notification that will be sent keeps the number and the rendered
-//     message, as the record of what was sent;
+//     message until it is sent (and then for the retention period, as the
+//     record of what was sent) — see putNote and retention.go;
 //   - a skipped notification keeps nothing from the contact (putNote);
 //   - a contact.deleted event erases the buyer's number, message, language
 //     and WhatsApp message ID from every notification of the shipment, in
