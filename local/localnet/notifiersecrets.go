@@ -7,28 +7,45 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// The local notifier's secret, generated once per data directory like the
-// gateway's API keys and kept across stop and start: the key of its phone
-// references (a new key would make its store refuse to open). It lives in a
-// file (0600) the notifier reads through store.phone_ref_key_file, so it
-// appears neither in its arguments nor in its environment.
-const notifierRefKeyFile = "phone-ref-key"
+// The local notifier's two secrets, generated once per data directory like
+// the gateway's API keys and kept across stop and start: the key of its
+// phone references (a new key would make its store refuse to open) and
+// the token of its admin API. They live in files (0600) the notifier reads
+// through store.phone_ref_key_file and admin.token_file, so they appear
+// neither in its arguments nor in its environment.
+const (
+	notifierRefKeyFile = "phone-ref-key"
+	notifierTokenFile  = "admin-token"
+)
 
 func (n *Network) notifierDir() string { return filepath.Join(n.serviceDir(), "notifier") }
 
-// notifierSecrets makes the secret file if it does not exist yet and
-// returns its path.
-func (n *Network) notifierSecrets() (refKey string, err error) {
+// NotifierAdminToken is the bearer token of the local notifier's admin API
+// (GET /v1/status, /v1/shipments/{id}/notifications).
+func (n *Network) NotifierAdminToken() (string, error) {
+	b, err := os.ReadFile(filepath.Join(n.notifierDir(), notifierTokenFile))
+	if err != nil {
+		return "", fmt.Errorf("notifier admin token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// notifierSecrets makes the secret files that do not exist yet and returns
+// their paths (phone reference key, admin token).
+func (n *Network) notifierSecrets() (refKey, token string, err error) {
 	if err := os.MkdirAll(n.notifierDir(), 0o700); err != nil {
-		return "", err
+		return "", "", err
 	}
-	refKey = filepath.Join(n.notifierDir(), notifierRefKeyFile)
-	if err := keepSecret(refKey); err != nil {
-		return "", fmt.Errorf("notifier secret %s: %w", refKey, err)
+	refKey, token = filepath.Join(n.notifierDir(), notifierRefKeyFile), filepath.Join(n.notifierDir(), notifierTokenFile)
+	for _, p := range []string{refKey, token} {
+		if err := keepSecret(p); err != nil {
+			return "", "", fmt.Errorf("notifier secret %s: %w", p, err)
+		}
 	}
-	return refKey, nil
+	return refKey, token, nil
 }
 
 // keepSecret writes 32 random bytes, hex-encoded, to path unless it exists.

@@ -105,8 +105,13 @@ type Config struct {
 		OptInWords      []string `mapstructure:"opt_in_words"`
 	} `mapstructure:"webhook"`
 	Admin struct {
-		Addr string `mapstructure:"addr"`
+		Addr      string `mapstructure:"addr"`
+		Token     string `mapstructure:"token"`
+		TokenFile string `mapstructure:"token_file"`
 	} `mapstructure:"admin"`
+	Health struct {
+		Addr string `mapstructure:"addr"`
+	} `mapstructure:"health"`
 	Rules     []decide.Rule            `mapstructure:"rules"`
 	Templates map[string]template.Spec `mapstructure:"templates"`
 }
@@ -180,7 +185,10 @@ var Keys = []Key{
 	{"webhook.app_secret_file", "", "file holding webhook.app_secret", false},
 	{"webhook.opt_out_words", []string{}, "inbound texts that opt a number out (default: STOP and equivalents in es, pt, de, fr, it, nl)", false},
 	{"webhook.opt_in_words", []string{}, "inbound texts that undo an opt-out (default: START, UNSTOP, ...)", false},
-	{"admin.addr", "127.0.0.1:9464", "listen address of /healthz, /readyz, /metrics and the notifications listing", false},
+	{"admin.addr", "127.0.0.1:9464", "listen address of the admin API (notification listings, /v1/status), which answers only with admin.token (empty: no admin API)", false},
+	{"admin.token", "", "bearer token the admin API requires (at least 16 characters); required with admin.addr", true},
+	{"admin.token_file", "", "file holding admin.token", false},
+	{"health.addr", "127.0.0.1:9465", "listen address of /healthz, /readyz and /metrics, unauthenticated (they hold no personal data)", false},
 }
 
 // Load builds the configuration from defaults, the YAML file named by
@@ -259,6 +267,7 @@ func (c *Config) loadSecrets() error {
 	read("webhook.verify_token_file", c.Webhook.VerifyTokenFile, &c.Webhook.VerifyToken)
 	read("webhook.app_secret_file", c.Webhook.AppSecretFile, &c.Webhook.AppSecret)
 	read("store.phone_ref_key_file", c.Store.PhoneRefKeyFile, &c.Store.PhoneRefKey)
+	read("admin.token_file", c.Admin.TokenFile, &c.Admin.Token)
 	if c.Provider.TokenFile != "" {
 		// Checked here so a missing file fails at start; it is re-read per send.
 		if _, err := os.Stat(c.Provider.TokenFile); err != nil {
@@ -408,8 +417,22 @@ func (c Config) Validate() error {
 			bad("webhook.verify_token", "is required when the webhook is enabled")
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
-		bad("admin.addr", "%v", err)
+	if c.Admin.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
+			bad("admin.addr", "%v", err)
+		}
+		switch {
+		case c.Admin.Token == "":
+			bad("admin.token", "is required when the admin API is enabled (admin.addr): its listings are personal data; "+
+				"generate one with `openssl rand -hex 32`")
+		case len(c.Admin.Token) < 16:
+			bad("admin.token", "must have at least 16 characters")
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.Health.Addr); err != nil {
+		bad("health.addr", "%v", err)
+	} else if port != "0" && (c.Health.Addr == c.Admin.Addr || c.Health.Addr == c.Webhook.Addr) {
+		bad("health.addr", "must differ from admin.addr and webhook.addr: health checks must not reach the admin API")
 	}
 	if r, err := template.New(c.Templates); err != nil {
 		errs = append(errs, fmt.Errorf("templates: %w", err))
@@ -444,5 +467,6 @@ func (c Config) Redacted() Config {
 	c.Webhook.VerifyToken = mask(c.Webhook.VerifyToken)
 	c.Ops.Phone = mask(c.Ops.Phone)
 	c.Store.PhoneRefKey = mask(c.Store.PhoneRefKey)
+	c.Admin.Token = mask(c.Admin.Token)
 	return c
 }

@@ -31,7 +31,7 @@ func baseArgs(t *testing.T) []string {
 	os.WriteFile(ct, []byte("{}"), 0o600)
 	return []string{"--intake.source=file", "--intake.file=" + ev, "--contacts.source=file", "--contacts.file=" + ct,
 		"--webhook.app_secret=s", "--webhook.verify_token=v",
-		"--store.phone_ref_key=test-phone-reference-key-0123456"}
+		"--store.phone_ref_key=test-phone-reference-key-0123456", "--admin.token=test-admin-token-0123"}
 }
 
 func TestPrecedenceFileEnvFlag(t *testing.T) {
@@ -122,5 +122,43 @@ func TestRetentionDefaultsTo90DaysAndHasAFloor(t *testing.T) {
 	}
 	if _, err := config.Load(append(baseArgs(t), "--store.retention=1h")); err == nil || !strings.Contains(err.Error(), "store.retention") {
 		t.Errorf("a 1h retention (shorter than a cap's day): %v", err)
+	}
+}
+
+func TestAdminAPINeedsItsTokenAndHealthItsOwnPort(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin.token="}, "admin.token (SHIPTRACE_NOTIFIER_ADMIN_TOKEN): is required"},
+		{[]string{"--admin.token=short"}, "at least 16"},
+		{[]string{"--admin.addr=127.0.0.1:9464", "--health.addr=127.0.0.1:9464"}, "health.addr"},
+	} {
+		_, err := config.Load(append(baseArgs(t), tt.args...))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want one saying %q", tt.args, err, tt.want)
+		}
+	}
+	c, err := config.Load(append(baseArgs(t), "--admin.addr=", "--admin.token="))
+	if err != nil {
+		t.Errorf("admin API disabled, no token: %v", err)
+	}
+	if c.Health.Addr != "127.0.0.1:9465" {
+		t.Errorf("health.addr defaults to %q", c.Health.Addr)
+	}
+}
+
+func TestAdminTokenComesFromItsFileAndIsRedacted(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(token, []byte("admin-token-0123456789\n"), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--admin.token=", "--admin.token_file="+token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Token != "admin-token-0123456789" {
+		t.Errorf("token from file: %q", c.Admin.Token)
+	}
+	if c.Redacted().Admin.Token == c.Admin.Token {
+		t.Error("redacted configuration shows the admin token")
 	}
 }
