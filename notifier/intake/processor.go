@@ -62,6 +62,11 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 		if ev.Type == "" {
 			ev.Type = shipment.EventType(ce.Name)
 		}
+		if ev.Type == shipment.EventContactDeleted { // erased in ledger order, with the checkpoint
+			plans = append(plans, outbox.EraseContact(ev.ShipmentID))
+			results = append(results, [2]string{string(ev.Type), "erased"})
+			continue
+		}
 		rules := p.Decider.Relevant(ev)
 		if len(rules) == 0 {
 			results = append(results, [2]string{string(ev.Type), "ignored"})

@@ -59,6 +59,7 @@ type Store interface {
 	ApplyStatus(u outbox.StatusUpdate) (before, after notifier.Notification, found bool, err error)
 	OptOut(phone, word string, at time.Time) error
 	OptIn(phone string) error
+	PhoneRef(phone string) string
 }
 
 // Observer is told what the webhook did, for metrics.
@@ -320,12 +321,12 @@ func (h *Handler) inbound(m inboundMsg) error {
 			return err
 		}
 		h.obs.OptOut()
-		h.log.Info("recipient opted out", slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word))
+		h.log.Info("recipient opted out", slog.String("recipient_ref", h.store.PhoneRef(m.From)), slog.String("word", word))
 	case h.optIn[word]:
 		if err := h.store.OptIn(m.From); err != nil {
 			return err
 		}
-		h.log.Info("recipient opted back in", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
+		h.log.Info("recipient opted back in", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
 	}
 	return nil
 }
