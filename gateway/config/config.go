@@ -143,7 +143,7 @@ var defaults = map[string]any{
 	"fabric.mvcc_retries":     3,
 	"limits.rate":             50,
 	"limits.burst":            100,
-	"limits.in_flight":        32,
+	"limits.in_flight":        128,
 	"limits.submissions":      64,
 	"limits.queue":            256,
 	"limits.queue_wait":       "10s",

@@ -132,7 +132,7 @@ func TestLimitsHaveDefaultsAndBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{Rate: 50, Burst: 100, InFlight: 32, Submissions: 64, Queue: 256, QueueWait: 10 * time.Second}
+	want := Limits{Rate: 50, Burst: 100, InFlight: 128, Submissions: 64, Queue: 256, QueueWait: 10 * time.Second}
 	if c.Limits != want {
 		t.Errorf("default limits %+v, want %+v", c.Limits, want)
 	}

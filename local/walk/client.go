@@ -259,7 +259,8 @@ func (c *Client) Ready(ctx context.Context) bool {
 // idempotency-key-in-use while an earlier attempt may still commit.
 func Retryable(r *Response) bool {
 	switch r.Status {
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		http.StatusTooManyRequests: // a caller's limit: nothing was done, Retry-After says when
 		return true
 	case http.StatusConflict:
 		return r.Problem().Slug() == "idempotency-key-in-use"
