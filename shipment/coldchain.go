@@ -3,6 +3,7 @@ package shipment
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -27,28 +28,121 @@ type Reading struct {
 	RecordedBy string    `json:"recordedBy,omitempty"`
 }
 
-// SensorState is what evaluation remembers of one sensor between batches:
-// the time of its latest evaluated reading and, while the sensor is out of
-// range, when its excursion began.
-type SensorState struct {
-	ID             string    `json:"id"`
-	LastAt         time.Time `json:"lastAt"`
+// SensorSummary is what the ledger keeps of one sensor, under a key of its
+// own: batches from different sensors (a container's several loggers) never
+// write the same key, so they commit side by side instead of conflicting.
+// Everything in it is order-free (counts, extremes, an integer sum, the
+// first and latest reading) except the evaluation state (the open excursion,
+// the time already spent out of range, the breach), which the rules below
+// keep equal to evaluating the sensor's whole series at once.
+type SensorSummary struct {
+	ID        string    `json:"id"`
+	Count     int64     `json:"count"`
+	LateCount int64     `json:"lateCount,omitempty"`
+	MinC      float64   `json:"minC"`
+	MaxC      float64   `json:"maxC"`
+	SumMilliC int64     `json:"sumMilliC"` // sum of readings in m°C: an exact, order-free mean
+	FirstAt   time.Time `json:"firstAt"`
+	Last      Reading   `json:"last"` // the latest reading (CompareReadings order)
+	// ExcursionSince is when the sensor's open excursion began (zero: in range).
 	ExcursionSince time.Time `json:"excursionSince,omitzero"`
+	// OutOfRangeMs is the time spent in closed excursions, each from its
+	// first out-of-range reading to the in-range reading that ended it.
+	OutOfRangeMs int64     `json:"outOfRangeMs,omitempty"`
+	BreachedAt   time.Time `json:"breachedAt,omitzero"`
+	BreachReason string    `json:"breachReason,omitempty"`
 }
 
-// ColdChainSummary is the running result of evaluating every reading
-// received so far.
+// OutOfRange is the sensor's time out of range, the open excursion counted
+// up to its latest reading.
+func (st SensorSummary) OutOfRange() time.Duration {
+	d := time.Duration(st.OutOfRangeMs) * time.Millisecond
+	if !st.ExcursionSince.IsZero() {
+		d += st.Last.Time.Sub(st.ExcursionSince)
+	}
+	return d
+}
+
+// ColdChainVerdict is the shipment-level part of the cold chain, under the
+// shipment's own cold-chain key: which sensors report for the shipment and
+// the breach, once found. A batch writes it only when it brings a sensor
+// for the first time or finds the first breach, so it is where concurrent
+// breaching batches meet: the second to commit fails Fabric's read check,
+// is run again, finds the breach recorded and announces nothing. That makes
+// the breach announced exactly once whatever the interleaving.
+type ColdChainVerdict struct {
+	Sensors      []string  `json:"sensors,omitempty"` // sorted
+	BreachedAt   time.Time `json:"breachedAt,omitzero"`
+	BreachReason string    `json:"breachReason,omitempty"`
+	BreachSensor string    `json:"breachSensor,omitempty"`
+}
+
+func (v ColdChainVerdict) has(sensor string) bool {
+	_, ok := slices.BinarySearch(v.Sensors, sensor)
+	return ok
+}
+
+// ColdChainSummary is the shipment's cold chain as readers see it, put
+// together from the verdict and every sensor's summary (Summarize); it is
+// not stored in the shipment record.
 type ColdChainSummary struct {
-	State          ColdChainState `json:"state"`
-	Count          int64          `json:"count"`
-	LateCount      int64          `json:"lateCount,omitempty"`
-	MinC           *float64       `json:"minC,omitempty"`
-	MaxC           *float64       `json:"maxC,omitempty"`
-	LastReading    *Reading       `json:"lastReading,omitempty"`
-	ExcursionStart time.Time      `json:"excursionStart,omitzero"`
-	BreachedAt     time.Time      `json:"breachedAt,omitzero"`
-	BreachReason   string         `json:"breachReason,omitempty"`
-	Sensors        []SensorState  `json:"sensors,omitempty"`
+	State     ColdChainState `json:"state"`
+	Count     int64          `json:"count"`
+	LateCount int64          `json:"lateCount,omitempty"`
+	MinC      *float64       `json:"minC,omitempty"`
+	MaxC      *float64       `json:"maxC,omitempty"`
+	MeanC     *float64       `json:"meanC,omitempty"`
+	// OutOfRangeMinutes is the longest time any one sensor spent out of range.
+	OutOfRangeMinutes float64         `json:"outOfRangeMinutes,omitempty"`
+	LastReading       *Reading        `json:"lastReading,omitempty"`
+	ExcursionStart    time.Time       `json:"excursionStart,omitzero"`
+	BreachedAt        time.Time       `json:"breachedAt,omitzero"`
+	BreachReason      string          `json:"breachReason,omitempty"`
+	Sensors           []SensorSummary `json:"sensors,omitempty"`
+}
+
+// IsZero lets the stored shipment record leave the summary out.
+func (c ColdChainSummary) IsZero() bool { return c.State == "" && c.Count == 0 }
+
+// Summarize puts the shipment's cold chain together from its verdict and
+// the summaries of its sensors (in any order).
+func Summarize(v ColdChainVerdict, sensors []SensorSummary) ColdChainSummary {
+	cc := ColdChainSummary{State: ColdChainOK, BreachedAt: v.BreachedAt, BreachReason: v.BreachReason}
+	sorted := slices.Clone(sensors)
+	slices.SortFunc(sorted, func(a, b SensorSummary) int { return cmp.Compare(a.ID, b.ID) })
+	var sum int64
+	for _, st := range sorted {
+		if st.Count == 0 {
+			continue
+		}
+		cc.Sensors = append(cc.Sensors, st)
+		cc.Count += st.Count
+		cc.LateCount += st.LateCount
+		sum += st.SumMilliC
+		if cc.MinC == nil || st.MinC < *cc.MinC {
+			cc.MinC = ptr(st.MinC)
+		}
+		if cc.MaxC == nil || st.MaxC > *cc.MaxC {
+			cc.MaxC = ptr(st.MaxC)
+		}
+		if cc.LastReading == nil || CompareReadings(st.Last, *cc.LastReading) > 0 {
+			cc.LastReading = ptr(st.Last)
+		}
+		if !st.ExcursionSince.IsZero() && (cc.ExcursionStart.IsZero() || st.ExcursionSince.Before(cc.ExcursionStart)) {
+			cc.ExcursionStart = st.ExcursionSince
+		}
+		cc.OutOfRangeMinutes = max(cc.OutOfRangeMinutes, st.OutOfRange().Minutes())
+	}
+	if cc.Count > 0 {
+		cc.MeanC = ptr(math.Round(float64(sum)/float64(cc.Count)) / 1000)
+	}
+	switch {
+	case !cc.BreachedAt.IsZero():
+		cc.State = ColdChainBreached
+	case !cc.ExcursionStart.IsZero():
+		cc.State = ColdChainExcursion
+	}
+	return cc
 }
 
 // FutureTolerance is how far after the transaction time a reading may be
@@ -58,13 +152,30 @@ const FutureTolerance = 5 * time.Minute
 // RecordResult tells the contract what a batch did.
 type RecordResult struct {
 	Accepted int  // readings in the batch
-	Late     int  // readings at or before their sensor's latest evaluated reading
-	Breached bool // this batch breached the cold chain
+	Late     int  // readings at or before their sensor's latest reading
+	Breached bool // this batch found the shipment's first breach
 }
 
-// HistoryFunc returns every stored reading of one sensor of the shipment (in
-// any order). Evaluation calls it only for sensors that received late readings.
-type HistoryFunc func(sensorID string) ([]Reading, error)
+// ColdChainStore is a shipment's stored cold chain, as RecordReadings reads
+// it: the verdict, a sensor's summary, and the stored readings of one
+// sensor in a time window (for late readings only).
+type ColdChainStore interface {
+	Verdict() (ColdChainVerdict, error)
+	// Sensor returns the stored summary of a sensor (false: none stored).
+	Sensor(id string) (SensorSummary, bool, error)
+	// Series returns the sensor's stored readings with from <= time <= to,
+	// in CompareReadings order.
+	Series(sensorID string, from, to time.Time) ([]Reading, error)
+}
+
+// ReadingsChange is what a batch changes, and all it changes: the summaries
+// of the batch's own sensors and, when the batch brings a new sensor or the
+// first breach, the verdict.
+type ReadingsChange struct {
+	Result  RecordResult
+	Sensors []SensorSummary   // the batch's sensors after the batch, in ID order
+	Verdict *ColdChainVerdict // nil: unchanged
+}
 
 // CompareReadings orders readings by time, then sensor, then temperature: the
 // order in which they are evaluated and listed.
@@ -80,7 +191,9 @@ func CompareReadings(a, b Reading) int {
 
 // RecordReadings evaluates a batch uploaded by the custodian at transaction
 // time at. Every reading must fall inside a custody period of the caller's
-// organisation. The rule, per sensor:
+// organisation. It changes nothing in s: the cold chain lives beside the
+// record (see ColdChainStore), so readings batches never rewrite the
+// shipment. The rule, per sensor:
 //
 //   - readings are evaluated in time order; the order inside a batch and the
 //     order of batches never change the result, except that a breach, once
@@ -92,103 +205,210 @@ func CompareReadings(a, b Reading) int {
 //     with the breach stamped at the reading that proves it; with a limit of 0
 //     any out-of-range reading breaches;
 //   - a reading beyond a hard limit breaches at once;
-//   - a reading at or before the latest evaluated reading of its sensor is late:
-//     the sensor's whole series (history plus batch) is evaluated again from
-//     the start, so late data can reveal a breach, never hide one.
-func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, history HistoryFunc) (RecordResult, error) {
+//   - a reading at or before the latest reading of its sensor is late: the
+//     window it can affect is evaluated again (see reevaluate), so late data
+//     can reveal a breach, never hide one.
+//
+// Sensors are registered in the verdict by the batch that first brings them;
+// a stored summary of a sensor the verdict does not list is ignored.
+func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, store ColdChainStore) (ReadingsChange, error) {
 	if err := s.begin(c, OpRecordReadings, at); err != nil {
-		return RecordResult{}, err
+		return ReadingsChange{}, err
 	}
 	if err := ValidateReadings(batch, at); err != nil {
-		return RecordResult{}, err
+		return ReadingsChange{}, err
 	}
 	switch s.Status {
 	case StatusCreated, StatusShipped, StatusInTransit:
 	default:
-		return RecordResult{}, s.conflictf(OpRecordReadings, "status is %s; readings are closed", s.Status)
+		return ReadingsChange{}, s.conflictf(OpRecordReadings, "status is %s; readings are closed", s.Status)
 	}
-
 	if err := s.checkReadingsInCustody(c, batch); err != nil {
-		return RecordResult{}, err
+		return ReadingsChange{}, err
+	}
+	v, err := store.Verdict()
+	if err != nil {
+		return ReadingsChange{}, err
 	}
 
 	sorted := slices.Clone(batch)
 	slices.SortFunc(sorted, CompareReadings)
-	cc := &s.ColdChain
-	res := RecordResult{Accepted: len(sorted)}
-
-	// Order-independent aggregates.
-	for i := range sorted {
-		r := sorted[i]
-		cc.Count++
-		if cc.MinC == nil || r.Celsius < *cc.MinC {
-			cc.MinC = ptr(r.Celsius)
-		}
-		if cc.MaxC == nil || r.Celsius > *cc.MaxC {
-			cc.MaxC = ptr(r.Celsius)
-		}
-		if cc.LastReading == nil || CompareReadings(r, *cc.LastReading) > 0 {
-			cc.LastReading = &r
-		}
-	}
-
-	// Per-sensor evaluation, sensors in id order.
-	bySensor := groupBySensor(sorted)
+	ch := ReadingsChange{Result: RecordResult{Accepted: len(sorted)}}
+	var registered []string
 	var breach *breachFound
-	for _, g := range bySensor {
-		idx, found := slices.BinarySearchFunc(cc.Sensors, g.id, func(st SensorState, id string) int { return cmp.Compare(st.ID, id) })
-		if !found {
-			if len(cc.Sensors) >= MaxSensors {
-				return RecordResult{}, Errorf(Invalid, "readings: a shipment has at most %d sensors", MaxSensors)
-			}
-			cc.Sensors = slices.Insert(cc.Sensors, idx, SensorState{ID: g.id})
-		}
-		st := &cc.Sensors[idx]
-		late := 0
-		for _, r := range g.readings {
-			if !st.LastAt.IsZero() && !r.Time.After(st.LastAt) {
-				late++
-			}
-		}
-		series := g.readings
-		if late > 0 {
-			res.Late += late
-			old, err := history(g.id)
+	var breachSensor string
+	for _, g := range groupBySensor(sorted) {
+		st := SensorSummary{ID: g.id}
+		if v.has(g.id) {
+			stored, ok, err := store.Sensor(g.id)
 			if err != nil {
-				return RecordResult{}, fmt.Errorf("load readings of sensor %s: %w", g.id, err)
+				return ReadingsChange{}, err
 			}
-			series = append(slices.Clone(old), g.readings...)
-			slices.SortFunc(series, CompareReadings)
-			*st = SensorState{ID: g.id}
-		}
-		for _, r := range series {
-			if b := st.apply(s.ColdChainPolicy, r); b != nil && (breach == nil || b.at.Before(breach.at)) {
-				breach = b
+			if ok && stored.ID == g.id {
+				st = stored
 			}
+		} else {
+			registered = append(registered, g.id)
 		}
+		late, b, err := st.record(s.ColdChainPolicy, g.readings, store)
+		if err != nil {
+			return ReadingsChange{}, err
+		}
+		ch.Result.Late += late
+		if b != nil && (breach == nil || b.at.Before(breach.at)) {
+			breach, breachSensor = b, g.id
+		}
+		ch.Sensors = append(ch.Sensors, st)
 	}
-	cc.LateCount += int64(res.Late)
+	if len(registered) > 0 {
+		if len(v.Sensors)+len(registered) > MaxSensors {
+			return ReadingsChange{}, Errorf(Invalid, "readings: a shipment has at most %d sensors", MaxSensors)
+		}
+		v.Sensors = append(slices.Clone(v.Sensors), registered...)
+		slices.Sort(v.Sensors)
+		ch.Verdict = &v
+	}
+	if breach != nil && v.BreachedAt.IsZero() {
+		v.BreachedAt, v.BreachReason, v.BreachSensor = breach.at, breach.reason, breachSensor
+		ch.Verdict = &v
+		ch.Result.Breached = true
+	}
+	return ch, nil
+}
 
-	if breach != nil && cc.BreachedAt.IsZero() {
-		cc.BreachedAt, cc.BreachReason = breach.at, breach.reason
-		res.Breached = true
-	}
-	cc.ExcursionStart = time.Time{}
-	for _, st := range cc.Sensors {
-		if !st.ExcursionSince.IsZero() && (cc.ExcursionStart.IsZero() || st.ExcursionSince.Before(cc.ExcursionStart)) {
-			cc.ExcursionStart = st.ExcursionSince
+// record adds one sensor's readings (time-sorted) to its summary and
+// returns how many were late and the first breach they revealed for a
+// sensor not yet breached.
+func (st *SensorSummary) record(p ColdChainPolicy, rs []Reading, store ColdChainStore) (int, *breachFound, error) {
+	var late, fresh []Reading
+	for _, r := range rs {
+		if st.Count > 0 && !r.Time.After(st.Last.Time) {
+			late = append(late, r)
+		} else {
+			fresh = append(fresh, r)
 		}
 	}
-	switch {
-	case !cc.BreachedAt.IsZero():
-		cc.State = ColdChainBreached
-	case !cc.ExcursionStart.IsZero():
-		cc.State = ColdChainExcursion
-	default:
-		cc.State = ColdChainOK
+	var found *breachFound
+	if len(late) > 0 {
+		b, err := st.reevaluate(p, late, store)
+		if err != nil {
+			return 0, nil, err
+		}
+		found = b
 	}
-	s.stamp(c, at)
-	return res, nil
+	e := evaluation{since: st.ExcursionSince}
+	for _, r := range fresh {
+		e.apply(p, r)
+	}
+	st.ExcursionSince = e.since
+	st.OutOfRangeMs += e.outMs
+	if found == nil {
+		found = e.breach
+	}
+	for _, r := range rs {
+		if st.Count == 0 {
+			st.MinC, st.MaxC, st.FirstAt, st.Last = r.Celsius, r.Celsius, r.Time, r
+		}
+		st.Count++
+		st.MinC = min(st.MinC, r.Celsius)
+		st.MaxC = max(st.MaxC, r.Celsius)
+		st.SumMilliC += int64(math.Round(r.Celsius * 1000))
+		if r.Time.Before(st.FirstAt) {
+			st.FirstAt = r.Time
+		}
+		if CompareReadings(r, st.Last) > 0 {
+			st.Last = r
+		}
+	}
+	st.LateCount += int64(len(late))
+	if found != nil && st.BreachedAt.IsZero() {
+		st.BreachedAt, st.BreachReason = found.at, found.reason
+		return len(late), found, nil
+	}
+	return len(late), nil, nil
+}
+
+// reevaluate applies late readings (time-sorted, at or before the sensor's
+// latest) by evaluating again only the window they can affect. An in-range
+// reading ends any excursion, so evaluation after it does not depend on
+// anything earlier: the window runs from the sensor's latest in-range
+// reading before the first late one (or its first reading) to its first
+// in-range reading after the last late one (or its latest reading). The
+// window is evaluated twice, as stored and with the late readings, and the
+// summary moves by the difference; the state after the window is unchanged
+// unless the window reaches the sensor's latest reading. The cost follows
+// the window (the excursion or gap the late readings fall into), not the
+// number of readings the shipment has.
+func (st *SensorSummary) reevaluate(p ColdChainPolicy, late []Reading, store ColdChainStore) (*breachFound, error) {
+	first, last := late[0].Time, late[len(late)-1].Time
+	from, err := st.boundary(p, store, first, -1)
+	if err != nil {
+		return nil, err
+	}
+	to, err := st.boundary(p, store, last, +1)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := store.Series(st.ID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("readings of sensor %s from %s to %s: %w", st.ID, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	var before, after evaluation
+	for _, r := range stored {
+		before.apply(p, r)
+	}
+	merged := append(slices.Clone(stored), late...)
+	slices.SortFunc(merged, CompareReadings)
+	for _, r := range merged {
+		after.apply(p, r)
+	}
+	st.OutOfRangeMs += after.outMs - before.outMs
+	if !to.Before(st.Last.Time) {
+		st.ExcursionSince = after.since
+	}
+	return after.breach, nil
+}
+
+// boundary finds the stored in-range reading of the sensor nearest to t
+// strictly before it (dir -1) or after it (dir +1), looking in windows that
+// grow fourfold from an hour; without one it returns the sensor's first
+// (or latest) reading's time.
+func (st *SensorSummary) boundary(p ColdChainPolicy, store ColdChainStore, t time.Time, dir int) (time.Time, error) {
+	end := st.FirstAt
+	if dir > 0 {
+		end = st.Last.Time
+	}
+	near := t.Add(time.Duration(dir) * time.Millisecond)
+	for span := time.Hour; ; span *= 4 {
+		if dir < 0 && near.Before(end) || dir > 0 && near.After(end) {
+			return end, nil
+		}
+		far := near.Add(time.Duration(dir) * span)
+		if dir < 0 && far.Before(end) || dir > 0 && far.After(end) {
+			far = end
+		}
+		lo, hi := far, near
+		if dir > 0 {
+			lo, hi = near, far
+		}
+		rs, err := store.Series(st.ID, lo, hi)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("readings of sensor %s from %s to %s: %w", st.ID, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+		}
+		for i := range rs {
+			r := rs[i]
+			if dir < 0 {
+				r = rs[len(rs)-1-i]
+			}
+			if p.inRange(r.Celsius) {
+				return r.Time, nil
+			}
+		}
+		if far.Equal(end) {
+			return end, nil
+		}
+		near = far.Add(time.Duration(dir) * time.Millisecond)
+	}
 }
 
 type sensorGroup struct {
@@ -217,10 +437,21 @@ type breachFound struct {
 	reason string
 }
 
-// apply evaluates one reading that is not earlier than the sensor's latest.
-func (st *SensorState) apply(p ColdChainPolicy, r Reading) *breachFound {
+func (p ColdChainPolicy) inRange(c float64) bool { return c >= p.MinC && c <= p.MaxC }
+
+// evaluation is the state of evaluating one sensor's readings in time order:
+// the open excursion, the time spent in excursions closed so far, and the
+// first breach.
+type evaluation struct {
+	since  time.Time
+	outMs  int64
+	breach *breachFound
+}
+
+// apply evaluates one reading that is not earlier than the previous one.
+func (e *evaluation) apply(p ColdChainPolicy, r Reading) {
 	var b *breachFound
-	out := r.Celsius < p.MinC || r.Celsius > p.MaxC
+	out := !p.inRange(r.Celsius)
 	limit := time.Duration(p.MaxExcursionMinutes) * time.Minute
 	switch {
 	case p.HardMinC != nil && r.Celsius < *p.HardMinC:
@@ -228,20 +459,22 @@ func (st *SensorState) apply(p ColdChainPolicy, r Reading) *breachFound {
 	case p.HardMaxC != nil && r.Celsius > *p.HardMaxC:
 		b = &breachFound{r.Time, fmt.Sprintf("sensor %s read %g °C at %s, above the hard maximum %g °C", r.SensorID, r.Celsius, r.Time.Format(time.RFC3339), *p.HardMaxC)}
 	}
-	if out && st.ExcursionSince.IsZero() {
-		st.ExcursionSince = r.Time
+	if out && e.since.IsZero() {
+		e.since = r.Time
 	}
-	if !st.ExcursionSince.IsZero() && b == nil {
-		if d := r.Time.Sub(st.ExcursionSince); d > limit || (limit == 0 && out) {
+	if !e.since.IsZero() && b == nil {
+		if d := r.Time.Sub(e.since); d > limit || (limit == 0 && out) {
 			b = &breachFound{r.Time, fmt.Sprintf("sensor %s was outside %g..%g °C from %s for more than %d minutes",
-				r.SensorID, p.MinC, p.MaxC, st.ExcursionSince.Format(time.RFC3339), p.MaxExcursionMinutes)}
+				r.SensorID, p.MinC, p.MaxC, e.since.Format(time.RFC3339), p.MaxExcursionMinutes)}
 		}
 	}
-	if !out {
-		st.ExcursionSince = time.Time{}
+	if !out && !e.since.IsZero() {
+		e.outMs += r.Time.Sub(e.since).Milliseconds()
+		e.since = time.Time{}
 	}
-	st.LastAt = r.Time
-	return b
+	if b != nil && e.breach == nil {
+		e.breach = b
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -16,25 +16,15 @@ func rd(sensor string, minute, c float64) Reading {
 	return Reading{SensorID: sensor, Time: at(minute), Celsius: c}
 }
 
-// record feeds batches to a shipment in transit (policy 2..8 °C, 30 minutes),
-// serving late-reading history from what was recorded before.
-func record(t *testing.T, s *Shipment, batches ...[]Reading) (last RecordResult) {
+// record feeds batches to a shipment in transit (policy 2..8 °C, 30
+// minutes), keeping its cold chain in m.
+func record(t *testing.T, s *Shipment, m *memStore, batches ...[]Reading) (last RecordResult) {
 	t.Helper()
-	var stored []Reading
 	for i, b := range batches {
-		res, err := s.RecordReadings(carrier, at(24*60), b, func(sensor string) ([]Reading, error) {
-			var out []Reading
-			for _, r := range stored {
-				if r.SensorID == sensor {
-					out = append(out, r)
-				}
-			}
-			return out, nil
-		})
+		res, err := recordInto(s, m, carrier, at(24*60), b)
 		if err != nil {
 			t.Fatalf("batch %d: %v", i, err)
 		}
-		stored = append(stored, b...)
 		last = res
 	}
 	return last
@@ -94,7 +84,7 @@ func TestColdChainEvaluation(t *testing.T) {
 			if tt.policy != nil {
 				tt.policy(s)
 			}
-			record(t, s, tt.batches...)
+			record(t, s, &memStore{}, tt.batches...)
 			cc := s.ColdChain
 			if cc.State != tt.state {
 				t.Fatalf("state = %s, want %s (%+v)", cc.State, tt.state, cc)
@@ -116,14 +106,14 @@ func TestColdChainEvaluation(t *testing.T) {
 }
 
 func TestBreachReportedOnlyByTheBatchThatCausesIt(t *testing.T) {
-	s := inStatus(t, StatusInTransit)
-	if res := record(t, s, []Reading{rd("S1", 0, 9)}); res.Breached {
+	s, m := inStatus(t, StatusInTransit), &memStore{}
+	if res := record(t, s, m, []Reading{rd("S1", 0, 9)}); res.Breached {
 		t.Fatal("first batch reported a breach")
 	}
-	if res := record(t, s, []Reading{rd("S1", 40, 9)}); !res.Breached {
+	if res := record(t, s, m, []Reading{rd("S1", 40, 9)}); !res.Breached {
 		t.Fatal("breaching batch did not report the breach")
 	}
-	res, err := s.RecordReadings(carrier, at(24*60), []Reading{rd("S1", 80, 9)}, noHistory)
+	res, err := recordInto(s, m, carrier, at(24*60), []Reading{rd("S2", 80, 9), rd("S2", 200, 9)})
 	if err != nil || res.Breached {
 		t.Fatalf("batch after the breach: breached=%v err=%v", res.Breached, err)
 	}
@@ -131,7 +121,7 @@ func TestBreachReportedOnlyByTheBatchThatCausesIt(t *testing.T) {
 
 func TestSummaryAggregates(t *testing.T) {
 	s := inStatus(t, StatusInTransit)
-	res := record(t, s, []Reading{rd("S1", 10, 4), rd("S2", 20, -1)}, []Reading{rd("S1", 5, 7.5)})
+	res := record(t, s, &memStore{}, []Reading{rd("S1", 10, 4), rd("S2", 20, -1)}, []Reading{rd("S1", 5, 7.5)})
 	cc := s.ColdChain
 	if cc.Count != 3 || *cc.MinC != -1 || *cc.MaxC != 7.5 || cc.LateCount != 1 || res.Late != 1 {
 		t.Fatalf("summary = count %d min %v max %v late %d", cc.Count, *cc.MinC, *cc.MaxC, cc.LateCount)
@@ -159,7 +149,7 @@ func TestBatchingDoesNotChangeTheVerdict(t *testing.T) {
 			series = append(series, rd([]string{"A", "B", "C"}[rng.IntN(3)], float64(i*7+rng.IntN(5)), c))
 		}
 		whole := inStatus(t, StatusInTransit)
-		record(t, whole, series)
+		record(t, whole, &memStore{}, series)
 
 		shuffled := slices.Clone(series)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -170,12 +160,26 @@ func TestBatchingDoesNotChangeTheVerdict(t *testing.T) {
 			shuffled = shuffled[n:]
 		}
 		split := inStatus(t, StatusInTransit)
-		record(t, split, batches...)
+		record(t, split, &memStore{}, batches...)
 
 		a, b := whole.ColdChain, split.ColdChain
-		if !reflect.DeepEqual(a.Sensors, b.Sensors) || a.Count != b.Count || *a.MinC != *b.MinC || *a.MaxC != *b.MaxC ||
-			!reflect.DeepEqual(a.LastReading, b.LastReading) {
-			t.Fatalf("round %d: batched state differs:\nwhole %+v\nsplit %+v", round, a, b)
+		if a.Count != b.Count || *a.MinC != *b.MinC || *a.MaxC != *b.MaxC || *a.MeanC != *b.MeanC ||
+			a.OutOfRangeMinutes != b.OutOfRangeMinutes || !reflect.DeepEqual(a.LastReading, b.LastReading) {
+			t.Fatalf("round %d: batched aggregates differ:\nwhole %+v\nsplit %+v", round, a, b)
+		}
+		for i := range a.Sensors {
+			// Everything but the breach stamp and the late count must match:
+			// a breach is final where it was first proved, so late data can
+			// only add breaches, and the late count depends on the split.
+			sa, sb := a.Sensors[i], b.Sensors[i]
+			if !sa.BreachedAt.IsZero() && sb.BreachedAt.IsZero() {
+				t.Fatalf("round %d: batching hid the breach of sensor %s", round, sa.ID)
+			}
+			sa.BreachedAt, sa.BreachReason, sa.LateCount = time.Time{}, "", 0
+			sb.BreachedAt, sb.BreachReason, sb.LateCount = time.Time{}, "", 0
+			if sa != sb {
+				t.Fatalf("round %d: sensor state differs:\nwhole %+v\nsplit %+v", round, sa, sb)
+			}
 		}
 		if a.State == ColdChainBreached && b.State != ColdChainBreached {
 			t.Fatalf("round %d: batching hid a breach", round)
@@ -206,7 +210,7 @@ func TestRecordReadingsRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := inStatus(t, tt.status)
 			before := s.ColdChain
-			_, err := s.RecordReadings(tt.by, at(24*60), tt.batch, noHistory)
+			_, err := recordInto(s, &memStore{}, tt.by, at(24*60), tt.batch)
 			wantCode(t, err, tt.code)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not contain %q", err, tt.want)
@@ -224,6 +228,109 @@ func TestTooManySensors(t *testing.T) {
 	for i := range MaxSensors + 1 {
 		batch = append(batch, rd("S"+strings.Repeat("x", i%60)+string(rune('a'+i/60)), float64(i), 5))
 	}
-	_, err := s.RecordReadings(carrier, at(24*60), batch, noHistory)
+	_, err := recordInto(s, &memStore{}, carrier, at(24*60), batch)
 	wantCode(t, err, Invalid)
+}
+
+// TestLateReadingCostFollowsItsWindow: a late reading reads back only the
+// stored readings of the window it can change, so its cost is the same on a
+// sensor with 1,000 readings and with 100,000; and it is still evaluated
+// correctly (here it reveals an excursion that breaches).
+func TestLateReadingCostFollowsItsWindow(t *testing.T) {
+	read := map[int]int{}
+	for _, n := range []int{1_000, 100_000} {
+		s, m := inStatus(t, StatusInTransit), &memStore{}
+		// One reading a minute, in range, except a 20-minute excursion.
+		var series []Reading
+		for i := range n {
+			c := 5.0
+			if i >= n/2 && i < n/2+20 {
+				c = 9
+			}
+			series = append(series, Reading{SensorID: "S1", Time: t0.Add(time.Duration(i) * time.Minute), Celsius: c})
+		}
+		now := series[n-1].Time.Add(time.Minute)
+		for i := 0; i < n; i += MaxBatchReadings {
+			if _, err := recordInto(s, m, carrier, now, series[i:min(i+MaxBatchReadings, n)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The excursion runs from minute n/2 to the in-range reading at
+		// n/2+20. A late out-of-range reading at n/2-1 makes it start a
+		// minute earlier: 21 minutes, under the 30-minute limit.
+		m.seriesRead = 0
+		late := []Reading{{SensorID: "S1", Time: t0.Add(time.Duration(n/2-1) * time.Minute), Celsius: 9}}
+		res, err := recordInto(s, m, carrier, now, late)
+		if err != nil || res.Late != 1 || res.Breached {
+			t.Fatalf("n=%d: late reading: %+v, %v", n, res, err)
+		}
+		read[n] = m.seriesRead
+		if got := s.ColdChain.Sensors[0].OutOfRangeMs; got != 21*60_000 {
+			t.Fatalf("n=%d: out of range %d ms after the late reading, want 21 minutes", n, got)
+		}
+		// A late reading beyond the hard limit breaches.
+		s.ColdChainPolicy.HardMaxC = ptr(12.0)
+		res, err = recordInto(s, m, carrier, now, []Reading{{SensorID: "S1", Time: t0.Add(time.Duration(n/4) * time.Minute).Add(30 * time.Second), Celsius: 13}})
+		if err != nil || !res.Breached {
+			t.Fatalf("n=%d: late reading above the hard maximum: %+v, %v", n, res, err)
+		}
+	}
+	t.Logf("readings read back for one late reading: %v", read)
+	if read[100_000] != read[1_000] || read[1_000] > 200 {
+		t.Fatalf("a late reading read back %v stored readings: its cost must not grow with the series", read)
+	}
+}
+
+// TestBreachAnnouncedOnceAcrossSensors: two sensors breach in batches that
+// run side by side. Whichever commits first records the shipment's breach;
+// the other, run again by the gateway after Fabric refuses its stale read
+// of the verdict, records its sensor's breach but announces nothing.
+func TestBreachAnnouncedOnceAcrossSensors(t *testing.T) {
+	for _, first := range []string{"S1", "S2"} {
+		s, m := inStatus(t, StatusInTransit), &memStore{}
+		record(t, s, m, []Reading{rd("S1", 0, 5), rd("S2", 0, 5)})
+		hot := func(id string) []Reading { return []Reading{rd(id, 10, 9), rd(id, 50, 9)} }
+		second := map[string]string{"S1": "S2", "S2": "S1"}[first]
+		a, err := s.RecordReadings(carrier, at(24*60), hot(first), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.RecordReadings(carrier, at(24*60), hot(second), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.Result.Breached || !b.Result.Breached || a.Verdict == nil || b.Verdict == nil {
+			t.Fatalf("both batches, run on the same state, must find the breach and write the verdict (the key they meet on)")
+		}
+		m.apply(hot(first), a)
+		again, err := recordInto(s, m, carrier, at(24*60), hot(second))
+		if err != nil || again.Breached {
+			t.Fatalf("the second batch run again announced the breach again: %+v %v", again, err)
+		}
+		if s.ColdChain.State != ColdChainBreached || !strings.Contains(s.ColdChain.BreachReason, first) {
+			t.Fatalf("breach = %s %q, want the first committed (%s)", s.ColdChain.State, s.ColdChain.BreachReason, first)
+		}
+		for _, st := range s.ColdChain.Sensors {
+			if st.BreachedAt.IsZero() {
+				t.Fatalf("sensor %s lost its own breach", st.ID)
+			}
+		}
+	}
+}
+
+// TestBatchesOfDifferentSensorsCommute: batches that share no sensor give
+// the same state in either order, and neither reads the other's summary.
+func TestBatchesOfDifferentSensorsCommute(t *testing.T) {
+	x := []Reading{rd("S1", 0, 5), rd("S1", 10, 9), rd("S1", 50, 5)}
+	y := []Reading{rd("S2", 5, 1), rd("S2", 20, 5)}
+	var got []ColdChainSummary
+	for _, order := range [][][]Reading{{x, y}, {y, x}} {
+		s, m := inStatus(t, StatusInTransit), &memStore{}
+		record(t, s, m, []Reading{rd("S1", 0, 5), rd("S2", 0, 5)})
+		record(t, s, m, order...)
+		got = append(got, s.ColdChain)
+	}
+	if !reflect.DeepEqual(got[0], got[1]) {
+		t.Fatalf("order changed the result:\n%+v\n%+v", got[0], got[1])
+	}
 }

@@ -57,8 +57,9 @@ func FuzzDecodeReadings(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		m := &memStore{}
 		before := s.ColdChain.Count
-		res, err := s.RecordReadings(exporter, time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), batch, noHistory)
+		res, err := recordInto(s, m, exporter, time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), batch)
 		if err != nil {
 			if ErrorCode(err) == "" {
 				t.Fatalf("internal error: %v", err)
@@ -69,7 +70,7 @@ func FuzzDecodeReadings(f *testing.F) {
 			t.Fatalf("count %d after %d readings", s.ColdChain.Count, len(batch))
 		}
 		// Recording the same batch again, out of order, must also not panic.
-		if _, err := s.RecordReadings(exporter, time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), batch, func(string) ([]Reading, error) { return batch, nil }); err != nil && ErrorCode(err) == "" {
+		if _, err := recordInto(s, m, exporter, time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), batch); err != nil && ErrorCode(err) == "" {
 			t.Fatalf("internal error on replay: %v", err)
 		}
 	})

@@ -79,7 +79,7 @@ func TestSettleWithoutTermsIsNil(t *testing.T) {
 
 func TestDeliverRecordsSettlement(t *testing.T) {
 	s := inStatus(t, StatusInTransit)
-	record(t, s, []Reading{rd("S1", 0, 9), rd("S1", 45, 9)})
+	record(t, s, &memStore{}, []Reading{rd("S1", 0, 9), rd("S1", 45, 9)})
 	if err := s.Deliver(buyer, s.ExpectedDeliveryAt.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}

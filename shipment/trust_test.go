@@ -109,7 +109,7 @@ func TestReadingsMustFallInsideTheRecordersCustody(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := *s
-			_, err := s.RecordReadings(carrier, now, batch, noHistory)
+			_, err := recordInto(s, &memStore{}, carrier, now, batch)
 			wantCode(t, err, Invalid)
 			if !strings.Contains(err.Error(), "outside CarrierMSP's custody") || !strings.Contains(err.Error(), handover.Format(time.RFC3339)) {
 				t.Fatalf("refusal %q does not name the custody window", err)
@@ -119,7 +119,7 @@ func TestReadingsMustFallInsideTheRecordersCustody(t *testing.T) {
 			}
 		})
 	}
-	res, err := s.RecordReadings(carrier, now, hot(handover), noHistory)
+	res, err := recordInto(s, &memStore{}, carrier, now, hot(handover))
 	wantCode(t, err, "")
 	if !res.Breached {
 		t.Fatalf("an excursion inside the carrier's own custody must still breach")

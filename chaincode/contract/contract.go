@@ -106,6 +106,21 @@ func (c *Contract) begin(ctx contractapi.TransactionContextInterface, op shipmen
 
 // load reads a shipment, or fails with NOT_FOUND.
 func (t *txn) load(id string) (*shipment.Shipment, error) {
+	s, err := t.loadRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	if s.ColdChain, err = (ledgerColdChain{t.stub, id}).summary(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadRecord reads the shipment record alone, without its cold chain: what
+// RecordReadings needs, which must not read the other sensors' keys (their
+// batches write them, and a read of a key another transaction in the same
+// block writes would make Fabric refuse this one).
+func (t *txn) loadRecord(id string) (*shipment.Shipment, error) {
 	if err := shipment.ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -137,18 +152,40 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 		return "", err
 	}
 	s.UpdatedTx = t.stub.GetTxID()
+	// The cold chain is not part of the stored record: it lives under the
+	// verdict and sensor keys (see readings.go), so readings never rewrite
+	// the record.
+	stored := *s
+	stored.ColdChain = shipment.ColdChainSummary{}
+	sb, err := json.Marshal(stored)
+	if err != nil {
+		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
+	}
+	if err := t.stub.PutState(key, sb); err != nil {
+		return "", fmt.Errorf("write shipment %s: %w", s.ID, err)
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
 	}
-	if err := t.stub.PutState(key, b); err != nil {
-		return "", fmt.Errorf("write shipment %s: %w", s.ID, err)
-	}
 	if err := t.reindex(old, s); err != nil {
 		return "", err
 	}
+	if old == nil {
+		if err := t.createVerdict(s); err != nil {
+			return "", err
+		}
+	}
 	if old == nil || !slices.Equal(old.Endorsers(), s.Endorsers()) {
-		if err := t.setEndorsers(key, s); err != nil {
+		var sensors []string // none yet on creation
+		if old != nil {
+			v, err := (ledgerColdChain{t.stub, s.ID}).Verdict()
+			if err != nil {
+				return "", err
+			}
+			sensors = v.Sensors
+		}
+		if err := t.setShipmentEndorsers(key, s, sensors); err != nil {
 			return "", err
 		}
 	}
@@ -192,6 +229,39 @@ func (t *txn) reindex(old, s *shipment.Shipment) error {
 // change, including those that move money (delivery, rejection, overdue,
 // breach), is endorsed by the peer of the party it costs, which runs the
 // same rules on its own clock. See chaincode/README.md, "Trust matrix".
+//
+// The shipment's cold-chain verdict and every sensor summary get the same
+// policy: they decide the breach, which refunds the buyer at the exporter's
+// cost, so they must be as hard to change as the record.
+func (t *txn) setShipmentEndorsers(key string, s *shipment.Shipment, sensors []string) error {
+	keys := []string{key}
+	vk, err := verdictKey(t.stub, s.ID)
+	if err != nil {
+		return err
+	}
+	keys = append(keys, vk)
+	for _, id := range sensors {
+		k, err := sensorKey(t.stub, s.ID, id)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := t.setEndorsers(k, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createVerdict writes the new shipment's empty cold-chain verdict, so the
+// key exists, guarded by the parties' policy, before any batch can name it:
+// Fabric's key-level policies protect updates, not creation.
+func (t *txn) createVerdict(s *shipment.Shipment) error {
+	return t.putJSON(verdictKey, s.ID, shipment.ColdChainVerdict{})
+}
+
 func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
 	orgs := s.Endorsers()
 	policy, err := peersPolicy(len(orgs), orgs)
@@ -359,39 +429,40 @@ func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id s
 	}, nil)
 }
 
-// ReadingsReceipt is what RecordReadings returns to a caller whose role may
-// not read the shipment (a sensor): that the batch is on the ledger, and
-// nothing of the record.
+// ReadingsReceipt is what RecordReadings returns: that the batch is on the
+// ledger and what it did to the cold chain, never the whole record (a
+// batch does not read the other sensors, so it cannot tell the whole
+// summary; ReadShipment does).
 type ReadingsReceipt struct {
-	ShipmentID string `json:"shipmentId"`
-	Readings   int    `json:"readings"`            // readings in the batch
-	Duplicate  bool   `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
+	ShipmentID string                   `json:"shipmentId"`
+	Readings   int                      `json:"readings"`            // readings in the batch
+	Late       int                      `json:"late,omitempty"`      // of which at or before their sensor's latest
+	Duplicate  bool                     `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
+	ColdChain  *ReadingsColdChain       `json:"coldChain,omitempty"`
+	Sensors    []shipment.SensorSummary `json:"sensors,omitempty"` // the batch's sensors after it
+	// ColdChain and Sensors go only to a role that may read shipments.
 }
 
-// recordedFor returns the result of RecordReadings as the caller may see it:
-// the shipment to a role that may read it, else a receipt.
-func (t *txn) recordedFor(s *shipment.Shipment, readings int, duplicate bool) (string, error) {
-	var v any = s
-	if !shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
-		v = ReadingsReceipt{ShipmentID: s.ID, Readings: readings, Duplicate: duplicate}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode result for %s: %w", s.ID, err)
-	}
-	return string(b), nil
+// ReadingsColdChain is the shipment-level verdict after a batch.
+type ReadingsColdChain struct {
+	State        shipment.ColdChainState `json:"state"` // BREACHED, or the state of the batch's sensors
+	BreachedAt   time.Time               `json:"breachedAt,omitzero"`
+	BreachReason string                  `json:"breachReason,omitempty"`
 }
 
 // RecordReadings stores a batch of temperature readings and updates the
-// cold-chain summary. The same batch uploaded again is recognised by its
-// digest and changes nothing, so clients may retry safely. A caller whose
-// role may not read shipments gets a ReadingsReceipt instead of the record.
+// summaries of the batch's sensors. It reads the shipment record and the
+// verdict and writes only the batch's chunks and its sensors' keys (and the
+// verdict when a sensor is new or the first breach is found), so batches
+// of different sensors of one shipment commit in the same block. The same
+// batch uploaded again is recognised by its digest and changes nothing, so
+// clients may retry safely.
 func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
 	t, err := c.begin(ctx, shipment.OpRecordReadings)
 	if err != nil {
 		return "", err
 	}
-	s, err := t.load(id)
+	s, err := t.loadRecord(id)
 	if err != nil {
 		return "", err
 	}
@@ -412,30 +483,102 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		return "", fmt.Errorf("record readings for %s: %w", id, err)
 	} else if b != nil {
 		// Already recorded: a retry of a committed upload.
-		return t.recordedFor(s, len(batch), true)
+		return t.encode(id, ReadingsReceipt{ShipmentID: id, Readings: len(batch), Duplicate: true})
 	}
-	old := *s
-	hist := &sensorHistory{stub: t.stub, id: id}
-	res, err := s.RecordReadings(t.caller, t.at, batch, hist.readings)
+	store := ledgerColdChain{t.stub, id}
+	before, err := store.Verdict()
 	if err != nil {
 		return "", err
 	}
-	for _, ch := range chunks {
-		if err := t.stub.PutState(ch.key, ch.value); err != nil {
+	ch, err := s.RecordReadings(t.caller, t.at, batch, store)
+	if err != nil {
+		return "", err
+	}
+	for _, chunk := range chunks {
+		if err := t.stub.PutState(chunk.key, chunk.value); err != nil {
 			return "", fmt.Errorf("record readings for %s: %w", id, err)
 		}
 	}
+	for _, st := range ch.Sensors {
+		if err := t.putSensor(s, st, !slices.Contains(before.Sensors, st.ID)); err != nil {
+			return "", err
+		}
+	}
+	verdict := before
+	if ch.Verdict != nil {
+		verdict = *ch.Verdict
+		if err := t.putJSON(verdictKey, id, verdict); err != nil {
+			return "", err
+		}
+	}
+
 	evType := shipment.EventReadingsRecorded
-	if res.Breached {
+	if ch.Result.Breached {
 		evType = shipment.EventColdChainBreached
 	}
+	// The event's cold chain covers the batch's sensors and the verdict.
+	s.ColdChain = shipment.Summarize(verdict, ch.Sensors)
 	ev := shipment.NewEvent(evType, s, t.at)
-	ev.Readings = res.Accepted
-	out, err := t.save(&old, s, ev)
-	if err != nil || shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
-		return out, err
+	ev.By = t.caller.MSPID
+	ev.Readings = ch.Result.Accepted
+	if err := t.emit(ev.Type, ev); err != nil {
+		return "", err
 	}
-	return t.recordedFor(s, res.Accepted, false)
+	r := ReadingsReceipt{ShipmentID: id, Readings: ch.Result.Accepted, Late: ch.Result.Late}
+	if shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
+		// A sensor's role may not read shipments: it learns that its batch
+		// is recorded, nothing of the verdict.
+		r.ColdChain = &ReadingsColdChain{State: s.ColdChain.State, BreachedAt: verdict.BreachedAt, BreachReason: verdict.BreachReason}
+		r.Sensors = ch.Sensors
+	}
+	return t.encode(id, r)
+}
+
+// putSensor writes a sensor's summary; a sensor new to the shipment gets
+// the shipment's key-level policy in the same transaction, which also
+// writes the verdict (guarded since creation), so every party's peer
+// endorsed its creation.
+func (t *txn) putSensor(s *shipment.Shipment, st shipment.SensorSummary, isNew bool) error {
+	key, err := sensorKey(t.stub, s.ID, st.ID)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode sensor %s of %s: %w", st.ID, s.ID, err)
+	}
+	if err := t.stub.PutState(key, b); err != nil {
+		return fmt.Errorf("write sensor %s of %s: %w", st.ID, s.ID, err)
+	}
+	if isNew {
+		return t.setEndorsers(key, s)
+	}
+	return nil
+}
+
+// putJSON writes v under the key keyOf makes for id.
+func (t *txn) putJSON(keyOf func(shim.ChaincodeStubInterface, string) (string, error), id string, v any) error {
+	key, err := keyOf(t.stub, id)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := t.stub.PutState(key, b); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// encode is a transaction's JSON result.
+func (t *txn) encode(id string, v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode result for %s: %w", id, err)
+	}
+	return string(b), nil
 }
 
 // SetBuyerContact stores the buyer contact, passed in the transient map under

@@ -15,6 +15,8 @@ import (
 //	party indexes     composite  "shipment~exporter" [msp, status, id]     -> 0x00
 //	                             "shipment~buyer"    [msp, status, id]
 //	                             "shipment~carrier"  [msp, status, id]
+//	cold-chain verdict composite "coldchain"         [id]                  -> ColdChainVerdict JSON
+//	sensor summary    composite  "coldchain~sensor"  [id, sensor]          -> SensorSummary JSON
 //	reading chunks    simple     "readings~<id>~<hour>~<hash>"             -> chunk JSON
 //	buyer contact     private    _implicit_org_<exporter> "contact~<id>"  -> contact JSON
 //
@@ -26,6 +28,8 @@ const (
 	idxExporter    = "shipment~exporter"
 	idxBuyer       = "shipment~buyer"
 	idxCarrier     = "shipment~carrier"
+	verdictObject  = "coldchain"
+	sensorObject   = "coldchain~sensor"
 
 	readingsPrefix = "readings~"
 	contactPrefix  = "contact~"
@@ -39,6 +43,22 @@ func shipmentKey(stub shim.ChaincodeStubInterface, id string) (string, error) {
 	k, err := stub.CreateCompositeKey(shipmentObject, []string{id})
 	if err != nil {
 		return "", fmt.Errorf("shipment key for %s: %w", id, err)
+	}
+	return k, nil
+}
+
+func verdictKey(stub shim.ChaincodeStubInterface, id string) (string, error) {
+	k, err := stub.CreateCompositeKey(verdictObject, []string{id})
+	if err != nil {
+		return "", fmt.Errorf("cold-chain key for %s: %w", id, err)
+	}
+	return k, nil
+}
+
+func sensorKey(stub shim.ChaincodeStubInterface, id, sensor string) (string, error) {
+	k, err := stub.CreateCompositeKey(sensorObject, []string{id, sensor})
+	if err != nil {
+		return "", fmt.Errorf("sensor key %s of %s: %w", sensor, id, err)
 	}
 	return k, nil
 }

@@ -268,41 +268,101 @@ func readingsPage(stub shim.ChaincodeStubInterface, id string, from, to time.Tim
 	return items, next, nil
 }
 
-// sensorHistory loads every stored reading of shipment id once and serves
-// them per sensor; evaluation needs it only when late readings arrive.
-type sensorHistory struct {
-	stub     shim.ChaincodeStubInterface
-	id       string
-	loaded   bool
-	bySensor map[string][]shipment.Reading
+// ledgerColdChain is a shipment's cold chain on the ledger, as
+// shipment.RecordReadings reads it (shipment.ColdChainStore).
+type ledgerColdChain struct {
+	stub shim.ChaincodeStubInterface
+	id   string
 }
 
-func (h *sensorHistory) readings(sensorID string) ([]shipment.Reading, error) {
-	if !h.loaded {
-		it, err := h.stub.GetStateByRange(readingsKeyPrefix(h.id), readingsKeyPrefix(h.id)+"\uffff")
-		if err != nil {
-			return nil, fmt.Errorf("load readings of %s: %w", h.id, err)
-		}
-		defer it.Close()
-		h.bySensor = map[string][]shipment.Reading{}
-		for it.HasNext() {
-			kv, err := it.Next()
-			if err != nil {
-				return nil, fmt.Errorf("load readings of %s: %w", h.id, err)
-			}
-			_, bucket, err := chunkName(h.id, kv.Key)
-			if err != nil {
-				return nil, err
-			}
-			rs, err := decodeChunk(bucket, kv.Value)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", kv.Key, err)
-			}
-			for _, r := range rs {
-				h.bySensor[r.SensorID] = append(h.bySensor[r.SensorID], r)
-			}
-		}
-		h.loaded = true
+// Verdict reads the shipment's cold-chain verdict. Every shipment has one
+// from its creation, so its key-level policy guards it from the start.
+func (l ledgerColdChain) Verdict() (shipment.ColdChainVerdict, error) {
+	var v shipment.ColdChainVerdict
+	key, err := verdictKey(l.stub, l.id)
+	if err != nil {
+		return v, err
 	}
-	return h.bySensor[sensorID], nil
+	b, err := l.stub.GetState(key)
+	if err != nil {
+		return v, fmt.Errorf("read cold chain of %s: %w", l.id, err)
+	}
+	if b == nil {
+		return v, fmt.Errorf("shipment %s has no cold-chain record", l.id)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decode cold chain of %s: %w", l.id, err)
+	}
+	return v, nil
+}
+
+func (l ledgerColdChain) Sensor(sensor string) (shipment.SensorSummary, bool, error) {
+	var st shipment.SensorSummary
+	key, err := sensorKey(l.stub, l.id, sensor)
+	if err != nil {
+		return st, false, err
+	}
+	b, err := l.stub.GetState(key)
+	if err != nil {
+		return st, false, fmt.Errorf("read sensor %s of %s: %w", sensor, l.id, err)
+	}
+	if b == nil {
+		return st, false, nil
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, fmt.Errorf("decode sensor %s of %s: %w", sensor, l.id, err)
+	}
+	return st, true, nil
+}
+
+// Series reads the chunks of the hours from..to (one range query) and keeps
+// the sensor's readings in that span.
+func (l ledgerColdChain) Series(sensor string, from, to time.Time) ([]shipment.Reading, error) {
+	it, err := l.stub.GetStateByRange(chunkKey(l.id, bucketOf(from), ""), chunkKey(l.id, bucketOf(to)+1, ""))
+	if err != nil {
+		return nil, fmt.Errorf("read readings of %s: %w", l.id, err)
+	}
+	defer it.Close()
+	var out []shipment.Reading
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read readings of %s: %w", l.id, err)
+		}
+		_, bucket, err := chunkName(l.id, kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := decodeChunk(bucket, kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		for _, r := range rs {
+			if r.SensorID == sensor && !r.Time.Before(from) && !r.Time.After(to) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortFunc(out, shipment.CompareReadings)
+	return out, nil
+}
+
+// summary puts together the shipment's cold chain as readers see it: the
+// verdict and the summary of every sensor it lists.
+func (l ledgerColdChain) summary() (shipment.ColdChainSummary, error) {
+	v, err := l.Verdict()
+	if err != nil {
+		return shipment.ColdChainSummary{}, err
+	}
+	sensors := make([]shipment.SensorSummary, 0, len(v.Sensors))
+	for _, id := range v.Sensors {
+		st, ok, err := l.Sensor(id)
+		if err != nil {
+			return shipment.ColdChainSummary{}, err
+		}
+		if ok {
+			sensors = append(sensors, st)
+		}
+	}
+	return shipment.Summarize(v, sensors), nil
 }

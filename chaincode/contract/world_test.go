@@ -152,6 +152,17 @@ type call struct {
 // transaction time is the world's clock plus the call's skew.
 func (w *world) invoke(c call) shimfake.Result {
 	w.t.Helper()
+	return w.ledger.Invoke(w.cc, w.tx(c))
+}
+
+// endorse runs a transaction on the committed state without committing it;
+// commit them with w.ledger.CommitBlock, as transactions of one block.
+func (w *world) endorse(c call) shimfake.Result {
+	w.t.Helper()
+	return w.ledger.Endorse(w.cc, w.tx(c))
+}
+
+func (w *world) tx(c call) shimfake.Tx {
 	w.now = w.now.Add(time.Minute)
 	if c.fn == "RecordReadings" && len(c.args) == 2 {
 		var rs []shipment.Reading
@@ -163,10 +174,10 @@ func (w *world) invoke(c call) shimfake.Result {
 			}
 		}
 	}
-	return w.ledger.Invoke(w.cc, shimfake.Tx{
+	return shimfake.Tx{
 		Creator: w.creator(c.msp, c.role), Time: w.now.Add(c.skew), Transient: c.transient,
 		Args: append([]string{c.fn}, c.args...),
-	})
+	}
 }
 
 // ok runs a transaction that must succeed and returns its payload.

@@ -71,14 +71,64 @@ type Result struct {
 	Stub     *Stub
 }
 
+// Endorse runs tx against cc on the committed state without committing it,
+// as a peer endorses: several endorsements on the same state, then
+// CommitBlock, model transactions that meet in one block.
+func (l *Ledger) Endorse(cc shim.Chaincode, tx Tx) Result {
+	l.txCount++
+	s := l.newStub(tx)
+	resp := cc.Invoke(s)
+	return Result{Response: resp, Stub: s, Writes: slices.Clone(s.writeOrder)}
+}
+
+// CommitBlock validates endorsed transactions in block order the way
+// Fabric's committer does for public state (MVCC): a transaction is invalid
+// when a key it read, or a key inside a range it read, was written (value
+// or key-level policy) by an earlier valid transaction of the block. Valid
+// ones are committed; it reports which were valid.
+func (l *Ledger) CommitBlock(results ...Result) []bool {
+	valid := make([]bool, len(results))
+	written := map[string]bool{}
+	for i, r := range results {
+		if r.Response.GetStatus() != shim.OK {
+			continue
+		}
+		s := r.Stub
+		ok := true
+		for _, k := range s.reads {
+			if written[k] {
+				ok = false
+			}
+		}
+		for _, rg := range s.ranges {
+			for k := range written {
+				if k >= rg[0] && k < rg[1] {
+					ok = false
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		valid[i] = true
+		s.commit()
+		for _, k := range s.writeOrder {
+			written[k] = true
+		}
+		for k := range s.validationWrites {
+			written[k] = true
+		}
+		if s.event != nil {
+			l.events = append(l.events, *s.event)
+		}
+	}
+	return valid
+}
+
 // Invoke runs tx against cc and commits its writes when it succeeds.
 func (l *Ledger) Invoke(cc shim.Chaincode, tx Tx) Result {
 	l.txCount++
-	s := &Stub{
-		ledger: l, tx: tx, txID: fmt.Sprintf("tx%06d", l.txCount),
-		writes: map[string]*[]byte{}, privWrites: map[string]map[string]*[]byte{},
-		validationWrites: map[string][]byte{}, purges: map[string][]string{},
-	}
+	s := l.newStub(tx)
 	resp := cc.Invoke(s)
 	res := Result{Response: resp, Stub: s, Writes: slices.Clone(s.writeOrder)}
 	if resp.GetStatus() != shim.OK {
@@ -91,6 +141,14 @@ func (l *Ledger) Invoke(cc shim.Chaincode, tx Tx) Result {
 		res.Event = &ev
 	}
 	return res
+}
+
+func (l *Ledger) newStub(tx Tx) *Stub {
+	return &Stub{
+		ledger: l, tx: tx, txID: fmt.Sprintf("tx%06d", l.txCount),
+		writes: map[string]*[]byte{}, privWrites: map[string]map[string]*[]byte{},
+		validationWrites: map[string][]byte{}, purges: map[string][]string{},
+	}
 }
 
 // Events returns every committed event in order.
@@ -131,6 +189,8 @@ type Stub struct {
 	validationWrites map[string][]byte
 	purges           map[string][]string
 	event            *Event
+	reads            []string    // public keys read (the read set)
+	ranges           [][2]string // public key ranges read [start, end)
 	// RangeQueries counts range and partial-key queries, for cost tests.
 	RangeQueries int
 	// SetEventCalls counts SetEvent calls: Fabric keeps only the last one.
@@ -224,6 +284,7 @@ func (s *Stub) GetState(key string) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
+	s.reads = append(s.reads, key)
 	return slices.Clone(s.ledger.state[key]), nil
 }
 
@@ -324,6 +385,7 @@ func (s *Stub) GetStateByRange(startKey, endKey string) (shim.StateQueryIterator
 		startKey = "\x01"
 	}
 	s.RangeQueries++
+	s.ranges = append(s.ranges, [2]string{startKey, endKey})
 	kvs, _ := s.scan(startKey, endKey, 0, "")
 	return &iterator{kvs: kvs}, nil
 }
@@ -336,6 +398,7 @@ func (s *Stub) GetStateByPartialCompositeKey(objectType string, keys []string) (
 		return nil, err
 	}
 	s.RangeQueries++
+	s.ranges = append(s.ranges, [2]string{prefix, prefix + maxRune})
 	kvs, _ := s.scan(prefix, prefix+maxRune, 0, "")
 	return &iterator{kvs: kvs}, nil
 }
@@ -351,6 +414,7 @@ func (s *Stub) GetStateByPartialCompositeKeyWithPagination(objectType string, ke
 		return nil, nil, fmt.Errorf("bookmark %q does not belong to this query", bookmark)
 	}
 	s.RangeQueries++
+	s.ranges = append(s.ranges, [2]string{prefix, prefix + maxRune})
 	kvs, next := s.scan(prefix, prefix+maxRune, int(pageSize), bookmark)
 	return &iterator{kvs: kvs}, &peer.QueryResponseMetadata{FetchedRecordsCount: int32(len(kvs)), Bookmark: next}, nil
 }

@@ -1,0 +1,93 @@
+package contract
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/shiptrace/shiptrace/chaincode/shimfake"
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+// TestBatchesOfDifferentSensorsShareABlock: eight loggers of one container
+// upload at once. Their batches are endorsed on the same state and meet in
+// one block; Fabric's committer (modelled by shimfake.CommitBlock) must find
+// no read of one written by another, so all eight commit. Before this layout
+// every batch rewrote the shipment record and only the first of a block
+// committed.
+func TestBatchesOfDifferentSensorsShareABlock(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-CONC-1"
+	w.inTransit(id)
+	const loggers = 8
+	// Each logger's first batch registers its sensor in the verdict: those
+	// meet on the verdict key, so they go one block each.
+	for i := range loggers {
+		w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd(fmt.Sprintf("L%d", i), 0, 5)}))
+	}
+	for round := 1; round <= 3; round++ {
+		var block []shimfake.Result
+		for i := range loggers {
+			batch := []shipment.Reading{rd(fmt.Sprintf("L%d", i), round*10, 5), rd(fmt.Sprintf("L%d", i), round*10+5, 6)}
+			block = append(block, w.endorse(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, batch)}}))
+		}
+		if valid := w.ledger.CommitBlock(block...); slices.Contains(valid, false) {
+			t.Fatalf("round %d: validity %v: batches of different sensors conflict", round, valid)
+		}
+	}
+	s := w.shipment(w.ok(carrierMSP, "ReadShipment", id))
+	if s.ColdChain.Count != loggers*(1+3*2) || len(s.ColdChain.Sensors) != loggers {
+		t.Fatalf("after three blocks: %d readings from %d sensors, want %d from %d", s.ColdChain.Count, len(s.ColdChain.Sensors), loggers*7, loggers)
+	}
+}
+
+// TestTwoBatchesOfOneSensorConflict: the model can fail. Two batches of
+// the same sensor both rewrite its summary from the same state; the second
+// in the block must be refused (the gateway runs it again), or one batch's
+// effect on the summary would be lost.
+func TestTwoBatchesOfOneSensorConflict(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-CONC-2"
+	w.inTransit(id)
+	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 5)}))
+	a := w.endorse(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd("S1", 10, 5)})}})
+	b := w.endorse(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd("S1", 20, 5)})}})
+	if valid := w.ledger.CommitBlock(a, b); !slices.Equal(valid, []bool{true, false}) {
+		t.Fatalf("validity %v, want the second refused", valid)
+	}
+}
+
+// TestBreachAnnouncedOnceWhateverTheInterleaving: two sensors breach in
+// batches that meet in one block, in either order. Exactly one
+// coldchain.breached event is committed; the refused batch, run again,
+// records its readings and emits readings.recorded.
+func TestBreachAnnouncedOnceWhateverTheInterleaving(t *testing.T) {
+	for _, order := range [][2]string{{"S1", "S2"}, {"S2", "S1"}} {
+		t.Run(order[0]+"_first", func(t *testing.T) {
+			w := newWorld(t)
+			id := "SHP-CONC-3"
+			w.inTransit(id)
+			w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 5), rd("S2", 0, 5)}))
+			hot := func(sensor string) call {
+				return call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{rd(sensor, 10, 9), rd(sensor, 50, 9)})}}
+			}
+			start := len(w.events())
+			valid := w.ledger.CommitBlock(w.endorse(hot(order[0])), w.endorse(hot(order[1])))
+			if !slices.Equal(valid, []bool{true, false}) {
+				t.Fatalf("validity %v: two first breaches must meet on the verdict key", valid)
+			}
+			w.ok(carrierMSP, "RecordReadings", id, hot(order[1]).args[1]) // the gateway's retry
+			var types []string
+			for _, e := range w.events()[start:] {
+				types = append(types, e.Name)
+			}
+			if !slices.Equal(types, []string{string(shipment.EventColdChainBreached), string(shipment.EventReadingsRecorded)}) {
+				t.Fatalf("events %v, want one breach then a plain readings event", types)
+			}
+			s := w.shipment(w.ok(carrierMSP, "ReadShipment", id))
+			if s.ColdChain.State != shipment.ColdChainBreached || s.ColdChain.Count != 6 {
+				t.Fatalf("cold chain %+v", s.ColdChain)
+			}
+		})
+	}
+}
