@@ -85,7 +85,6 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-
 func TestCreateTakesPartiesFromCallerAndTime(t *testing.T) {
 	s := created(t)
 	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.UpdatedBy != exporterMSP {
