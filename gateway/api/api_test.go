@@ -568,7 +568,7 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 			case <-ctx.Done():
 				return fabric.Committed{}, ctx.Err()
 			}
-			return fabric.Committed{TxID: id, BlockNumber: 12, Result: []byte(`{"id":"SHP-1"}`), Attempts: 2}, nil
+			return fabric.Committed{TxID: id, BlockNumber: 12, Result: []byte(readingsReceipt), Attempts: 2}, nil
 		}}, nil
 	}
 	h := newHarness(t, ledger)
@@ -586,7 +586,7 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 	pollTx(t, h, carrierKey, r.Transaction.ID, "PENDING")
 	close(release)
 	v := pollTx(t, h, carrierKey, r.Transaction.ID, "COMMITTED")
-	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Shipment) != `{"id":"SHP-1"}` {
+	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Readings) != readingsReceipt || v.Shipment != nil {
 		t.Errorf("committed view %+v", v)
 	}
 }

@@ -39,6 +39,9 @@ func (f *fakeLedger) record(req fabric.Request) {
 	f.calls = append(f.calls, req)
 }
 
+// readingsReceipt is what the contract answers a readings batch.
+const readingsReceipt = `{"shipmentId":"SHP-1","readings":2,"coldChain":{"state":"OK"}}`
+
 func (f *fakeLedger) Calls() []fabric.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -56,6 +59,9 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 func (f *fakeLedger) Start(ctx context.Context, req fabric.Request) (fabric.Submission, error) {
 	f.record(req)
 	if f.start == nil {
+		if req.Tx == "RecordReadings" {
+			return committedSub(ctx, req, readingsReceipt)
+		}
 		return committedSub(ctx, req, `{"id":"SHP-1","status":"CREATED"}`)
 	}
 	return f.start(req)

@@ -32,6 +32,7 @@ type write struct {
 type Receipt struct {
 	Transaction  TxView          `json:"transaction"`
 	Shipment     json.RawMessage `json:"shipment,omitempty"`
+	Readings     json.RawMessage `json:"readings,omitempty"` // RecordReadings: the contract's receipt, not the record
 	BuyerContact *ContactReceipt `json:"buyerContact,omitempty"`
 }
 
@@ -52,6 +53,21 @@ type TxView struct {
 	ValidationCode string          `json:"validationCode,omitempty"`
 	Problem        *Problem        `json:"problem,omitempty"`
 	Shipment       json.RawMessage `json:"shipment,omitempty"`
+	Readings       json.RawMessage `json:"readings,omitempty"`
+}
+
+// setResult places a transaction's result where the API shows it: a
+// readings batch answers with the contract's receipt (a batch does not
+// read the whole record), every other write with the shipment.
+func setResult(op string, result json.RawMessage, shipmentField, readingsField *json.RawMessage) {
+	if !json.Valid(result) || len(result) == 0 {
+		return
+	}
+	if op == string(shipment.OpRecordReadings) {
+		*readingsField = result
+		return
+	}
+	*shipmentField = result
 }
 
 // response is what a write answers and what the journal replays.
@@ -265,9 +281,7 @@ func fabricSubmit(ctx context.Context, l Ledger, req fabric.Request) (fabric.Com
 func (s *Server) receipt(w write, committed fabric.Committed) Receipt {
 	block := committed.BlockNumber
 	r := Receipt{Transaction: TxView{ID: committed.TxID, Status: string(journal.TxCommitted), BlockNumber: &block, Attempts: committed.Attempts}}
-	if json.Valid(committed.Result) && len(committed.Result) > 0 {
-		r.Shipment = committed.Result
-	}
+	setResult(w.op, committed.Result, &r.Shipment, &r.Readings)
 	return r
 }
 
@@ -394,14 +408,12 @@ func (s *Server) getTransaction(c echo.Context) error {
 	v := TxView{ID: id, BlockNumber: &rec.BlockNumber, ValidationCode: rec.Code}
 	if rec.Valid {
 		v.Status = string(journal.TxCommitted)
-		if json.Valid(rec.Result) && len(rec.Result) > 0 {
-			v.Shipment = rec.Result
-		}
+		setResult(t.Op, rec.Result, &v.Shipment, &v.Readings)
 	} else {
 		v.Status = string(journal.TxFailed)
 	}
 	if found && rec.Valid {
-		t.Status, t.BlockNumber, t.CommittedTxID, t.Result = journal.TxCommitted, rec.BlockNumber, id, v.Shipment
+		t.Status, t.BlockNumber, t.CommittedTxID, t.Result = journal.TxCommitted, rec.BlockNumber, id, rec.Result
 		_ = s.journal.PutTx(t)
 	}
 	return c.JSON(http.StatusOK, v)
@@ -413,7 +425,8 @@ func noSuchTransaction() *Problem {
 }
 
 func txView(t journal.Tx) TxView {
-	v := TxView{ID: t.ID, Status: string(t.Status), CommittedTxID: t.CommittedTxID, Attempts: t.Attempts, Shipment: t.Result}
+	v := TxView{ID: t.ID, Status: string(t.Status), CommittedTxID: t.CommittedTxID, Attempts: t.Attempts}
+	setResult(t.Op, t.Result, &v.Shipment, &v.Readings)
 	if t.Status == journal.TxCommitted {
 		b := t.BlockNumber
 		v.BlockNumber = &b

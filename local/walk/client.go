@@ -201,6 +201,20 @@ func (c *Client) Expect(ctx context.Context, want int, member, method, path stri
 	return r, nil
 }
 
+// ReadingsReceipt is what a readings batch did (the contract's receipt).
+type ReadingsReceipt struct {
+	ShipmentID string `json:"shipmentId"`
+	Readings   int    `json:"readings"`
+	Late       int    `json:"late,omitempty"`
+	Duplicate  bool   `json:"duplicate,omitempty"`
+	ColdChain  *struct {
+		State        shipment.ColdChainState `json:"state"`
+		BreachedAt   time.Time               `json:"breachedAt,omitzero"`
+		BreachReason string                  `json:"breachReason,omitempty"`
+	} `json:"coldChain,omitempty"`
+	Sensors []shipment.SensorSummary `json:"sensors,omitempty"`
+}
+
 // Receipt is the gateway's answer to a write.
 type Receipt struct {
 	Transaction struct {
@@ -210,6 +224,7 @@ type Receipt struct {
 		Attempts    int    `json:"attempts"`
 	} `json:"transaction"`
 	Shipment     shipment.Shipment `json:"shipment"`
+	Readings     *ReadingsReceipt  `json:"readings,omitempty"` // a readings batch's answer
 	BuyerContact *struct {
 		Stored  bool     `json:"stored"`
 		TxID    string   `json:"txId"`

@@ -171,9 +171,11 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", s.ID, name, err)
 		}
-		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber, Status: rc.Shipment.Status})
-		s.Final = rc.Shipment
-		logf("  %-9s %-26s -> %-10s block %-4d tx %s", member, name, rc.Shipment.Status, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
+		if rc.Readings == nil { // a readings batch does not change the record
+			s.Final = rc.Shipment
+		}
+		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber, Status: s.Final.Status})
+		logf("  %-9s %-26s -> %-10s block %-4d tx %s", member, name, s.Final.Status, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
 		return nil
 	}
 
@@ -230,8 +232,14 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		return nil, err
 	}
 	b.BreachTx = rc.Transaction.ID
-	b.breachState = rc.Shipment.ColdChain
-	logf("  cold chain %s: %s", rc.Shipment.ColdChain.State, rc.Shipment.ColdChain.BreachReason)
+	// A readings batch answers with what it did, not the record: read the
+	// shipment for its cold chain.
+	sh, err := c.Shipment(ctx, "carrier", b.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read %s after the breach: %w", b.ID, err)
+	}
+	b.breachState = sh.ColdChain
+	logf("  cold chain %s: %s", sh.ColdChain.State, sh.ColdChain.BreachReason)
 	rc, err = c.Act(ctx, "retailer", b.ID, "reject", map[string]string{"reason": "cold chain breached in transit"}, "")
 	if err := step(b, "reject", "retailer", rc, err); err != nil {
 		return nil, err
