@@ -371,15 +371,21 @@ func (st *SensorSummary) reevaluate(p ColdChainPolicy, late []Reading, store Col
 
 // boundary finds the stored in-range reading of the sensor nearest to t
 // strictly before it (dir -1) or after it (dir +1), looking in windows that
-// grow fourfold from an hour; without one it returns the sensor's first
-// (or latest) reading's time.
+// start at sixteen times the sensor's mean interval between readings (so
+// the first look holds about sixteen readings, however dense the series)
+// and grow fourfold; without one it returns the sensor's first (or latest)
+// reading's time.
 func (st *SensorSummary) boundary(p ColdChainPolicy, store ColdChainStore, t time.Time, dir int) (time.Time, error) {
 	end := st.FirstAt
 	if dir > 0 {
 		end = st.Last.Time
 	}
+	first := time.Second
+	if st.Count > 1 {
+		first = max(first, 16*st.Last.Time.Sub(st.FirstAt)/time.Duration(st.Count-1))
+	}
 	near := t.Add(time.Duration(dir) * time.Millisecond)
-	for span := time.Hour; ; span *= 4 {
+	for span := first; ; span *= 4 {
 		if dir < 0 && near.Before(end) || dir > 0 && near.After(end) {
 			return end, nil
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/shiptrace/shiptrace/chaincode/shimfake"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -89,5 +90,43 @@ func TestBreachAnnouncedOnceWhateverTheInterleaving(t *testing.T) {
 				t.Fatalf("cold chain %+v", s.ColdChain)
 			}
 		})
+	}
+}
+
+// TestLateReadingReadsItsWindowNotTheHour: on a dense series (a reading
+// every 10 ms from four loggers, 200 batches in one hour bucket), a late
+// reading reads back a few chunks around its time, and the same number
+// whether 20 or 200 batches are stored.
+func TestLateReadingReadsItsWindowNotTheHour(t *testing.T) {
+	scanned := map[int]int{}
+	for _, batches := range []int{20, 200} {
+		w := newWorld(t)
+		id := fmt.Sprintf("SHP-DENSE-%d", batches)
+		w.inTransit(id)
+		base := w.now.Add(time.Minute).Truncate(time.Hour).Add(time.Hour) // a fresh hour, after the hand-over
+		w.now = base
+		var at time.Time
+		for b := range batches {
+			rs := make([]shipment.Reading, 100)
+			for i := range rs {
+				at = base.Add(time.Duration(b*100+i) * 10 * time.Millisecond)
+				rs[i] = shipment.Reading{SensorID: fmt.Sprintf("L%d", i%4), Time: at, Celsius: 5}
+			}
+			w.now = at
+			w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, rs))
+		}
+		late := shipment.Reading{SensorID: "L1", Time: base.Add(time.Duration(batches/2*100)*10*time.Millisecond + 5*time.Millisecond), Celsius: 9}
+		res := w.invoke(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, []shipment.Reading{late})}})
+		if res.Response.GetStatus() != 200 {
+			t.Fatal(res.Response.GetMessage())
+		}
+		scanned[batches] = res.Stub.ScannedKeys
+		if s := w.shipment(w.ok(carrierMSP, "ReadShipment", id)); s.ColdChain.LateCount != 1 || s.ColdChain.Count != int64(batches*100+1) {
+			t.Fatalf("after the late reading: %+v", s.ColdChain)
+		}
+	}
+	t.Logf("chunks read by one late reading: %v", scanned)
+	if scanned[200] != scanned[20] || scanned[20] > 6 {
+		t.Fatalf("a late reading read %v chunks: it must read its window, not the hour", scanned)
 	}
 }

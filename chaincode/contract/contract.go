@@ -110,7 +110,7 @@ func (t *txn) load(id string) (*shipment.Shipment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ColdChain, err = (ledgerColdChain{t.stub, id}).summary(); err != nil {
+	if s.ColdChain, err = newLedgerColdChain(t.stub, id).summary(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -179,7 +179,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if old == nil || !slices.Equal(old.Endorsers(), s.Endorsers()) {
 		var sensors []string // none yet on creation
 		if old != nil {
-			v, err := (ledgerColdChain{t.stub, s.ID}).Verdict()
+			v, err := newLedgerColdChain(t.stub, s.ID).Verdict()
 			if err != nil {
 				return "", err
 			}
@@ -485,7 +485,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		// Already recorded: a retry of a committed upload.
 		return t.encode(id, ReadingsReceipt{ShipmentID: id, Readings: len(batch), Duplicate: true})
 	}
-	store := ledgerColdChain{t.stub, id}
+	store := newLedgerColdChain(t.stub, id)
 	before, err := store.Verdict()
 	if err != nil {
 		return "", err
@@ -500,7 +500,13 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		}
 	}
 	for _, st := range ch.Sensors {
-		if err := t.putSensor(s, st, !slices.Contains(before.Sensors, st.ID)); err != nil {
+		span := store.spanMs[st.ID]
+		for _, chunk := range chunks {
+			if slices.Contains(chunk.sensors, st.ID) {
+				span = max(span, chunk.spanMs)
+			}
+		}
+		if err := t.putSensor(s, storedSensor{SensorSummary: st, ChunkSpanMs: span}, !slices.Contains(before.Sensors, st.ID)); err != nil {
 			return "", err
 		}
 	}
@@ -538,7 +544,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 // the shipment's key-level policy in the same transaction, which also
 // writes the verdict (guarded since creation), so every party's peer
 // endorsed its creation.
-func (t *txn) putSensor(s *shipment.Shipment, st shipment.SensorSummary, isNew bool) error {
+func (t *txn) putSensor(s *shipment.Shipment, st storedSensor, isNew bool) error {
 	key, err := sensorKey(t.stub, s.ID, st.ID)
 	if err != nil {
 		return err

@@ -36,19 +36,30 @@ type chunk struct {
 	Celsius []float64 `json:"c"`
 }
 
-// storedChunk is a chunk with its key, to be written.
+// storedChunk is a chunk with its key, to be written, and the time span of
+// its readings.
 type storedChunk struct {
-	key   string
-	value []byte
+	key     string
+	value   []byte
+	sensors []string
+	spanMs  int64
 }
 
 func bucketOf(t time.Time) int64 { return t.UnixMilli() / bucketMillis }
 
 func readingsKeyPrefix(id string) string { return readingsPrefix + id + "~" }
 
-// chunkKey sorts by shipment, then bucket (fixed width), then batch digest.
-func chunkKey(id string, bucket int64, digest string) string {
-	return fmt.Sprintf("%s%010d~%s", readingsKeyPrefix(id), bucket, digest)
+// chunkKey sorts by shipment, then bucket (fixed width), then the offset
+// of the chunk's first reading in the bucket (fixed width), then batch
+// digest. The offset lets a query for a span of time inside an hour skip
+// the chunks that start too early to reach it (see ledgerColdChain.Series).
+func chunkKey(id string, bucket, offsetMs int64, digest string) string {
+	return fmt.Sprintf("%s%07d~%s", bucketPrefix(id, bucket), offsetMs, digest)
+}
+
+// bucketPrefix is the start of every chunk key of one bucket.
+func bucketPrefix(id string, bucket int64) string {
+	return fmt.Sprintf("%s%010d~", readingsKeyPrefix(id), bucket)
 }
 
 // batchDigest identifies a batch by its content, so uploading the same batch
@@ -72,6 +83,7 @@ func encodeChunks(id string, sorted []shipment.Reading, by shipment.Caller) ([]s
 			end++
 		}
 		c := chunk{Version: 1, By: recorder(by)}
+		first := sorted[start].Time.UnixMilli() - b*bucketMillis
 		idx := map[string]int{}
 		for _, r := range sorted[start:end] {
 			i, ok := idx[r.SensorID]
@@ -88,7 +100,8 @@ func encodeChunks(id string, sorted []shipment.Reading, by shipment.Caller) ([]s
 		if err != nil {
 			return nil, fmt.Errorf("encode readings chunk: %w", err)
 		}
-		out = append(out, storedChunk{key: chunkKey(id, b, digest), value: v})
+		out = append(out, storedChunk{key: chunkKey(id, b, first, digest), value: v, sensors: c.Sensors,
+			spanMs: sorted[end-1].Time.UnixMilli() - sorted[start].Time.UnixMilli()})
 		start = end
 	}
 	return out, nil
@@ -103,7 +116,8 @@ func recorder(c shipment.Caller) string {
 }
 
 // chunkName is the part of a chunk key after the shipment prefix
-// ("<bucket>~<digest>"); it orders chunks and identifies them in bookmarks.
+// ("<bucket>~<offset>~<digest>"); it orders chunks and identifies them in
+// bookmarks.
 func chunkName(id, key string) (name string, bucket int64, err error) {
 	name = strings.TrimPrefix(key, readingsKeyPrefix(id))
 	b, _, ok := strings.Cut(name, "~")
@@ -203,9 +217,9 @@ func readingsPage(stub shim.ChaincodeStubInterface, id string, from, to time.Tim
 	}
 	endKey := readingsKeyPrefix(id) + "\uffff"
 	if !to.IsZero() {
-		endKey = chunkKey(id, bucketOf(to)+1, "")
+		endKey = bucketPrefix(id, bucketOf(to)+1)
 	}
-	it, err := stub.GetStateByRange(chunkKey(id, startBucket, ""), endKey)
+	it, err := stub.GetStateByRange(bucketPrefix(id, startBucket), endKey)
 	if err != nil {
 		return nil, "", fmt.Errorf("read readings of %s: %w", id, err)
 	}
@@ -273,11 +287,26 @@ func readingsPage(stub shim.ChaincodeStubInterface, id string, from, to time.Tim
 type ledgerColdChain struct {
 	stub shim.ChaincodeStubInterface
 	id   string
+	// spanMs is, per sensor read, the longest time span of a stored chunk
+	// holding its readings: how far before a time a chunk that reaches it
+	// can start.
+	spanMs map[string]int64
+}
+
+func newLedgerColdChain(stub shim.ChaincodeStubInterface, id string) *ledgerColdChain {
+	return &ledgerColdChain{stub: stub, id: id, spanMs: map[string]int64{}}
+}
+
+// storedSensor is a sensor's summary as stored: the domain's summary and
+// the storage's own note of the longest chunk span.
+type storedSensor struct {
+	shipment.SensorSummary
+	ChunkSpanMs int64 `json:"chunkSpanMs,omitempty"`
 }
 
 // Verdict reads the shipment's cold-chain verdict. Every shipment has one
 // from its creation, so its key-level policy guards it from the start.
-func (l ledgerColdChain) Verdict() (shipment.ColdChainVerdict, error) {
+func (l *ledgerColdChain) Verdict() (shipment.ColdChainVerdict, error) {
 	var v shipment.ColdChainVerdict
 	key, err := verdictKey(l.stub, l.id)
 	if err != nil {
@@ -296,60 +325,83 @@ func (l ledgerColdChain) Verdict() (shipment.ColdChainVerdict, error) {
 	return v, nil
 }
 
-func (l ledgerColdChain) Sensor(sensor string) (shipment.SensorSummary, bool, error) {
-	var st shipment.SensorSummary
+func (l *ledgerColdChain) Sensor(sensor string) (shipment.SensorSummary, bool, error) {
 	key, err := sensorKey(l.stub, l.id, sensor)
 	if err != nil {
-		return st, false, err
+		return shipment.SensorSummary{}, false, err
 	}
 	b, err := l.stub.GetState(key)
 	if err != nil {
-		return st, false, fmt.Errorf("read sensor %s of %s: %w", sensor, l.id, err)
+		return shipment.SensorSummary{}, false, fmt.Errorf("read sensor %s of %s: %w", sensor, l.id, err)
 	}
 	if b == nil {
-		return st, false, nil
+		return shipment.SensorSummary{}, false, nil
 	}
+	var st storedSensor
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, false, fmt.Errorf("decode sensor %s of %s: %w", sensor, l.id, err)
+		return shipment.SensorSummary{}, false, fmt.Errorf("decode sensor %s of %s: %w", sensor, l.id, err)
 	}
-	return st, true, nil
+	l.spanMs[sensor] = st.ChunkSpanMs
+	return st.SensorSummary, true, nil
 }
 
-// Series reads the chunks of the hours from..to (one range query) and keeps
-// the sensor's readings in that span.
-func (l ledgerColdChain) Series(sensor string, from, to time.Time) ([]shipment.Reading, error) {
-	it, err := l.stub.GetStateByRange(chunkKey(l.id, bucketOf(from), ""), chunkKey(l.id, bucketOf(to)+1, ""))
-	if err != nil {
-		return nil, fmt.Errorf("read readings of %s: %w", l.id, err)
+// Series reads the sensor's stored readings in [from, to]. Chunks never
+// cross an hour, and inside an hour their keys are ordered by the offset
+// of their first reading, so it reads per hour only the chunks that start
+// between from minus the sensor's longest chunk span and to: on a dense
+// series a short window costs a few chunks, not the whole hour.
+func (l *ledgerColdChain) Series(sensor string, from, to time.Time) ([]shipment.Reading, error) {
+	span, ok := l.spanMs[sensor]
+	if !ok {
+		span = bucketMillis // not read: assume the longest
 	}
-	defer it.Close()
 	var out []shipment.Reading
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("read readings of %s: %w", l.id, err)
+	for b := bucketOf(from); b <= bucketOf(to); b++ {
+		lo, hi := int64(0), bucketMillis
+		if b == bucketOf(from) {
+			lo = max(0, from.UnixMilli()-b*bucketMillis-span)
 		}
-		_, bucket, err := chunkName(l.id, kv.Key)
-		if err != nil {
-			return nil, err
+		if b == bucketOf(to) {
+			hi = to.UnixMilli() - b*bucketMillis + 1
 		}
-		rs, err := decodeChunk(bucket, kv.Value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", kv.Key, err)
-		}
-		for _, r := range rs {
+		if err := l.scan(chunkKey(l.id, b, lo, ""), chunkKey(l.id, b, hi, ""), b, func(r shipment.Reading) {
 			if r.SensorID == sensor && !r.Time.Before(from) && !r.Time.After(to) {
 				out = append(out, r)
 			}
+		}); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(out, shipment.CompareReadings)
 	return out, nil
 }
 
+// scan decodes the chunks of one bucket with keys in [start, end).
+func (l *ledgerColdChain) scan(start, end string, bucket int64, each func(shipment.Reading)) error {
+	it, err := l.stub.GetStateByRange(start, end)
+	if err != nil {
+		return fmt.Errorf("read readings of %s: %w", l.id, err)
+	}
+	defer it.Close()
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("read readings of %s: %w", l.id, err)
+		}
+		rs, err := decodeChunk(bucket, kv.Value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		for _, r := range rs {
+			each(r)
+		}
+	}
+	return nil
+}
+
 // summary puts together the shipment's cold chain as readers see it: the
 // verdict and the summary of every sensor it lists.
-func (l ledgerColdChain) summary() (shipment.ColdChainSummary, error) {
+func (l *ledgerColdChain) summary() (shipment.ColdChainSummary, error) {
 	v, err := l.Verdict()
 	if err != nil {
 		return shipment.ColdChainSummary{}, err

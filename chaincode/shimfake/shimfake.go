@@ -191,8 +191,10 @@ type Stub struct {
 	event            *Event
 	reads            []string    // public keys read (the read set)
 	ranges           [][2]string // public key ranges read [start, end)
-	// RangeQueries counts range and partial-key queries, for cost tests.
+	// RangeQueries counts range and partial-key queries, and ScannedKeys the
+	// keys they returned, for cost tests.
 	RangeQueries int
+	ScannedKeys  int
 	// SetEventCalls counts SetEvent calls: Fabric keeps only the last one.
 	SetEventCalls int
 }
@@ -387,6 +389,7 @@ func (s *Stub) GetStateByRange(startKey, endKey string) (shim.StateQueryIterator
 	s.RangeQueries++
 	s.ranges = append(s.ranges, [2]string{startKey, endKey})
 	kvs, _ := s.scan(startKey, endKey, 0, "")
+	s.ScannedKeys += len(kvs)
 	return &iterator{kvs: kvs}, nil
 }
 
