@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shiptrace/shiptrace/test/testnet"
+)
+
+// uploads is what a readings load got back.
+type uploads struct {
+	mu       sync.Mutex
+	lat      []time.Duration
+	statuses map[int]int
+	readings atomic.Int64
+	firstErr string
+}
+
+func (u *uploads) add(status int, d time.Duration, n int, body []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.statuses == nil {
+		u.statuses = map[int]int{}
+	}
+	u.statuses[status]++
+	if status == http.StatusOK {
+		u.lat = append(u.lat, d)
+		u.readings.Add(int64(n))
+	} else if u.firstErr == "" {
+		u.firstErr = fmt.Sprintf("%d %.200s", status, body)
+	}
+}
+
+func (u *uploads) pct(p float64) time.Duration {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(u.lat)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+// uploader posts readings batches of one logger through the gateway.
+type uploader struct {
+	url    string
+	hc     *http.Client
+	sensor string
+	next   time.Time     // time of its next reading
+	step   time.Duration // between its readings
+}
+
+func (l *uploader) post(ctx context.Context, id string, n int, celsius float64, u *uploads) {
+	rs := make([]map[string]any, n)
+	for i := range rs {
+		rs[i] = map[string]any{"sensorId": l.sensor, "time": l.next.UTC().Format(time.RFC3339Nano), "celsius": celsius}
+		l.next = l.next.Add(l.step)
+	}
+	l.postReadings(ctx, id, rs, u)
+}
+
+func (l *uploader) postReadings(ctx context.Context, id string, rs []map[string]any, u *uploads) {
+	body, _ := json.Marshal(map[string]any{"readings": rs})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/v1/shipments/"+id+"/readings", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+keyOf("carrier"))
+	start := time.Now()
+	res, err := l.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			u.add(0, 0, 0, []byte(err.Error()))
+		}
+		return
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	u.add(res.StatusCode, time.Since(start), len(rs), b)
+}
+
+// BenchmarkReadings prints, through the REST gateway on the shared test
+// network (batches of 500 readings):
+//
+//   - eight loggers uploading to ONE shipment at once (readings/s, answers
+//     by status: the target is at least 10,000 readings/s and no 503);
+//   - one logger on each of 32 shipments (ingest across shipments);
+//   - the latency of a late one-reading batch on a shipment holding 10,000
+//     and then 1,000,000 readings, against an on-time one-reading batch on
+//     the same shipment, alternating (the late one should stay flat).
+//
+// It measures, it does not assert. Run with
+//
+//	go test ./test/gateway -run '^$' -bench Readings -benchtime 1x
+//
+// SHIPTRACE_BENCH_SECONDS (default 20) is the time per load and
+// SHIPTRACE_BENCH_FILL (default 1000000) the larger fill.
+func BenchmarkReadings(b *testing.B) {
+	net := testnet.Require(b)
+	g := startGateway(b, net, gatewayOpts{})
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
+	dur := time.Duration(envInt("SHIPTRACE_BENCH_SECONDS", 20)) * time.Second
+	fmt.Printf("\nReadings through REST (%s per load, batch timeout %s, 500 readings per batch)\n", dur, batchTimeout(net))
+
+	load := func(name string, shipments, loggers int) {
+		ids := make([]string, shipments)
+		var starts []time.Time
+		for i := range ids {
+			ids[i] = testnet.UniqueID("RB")
+			starts = append(starts, inTransitThroughREST(b, g, ids[i], 30))
+		}
+		var u uploads
+		ctx, cancel := context.WithTimeout(context.Background(), dur)
+		defer cancel()
+		var wg sync.WaitGroup
+		begin := time.Now()
+		for s, id := range ids {
+			for l := range loggers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					up := &uploader{url: g.URL, hc: hc, sensor: fmt.Sprintf("L%d", l), next: starts[s], step: time.Millisecond}
+					for ctx.Err() == nil {
+						up.post(ctx, id, 500, 5, &u)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		elapsed := time.Since(begin).Seconds()
+		rate := float64(u.readings.Load()) / elapsed
+		fmt.Printf("  %-34s %8.0f readings/s  p50 %5.0f ms  p99 %5.0f ms  answers %v\n", name, rate,
+			float64(u.pct(0.5).Milliseconds()), float64(u.pct(0.99).Milliseconds()), u.statuses)
+		if u.firstErr != "" {
+			fmt.Printf("    first error: %s\n", u.firstErr)
+		}
+		b.ReportMetric(rate, "readings/s-"+name)
+	}
+	load("8 loggers, 1 shipment", 1, 8)
+	load("1 logger each, 32 shipments", 32, 1)
+
+	// Late readings: fill one shipment, then alternate a late and an
+	// on-time one-reading batch of a fresh logger... of logger L0, whose
+	// series is the one filled.
+	id := testnet.UniqueID("RB-LATE")
+	start := inTransitThroughREST(b, g, id, 30)
+	loggers := make([]*uploader, 8)
+	for l := range loggers {
+		loggers[l] = &uploader{url: g.URL, hc: hc, sensor: fmt.Sprintf("L%d", l), next: start, step: time.Millisecond}
+	}
+	filled := 0
+	fill := func(upTo int) {
+		var u uploads
+		var wg sync.WaitGroup
+		began := time.Now()
+		for _, up := range loggers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range (upTo - filled) / 500 / len(loggers) {
+					up.post(context.Background(), id, 500, 5, &u)
+				}
+			}()
+		}
+		wg.Wait()
+		filled = upTo
+		fmt.Printf("  filled %s to %d readings in %.0f s (answers %v)\n", id, upTo, time.Since(began).Seconds(), u.statuses)
+	}
+	probe := func(label string) {
+		var late, onTime uploads
+		l0 := loggers[0]
+		for i := range 40 {
+			if i%2 == 0 {
+				// A late reading somewhere in what L0 recorded.
+				at := start.Add(time.Duration(rand.Int64N(int64(l0.next.Sub(start)))))
+				l0.postReadings(context.Background(), id, []map[string]any{{"sensorId": l0.sensor, "time": at.UTC().Format(time.RFC3339Nano), "celsius": 5}}, &late)
+			} else {
+				l0.post(context.Background(), id, 1, 5, &onTime)
+			}
+		}
+		fmt.Printf("  one-reading batch on %-9s late p50 %4d ms p99 %4d ms | on time p50 %4d ms p99 %4d ms | ratio p50 %.2f\n", label,
+			late.pct(0.5).Milliseconds(), late.pct(0.99).Milliseconds(), onTime.pct(0.5).Milliseconds(), onTime.pct(0.99).Milliseconds(),
+			float64(late.pct(0.5))/float64(max(1, onTime.pct(0.5))))
+		b.ReportMetric(float64(late.pct(0.5).Milliseconds()), "late-p50-ms-"+label)
+	}
+	fill(10_000)
+	probe("10,000")
+	fill(envInt("SHIPTRACE_BENCH_FILL", 1_000_000))
+	probe(fmt.Sprintf("%d", filled))
+}
