@@ -8,12 +8,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
@@ -56,6 +58,7 @@ func (u *uploads) pct(p float64) time.Duration {
 type uploader struct {
 	url    string
 	hc     *http.Client
+	key    string // the carrier's API key
 	sensor string
 	next   time.Time     // time of its next reading
 	step   time.Duration // between its readings
@@ -74,7 +77,7 @@ func (l *uploader) postReadings(ctx context.Context, id string, rs []map[string]
 	body, _ := json.Marshal(map[string]any{"readings": rs})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/v1/shipments/"+id+"/readings", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+keyOf("carrier"))
+	req.Header.Set("Authorization", "Bearer "+l.key)
 	start := time.Now()
 	res, err := l.hc.Do(req)
 	if err != nil {
@@ -105,18 +108,35 @@ func (l *uploader) postReadings(ctx context.Context, id string, rs []map[string]
 // SHIPTRACE_BENCH_SECONDS (default 20) is the time per load and
 // SHIPTRACE_BENCH_FILL (default 1000000) the larger fill.
 func BenchmarkReadings(b *testing.B) {
-	net := testnet.Require(b)
-	g := startGateway(b, net, gatewayOpts{})
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
+	c, where := benchTarget(b)
+	hc := c.HTTP
 	dur := time.Duration(envInt("SHIPTRACE_BENCH_SECONDS", 20)) * time.Second
-	fmt.Printf("\nReadings through REST (%s per load, batch timeout %s, 500 readings per batch)\n", dur, batchTimeout(net))
+	fmt.Printf("\nReadings through REST on %s (%s per load, 500 readings per batch)\n", where, dur)
+	newUploader := func(sensor string, start time.Time) *uploader {
+		return &uploader{url: c.Base, hc: hc, key: c.Keys["carrier"], sensor: sensor, next: start, step: time.Millisecond}
+	}
+	inTransit := func(id string) time.Time {
+		ctx := context.Background()
+		req := walk.NewShipment(id, nil)
+		req.ColdChain.HardMaxC = nil
+		if _, err := c.Create(ctx, req, ""); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Act(ctx, "exporter", id, "ship", nil, ""); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Act(ctx, "exporter", id, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
+			b.Fatal(err)
+		}
+		return time.Now().Add(time.Second)
+	}
 
 	load := func(name string, shipments, loggers int) {
 		ids := make([]string, shipments)
 		var starts []time.Time
 		for i := range ids {
 			ids[i] = testnet.UniqueID("RB")
-			starts = append(starts, inTransitThroughREST(b, g, ids[i], 30))
+			starts = append(starts, inTransit(ids[i]))
 		}
 		var u uploads
 		ctx, cancel := context.WithTimeout(context.Background(), dur)
@@ -128,7 +148,7 @@ func BenchmarkReadings(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					up := &uploader{url: g.URL, hc: hc, sensor: fmt.Sprintf("L%d", l), next: starts[s], step: time.Millisecond}
+					up := newUploader(fmt.Sprintf("L%d", l), starts[s])
 					for ctx.Err() == nil {
 						up.post(ctx, id, 500, 5, &u)
 					}
@@ -138,8 +158,8 @@ func BenchmarkReadings(b *testing.B) {
 		wg.Wait()
 		elapsed := time.Since(begin).Seconds()
 		rate := float64(u.readings.Load()) / elapsed
-		fmt.Printf("  %-34s %8.0f readings/s  p50 %5.0f ms  p99 %5.0f ms  answers %v\n", name, rate,
-			float64(u.pct(0.5).Milliseconds()), float64(u.pct(0.99).Milliseconds()), u.statuses)
+		fmt.Printf("  %-30s %8.0f readings/s  p50 %5d ms  p99 %5d ms  answers %v\n", name, rate,
+			u.pct(0.5).Milliseconds(), u.pct(0.99).Milliseconds(), u.statuses)
 		if u.firstErr != "" {
 			fmt.Printf("    first error: %s\n", u.firstErr)
 		}
@@ -148,14 +168,14 @@ func BenchmarkReadings(b *testing.B) {
 	load("8 loggers, 1 shipment", 1, 8)
 	load("1 logger each, 32 shipments", 32, 1)
 
-	// Late readings: fill one shipment, then alternate a late and an
-	// on-time one-reading batch of a fresh logger... of logger L0, whose
-	// series is the one filled.
+	// Late readings: fill one shipment from eight loggers, then alternate a
+	// late one-reading batch of logger L0 (somewhere in what it recorded)
+	// with an on-time one.
 	id := testnet.UniqueID("RB-LATE")
-	start := inTransitThroughREST(b, g, id, 30)
+	start := inTransit(id)
 	loggers := make([]*uploader, 8)
 	for l := range loggers {
-		loggers[l] = &uploader{url: g.URL, hc: hc, sensor: fmt.Sprintf("L%d", l), next: start, step: time.Millisecond}
+		loggers[l] = newUploader(fmt.Sprintf("L%d", l), start)
 	}
 	filled := 0
 	fill := func(upTo int) {
@@ -180,20 +200,49 @@ func BenchmarkReadings(b *testing.B) {
 		l0 := loggers[0]
 		for i := range 40 {
 			if i%2 == 0 {
-				// A late reading somewhere in what L0 recorded.
 				at := start.Add(time.Duration(rand.Int64N(int64(l0.next.Sub(start)))))
 				l0.postReadings(context.Background(), id, []map[string]any{{"sensorId": l0.sensor, "time": at.UTC().Format(time.RFC3339Nano), "celsius": 5}}, &late)
 			} else {
 				l0.post(context.Background(), id, 1, 5, &onTime)
 			}
 		}
-		fmt.Printf("  one-reading batch on %-9s late p50 %4d ms p99 %4d ms | on time p50 %4d ms p99 %4d ms | ratio p50 %.2f\n", label,
+		fmt.Printf("  one-reading batch at %9s stored: late p50 %4d ms p99 %4d ms | on time p50 %4d ms p99 %4d ms | late/on-time p50 %.2f\n", label,
 			late.pct(0.5).Milliseconds(), late.pct(0.99).Milliseconds(), onTime.pct(0.5).Milliseconds(), onTime.pct(0.99).Milliseconds(),
 			float64(late.pct(0.5))/float64(max(1, onTime.pct(0.5))))
+		if late.firstErr != "" || onTime.firstErr != "" {
+			fmt.Printf("    first errors: late %s; on time %s\n", late.firstErr, onTime.firstErr)
+		}
 		b.ReportMetric(float64(late.pct(0.5).Milliseconds()), "late-p50-ms-"+label)
 	}
 	fill(10_000)
 	probe("10,000")
 	fill(envInt("SHIPTRACE_BENCH_FILL", 1_000_000))
-	probe(fmt.Sprintf("%d", filled))
+	probe(fmt.Sprint(filled))
+}
+
+// benchTarget is the REST gateway a benchmark loads: the running system
+// from `scripts/up` when SHIPTRACE_BENCH_SYSTEM names its data directory
+// (HTTPS, its API keys, the notifier on: what a member runs), else a
+// gateway in this process on the shared test network, without fair-use
+// limits (it measures the gateway's cost, not its policy).
+func benchTarget(b *testing.B) (*walk.Client, string) {
+	if home := os.Getenv("SHIPTRACE_BENCH_SYSTEM"); home != "" {
+		sys, err := walk.Open(home)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := sys.Client()
+		if t, ok := c.HTTP.Transport.(*http.Transport); ok {
+			t.MaxIdleConnsPerHost = 64
+		}
+		return c, "the running system in " + home
+	}
+	net := testnet.Require(b)
+	g := startGateway(b, net, gatewayOpts{})
+	keys := map[string]string{}
+	for name := range orgs {
+		keys[name] = keyOf(name)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
+	return &walk.Client{Base: g.URL, Keys: keys, HTTP: hc}, "an in-process gateway (batch timeout " + batchTimeout(net) + ")"
 }
