@@ -34,7 +34,7 @@ func inTransitThroughREST(t testing.TB, g *gateway, id string, maxExcursionMinut
 	g.must(201, "POST", "/v1/shipments", "exporter", create)
 	g.must(200, "POST", "/v1/shipments/"+id+"/ship", "exporter", nil)
 	g.must(200, "POST", "/v1/shipments/"+id+"/handover", "exporter", map[string]any{"toMSP": "CarrierMSP"})
-	return time.Now().Add(time.Second)
+	return time.Now().Add(time.Second).Truncate(time.Millisecond) // readings have millisecond precision
 }
 
 // TestConcurrentLoggersOnOneShipment: eight loggers of one container upload

@@ -128,7 +128,7 @@ func BenchmarkReadings(b *testing.B) {
 		if _, err := c.Act(ctx, "exporter", id, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
 			b.Fatal(err)
 		}
-		return time.Now().Add(time.Second)
+		return time.Now().Add(time.Second).Truncate(time.Millisecond) // readings have millisecond precision
 	}
 
 	load := func(name string, shipments, loggers int) {
