@@ -63,6 +63,9 @@ type Step struct {
 	TxID   string
 	Block  uint64
 	Status shipment.Status
+	// Readings: a readings batch, which changes the cold chain beside the
+	// record, not the record (it is not in the shipment's history).
+	Readings bool
 }
 
 // Story is one shipment taken through the walk-through.
@@ -174,7 +177,8 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		if rc.Readings == nil { // a readings batch does not change the record
 			s.Final = rc.Shipment
 		}
-		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber, Status: s.Final.Status})
+		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber,
+			Status: s.Final.Status, Readings: rc.Readings != nil})
 		logf("  %-9s %-26s -> %-10s block %-4d tx %s", member, name, s.Final.Status, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
 		return nil
 	}

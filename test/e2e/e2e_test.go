@@ -138,15 +138,21 @@ func TestWalkthrough(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(h) != len(s.Steps) {
-				t.Errorf("%s: %d history entries, want one per write (%d)", s.ID, len(h), len(s.Steps))
+			var changes []walk.Step // readings batches are not versions of the record
+			for _, st := range s.Steps {
+				if !st.Readings {
+					changes = append(changes, st)
+				}
+			}
+			if len(h) != len(changes) || len(changes) == len(s.Steps) {
+				t.Errorf("%s: %d history entries, want one per change of the record (%d of %d writes)", s.ID, len(h), len(changes), len(s.Steps))
 				for _, e := range h {
 					t.Logf("  %s %s %s %s", e.Time.Format(time.RFC3339Nano), e.MSPID, e.TxID, e.Shipment.Status)
 				}
 				continue
 			}
 			for i, e := range h {
-				st := s.Steps[i]
+				st := changes[i]
 				if e.TxID != st.TxID || e.MSPID != walk.Members[st.Member] || e.Shipment.Status != st.Status {
 					t.Errorf("%s history[%d]: tx %s by %s status %s; want %s: tx %s by %s status %s",
 						s.ID, i, e.TxID, e.MSPID, e.Shipment.Status, st.Name, st.TxID, walk.Members[st.Member], st.Status)
