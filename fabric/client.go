@@ -25,7 +25,7 @@ type Options struct {
 	SubmitTimeout   time.Duration // default 10s
 	CommitTimeout   time.Duration // default 60s
 	// MVCCRetries is how many times a transaction that lost an MVCC or
-	// phantom read conflict is endorsed and submitted again (default 3; a
+	// phantom read conflict is endorsed and submitted again (default 6; a
 	// negative value disables retries).
 	MVCCRetries int
 	Logger      *slog.Logger
@@ -43,7 +43,7 @@ func (o *Options) defaults() {
 	def(&o.SubmitTimeout, 10*time.Second)
 	def(&o.CommitTimeout, time.Minute)
 	if o.MVCCRetries == 0 {
-		o.MVCCRetries = 3
+		o.MVCCRetries = 6
 	} else if o.MVCCRetries < 0 {
 		o.MVCCRetries = 0
 	}

@@ -256,10 +256,14 @@ func (p *pending) status(ctx context.Context) (*client.Status, error) {
 	return st, err
 }
 
-// pause waits a short random time that grows with the attempt, spreading
-// out writers racing for the same key.
+// pause waits before an MVCC retry: a random time up to 25 ms doubled per
+// attempt, at most a second (full jitter). Conflicting transactions that
+// retry after the same short pause land in the same next block and
+// conflict again (eight loggers registering their sensors at once on one
+// shipment lost four batches with a fixed 5-25 ms per attempt); spreading
+// them over several blocks lets each win in turn.
 func pause(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(20*time.Millisecond)*int64(attempt))) + 5*time.Millisecond
+	d := 5*time.Millisecond + time.Duration(rand.Int64N(int64(min(time.Second, 25*time.Millisecond<<attempt))))
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
