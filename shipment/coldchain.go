@@ -63,19 +63,24 @@ func (st SensorSummary) OutOfRange() time.Duration {
 	return d
 }
 
-// ColdChainVerdict is the shipment-level part of the cold chain, under the
-// shipment's own cold-chain key: which sensors report for the shipment and
-// the breach, once found. A batch writes it only when it brings a sensor
-// for the first time or finds the first breach, so it is where concurrent
-// breaching batches meet: the second to commit fails Fabric's read check,
-// is run again, finds the breach recorded and announces nothing. That makes
-// the breach announced exactly once whatever the interleaving.
+// ColdChainVerdict is the shipment-level part of the cold chain, kept in the
+// shipment record: which sensors report for the shipment and the breach,
+// once found. A batch rewrites the record only when it brings a sensor for
+// the first time or finds the first breach, so the record is where
+// concurrent breaching batches meet: the second to commit fails Fabric's
+// read check, is run again, finds the breach recorded and announces
+// nothing. That makes the breach announced exactly once whatever the
+// interleaving. And the record's key-level policy, set at creation, guards
+// the verdict and the registration of every sensor.
 type ColdChainVerdict struct {
 	Sensors      []string  `json:"sensors,omitempty"` // sorted
 	BreachedAt   time.Time `json:"breachedAt,omitzero"`
 	BreachReason string    `json:"breachReason,omitempty"`
 	BreachSensor string    `json:"breachSensor,omitempty"`
 }
+
+// IsZero lets the record leave out a verdict with no sensor and no breach.
+func (v ColdChainVerdict) IsZero() bool { return len(v.Sensors) == 0 && v.BreachedAt.IsZero() }
 
 func (v ColdChainVerdict) has(sensor string) bool {
 	_, ok := slices.BinarySearch(v.Sensors, sensor)
@@ -156,11 +161,10 @@ type RecordResult struct {
 	Breached bool // this batch found the shipment's first breach
 }
 
-// ColdChainStore is a shipment's stored cold chain, as RecordReadings reads
-// it: the verdict, a sensor's summary, and the stored readings of one
-// sensor in a time window (for late readings only).
+// ColdChainStore is a shipment's stored cold chain beside its record, as
+// RecordReadings reads it: a sensor's summary, and the stored readings of
+// one sensor in a time window (for late readings only).
 type ColdChainStore interface {
-	Verdict() (ColdChainVerdict, error)
 	// Sensor returns the stored summary of a sensor (false: none stored).
 	Sensor(id string) (SensorSummary, bool, error)
 	// Series returns the sensor's stored readings with from <= time <= to,
@@ -170,11 +174,12 @@ type ColdChainStore interface {
 
 // ReadingsChange is what a batch changes, and all it changes: the summaries
 // of the batch's own sensors and, when the batch brings a new sensor or the
-// first breach, the verdict.
+// first breach, the record's verdict (then RecordChanged, and the record
+// is stamped).
 type ReadingsChange struct {
-	Result  RecordResult
-	Sensors []SensorSummary   // the batch's sensors after the batch, in ID order
-	Verdict *ColdChainVerdict // nil: unchanged
+	Result        RecordResult
+	Sensors       []SensorSummary // the batch's sensors after the batch, in ID order
+	RecordChanged bool
 }
 
 // CompareReadings orders readings by time, then sensor, then temperature: the
@@ -191,9 +196,10 @@ func CompareReadings(a, b Reading) int {
 
 // RecordReadings evaluates a batch uploaded by the custodian at transaction
 // time at. Every reading must fall inside a custody period of the caller's
-// organisation. It changes nothing in s: the cold chain lives beside the
-// record (see ColdChainStore), so readings batches never rewrite the
-// shipment. The rule, per sensor:
+// organisation. The cold chain lives beside the record (see
+// ColdChainStore): s changes only when the batch registers a sensor or
+// finds the first breach (ReadingsChange.RecordChanged), so batches of
+// registered sensors never rewrite the shipment. The rule, per sensor:
 //
 //   - readings are evaluated in time order; the order inside a batch and the
 //     order of batches never change the result, except that a breach, once
@@ -226,10 +232,7 @@ func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, store
 	if err := s.checkReadingsInCustody(c, batch); err != nil {
 		return ReadingsChange{}, err
 	}
-	v, err := store.Verdict()
-	if err != nil {
-		return ReadingsChange{}, err
-	}
+	v := s.ColdChainVerdict
 
 	sorted := slices.Clone(batch)
 	slices.SortFunc(sorted, CompareReadings)
@@ -266,12 +269,16 @@ func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, store
 		}
 		v.Sensors = append(slices.Clone(v.Sensors), registered...)
 		slices.Sort(v.Sensors)
-		ch.Verdict = &v
+		ch.RecordChanged = true
 	}
 	if breach != nil && v.BreachedAt.IsZero() {
 		v.BreachedAt, v.BreachReason, v.BreachSensor = breach.at, breach.reason, breachSensor
-		ch.Verdict = &v
+		ch.RecordChanged = true
 		ch.Result.Breached = true
+	}
+	if ch.RecordChanged {
+		s.ColdChainVerdict = v
+		s.stamp(c, at)
 	}
 	return ch, nil
 }

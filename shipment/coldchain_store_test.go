@@ -9,13 +9,10 @@ import (
 // keeps it on the ledger: a verdict, a summary per sensor, every batch. It
 // counts what Series returns, so tests can see what a late reading costs.
 type memStore struct {
-	verdict    ColdChainVerdict
 	sensors    map[string]SensorSummary
 	stored     []Reading
 	seriesRead int // readings returned by Series
 }
-
-func (m *memStore) Verdict() (ColdChainVerdict, error) { return m.verdict, nil }
 
 func (m *memStore) Sensor(id string) (SensorSummary, bool, error) {
 	st, ok := m.sensors[id]
@@ -42,18 +39,15 @@ func (m *memStore) apply(batch []Reading, ch ReadingsChange) {
 	for _, st := range ch.Sensors {
 		m.sensors[st.ID] = st
 	}
-	if ch.Verdict != nil {
-		m.verdict = *ch.Verdict
-	}
 	m.stored = append(m.stored, batch...)
 }
 
-func (m *memStore) summary() ColdChainSummary {
+func (m *memStore) summary(v ColdChainVerdict) ColdChainSummary {
 	var all []SensorSummary
-	for _, id := range m.verdict.Sensors {
+	for _, id := range v.Sensors {
 		all = append(all, m.sensors[id])
 	}
-	return Summarize(m.verdict, all)
+	return Summarize(v, all)
 }
 
 // recordInto records a batch and, when it is accepted, stores its change
@@ -64,6 +58,6 @@ func recordInto(s *Shipment, m *memStore, c Caller, at time.Time, batch []Readin
 		return RecordResult{}, err
 	}
 	m.apply(batch, ch)
-	s.ColdChain = m.summary()
+	s.ColdChain = m.summary(s.ColdChainVerdict)
 	return ch.Result, nil
 }

@@ -291,16 +291,18 @@ func TestBreachAnnouncedOnceAcrossSensors(t *testing.T) {
 		record(t, s, m, []Reading{rd("S1", 0, 5), rd("S2", 0, 5)})
 		hot := func(id string) []Reading { return []Reading{rd(id, 10, 9), rd(id, 50, 9)} }
 		second := map[string]string{"S1": "S2", "S2": "S1"}[first]
+		committed := *s // both endorsed on the same committed record
+		other := committed
 		a, err := s.RecordReadings(carrier, at(24*60), hot(first), m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.RecordReadings(carrier, at(24*60), hot(second), m)
+		b, err := other.RecordReadings(carrier, at(24*60), hot(second), m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !a.Result.Breached || !b.Result.Breached || a.Verdict == nil || b.Verdict == nil {
-			t.Fatalf("both batches, run on the same state, must find the breach and write the verdict (the key they meet on)")
+		if !a.Result.Breached || !b.Result.Breached || !a.RecordChanged || !b.RecordChanged {
+			t.Fatalf("both batches, run on the same state, must find the breach and rewrite the record (the key they meet on)")
 		}
 		m.apply(hot(first), a)
 		again, err := recordInto(s, m, carrier, at(24*60), hot(second))
@@ -332,5 +334,37 @@ func TestBatchesOfDifferentSensorsCommute(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got[0], got[1]) {
 		t.Fatalf("order changed the result:\n%+v\n%+v", got[0], got[1])
+	}
+}
+
+// TestLaterBatchesLeaveTheRecord: only a batch that registers a sensor or
+// finds the first breach changes the shipment record; every other batch
+// changes its sensors' summaries alone, so batches of registered sensors
+// never meet on the record.
+func TestLaterBatchesLeaveTheRecord(t *testing.T) {
+	s, m := inStatus(t, StatusInTransit), &memStore{}
+	steps := []struct {
+		batch   []Reading
+		changed bool
+	}{
+		{[]Reading{rd("S1", 0, 5)}, true},                    // registers S1
+		{[]Reading{rd("S1", 10, 5), rd("S1", 20, 6)}, false}, // S1 again
+		{[]Reading{rd("S1", 30, 9), rd("S1", 70, 9)}, true},  // first breach
+		{[]Reading{rd("S1", 80, 9)}, false},                  // breached already
+		{[]Reading{rd("S2", 80, 5)}, true},                   // registers S2
+	}
+	for i, st := range steps {
+		before := *s
+		ch, err := s.RecordReadings(carrier, at(24*60), st.batch, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.apply(st.batch, ch)
+		if ch.RecordChanged != st.changed {
+			t.Fatalf("batch %d: record changed %v, want %v", i, ch.RecordChanged, st.changed)
+		}
+		if !st.changed && !reflect.DeepEqual(before, *s) {
+			t.Fatalf("batch %d changed the record without saying so", i)
+		}
 	}
 }

@@ -110,19 +110,23 @@ type NewShipment struct {
 // UpdatedBy and UpdatedTx name the organisation and transaction of the last
 // change, so the key's history shows who did what.
 type Shipment struct {
-	ID                 string           `json:"id"`
-	Exporter           string           `json:"exporter"`
-	Carrier            string           `json:"carrier,omitempty"`
-	Buyer              string           `json:"buyer"`
-	BuyerRef           string           `json:"buyerRef"`
-	Custodian          string           `json:"custodian"`
-	Custody            []CustodyPeriod  `json:"custody,omitempty"`
-	Status             Status           `json:"status"`
-	Product            Product          `json:"product"`
-	Origin             Place            `json:"origin"`
-	Destination        Place            `json:"destination"`
-	ColdChainPolicy    ColdChainPolicy  `json:"coldChainPolicy"`
-	ColdChain          ColdChainSummary `json:"coldChain"`
+	ID              string           `json:"id"`
+	Exporter        string           `json:"exporter"`
+	Carrier         string           `json:"carrier,omitempty"`
+	Buyer           string           `json:"buyer"`
+	BuyerRef        string           `json:"buyerRef"`
+	Custodian       string           `json:"custodian"`
+	Custody         []CustodyPeriod  `json:"custody,omitempty"`
+	Status          Status           `json:"status"`
+	Product         Product          `json:"product"`
+	Origin          Place            `json:"origin"`
+	Destination     Place            `json:"destination"`
+	ColdChainPolicy ColdChainPolicy  `json:"coldChainPolicy"`
+	ColdChain       ColdChainSummary `json:"coldChain"`
+	// ColdChainVerdict is the stored part of the cold chain (registered
+	// sensors, the breach); ColdChain is put together from it and the
+	// sensors' own keys when the record is read.
+	ColdChainVerdict   ColdChainVerdict `json:"coldChainVerdict,omitzero"`
 	Documents          []Document       `json:"documents,omitempty"`
 	ExpectedDeliveryAt time.Time        `json:"expectedDeliveryAt"`
 	Terms              *Terms           `json:"terms,omitempty"`

@@ -110,7 +110,7 @@ func (t *txn) load(id string) (*shipment.Shipment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ColdChain, err = newLedgerColdChain(t.stub, id).summary(); err != nil {
+	if s.ColdChain, err = newLedgerColdChain(t.stub, id).summary(s.ColdChainVerdict); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -171,21 +171,8 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if err := t.reindex(old, s); err != nil {
 		return "", err
 	}
-	if old == nil {
-		if err := t.createVerdict(s); err != nil {
-			return "", err
-		}
-	}
 	if old == nil || !slices.Equal(old.Endorsers(), s.Endorsers()) {
-		var sensors []string // none yet on creation
-		if old != nil {
-			v, err := newLedgerColdChain(t.stub, s.ID).Verdict()
-			if err != nil {
-				return "", err
-			}
-			sensors = v.Sensors
-		}
-		if err := t.setShipmentEndorsers(key, s, sensors); err != nil {
+		if err := t.setShipmentEndorsers(key, s); err != nil {
 			return "", err
 		}
 	}
@@ -230,17 +217,12 @@ func (t *txn) reindex(old, s *shipment.Shipment) error {
 // breach), is endorsed by the peer of the party it costs, which runs the
 // same rules on its own clock. See chaincode/README.md, "Trust matrix".
 //
-// The shipment's cold-chain verdict and every sensor summary get the same
-// policy: they decide the breach, which refunds the buyer at the exporter's
-// cost, so they must be as hard to change as the record.
-func (t *txn) setShipmentEndorsers(key string, s *shipment.Shipment, sensors []string) error {
+// Every sensor summary gets the same policy as the record (which holds the
+// verdict): they decide the breach, which refunds the buyer at the
+// exporter's cost, so they must be as hard to change as the record.
+func (t *txn) setShipmentEndorsers(key string, s *shipment.Shipment) error {
 	keys := []string{key}
-	vk, err := verdictKey(t.stub, s.ID)
-	if err != nil {
-		return err
-	}
-	keys = append(keys, vk)
-	for _, id := range sensors {
+	for _, id := range s.ColdChainVerdict.Sensors {
 		k, err := sensorKey(t.stub, s.ID, id)
 		if err != nil {
 			return err
@@ -253,13 +235,6 @@ func (t *txn) setShipmentEndorsers(key string, s *shipment.Shipment, sensors []s
 		}
 	}
 	return nil
-}
-
-// createVerdict writes the new shipment's empty cold-chain verdict, so the
-// key exists, guarded by the parties' policy, before any batch can name it:
-// Fabric's key-level policies protect updates, not creation.
-func (t *txn) createVerdict(s *shipment.Shipment) error {
-	return t.putJSON(verdictKey, s.ID, shipment.ColdChainVerdict{})
 }
 
 func (t *txn) setEndorsers(key string, s *shipment.Shipment) error {
@@ -434,12 +409,15 @@ func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id s
 // batch does not read the other sensors, so it cannot tell the whole
 // summary; ReadShipment does).
 type ReadingsReceipt struct {
-	ShipmentID string                   `json:"shipmentId"`
-	Readings   int                      `json:"readings"`            // readings in the batch
-	Late       int                      `json:"late,omitempty"`      // of which at or before their sensor's latest
-	Duplicate  bool                     `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
-	ColdChain  *ReadingsColdChain       `json:"coldChain,omitempty"`
-	Sensors    []shipment.SensorSummary `json:"sensors,omitempty"` // the batch's sensors after it
+	ShipmentID string `json:"shipmentId"`
+	Readings   int    `json:"readings"`            // readings in the batch
+	Late       int    `json:"late,omitempty"`      // of which at or before their sensor's latest
+	Duplicate  bool   `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
+	// UpdatedRecord: the batch registered a sensor or found the first
+	// breach, so it changed the shipment record (a version in its history).
+	UpdatedRecord bool                     `json:"updatedRecord,omitempty"`
+	ColdChain     *ReadingsColdChain       `json:"coldChain,omitempty"`
+	Sensors       []shipment.SensorSummary `json:"sensors,omitempty"` // the batch's sensors after it
 	// ColdChain and Sensors go only to a role that may read shipments.
 }
 
@@ -486,10 +464,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		return t.encode(id, ReadingsReceipt{ShipmentID: id, Readings: len(batch), Duplicate: true})
 	}
 	store := newLedgerColdChain(t.stub, id)
-	before, err := store.Verdict()
-	if err != nil {
-		return "", err
-	}
+	old := *s
 	ch, err := s.RecordReadings(t.caller, t.at, batch, store)
 	if err != nil {
 		return "", err
@@ -506,14 +481,7 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 				span = max(span, chunk.spanMs)
 			}
 		}
-		if err := t.putSensor(s, storedSensor{SensorSummary: st, ChunkSpanMs: span}, !slices.Contains(before.Sensors, st.ID)); err != nil {
-			return "", err
-		}
-	}
-	verdict := before
-	if ch.Verdict != nil {
-		verdict = *ch.Verdict
-		if err := t.putJSON(verdictKey, id, verdict); err != nil {
+		if err := t.putSensor(s, storedSensor{SensorSummary: st, ChunkSpanMs: span}, !slices.Contains(old.ColdChainVerdict.Sensors, st.ID)); err != nil {
 			return "", err
 		}
 	}
@@ -523,17 +491,24 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		evType = shipment.EventColdChainBreached
 	}
 	// The event's cold chain covers the batch's sensors and the verdict.
-	s.ColdChain = shipment.Summarize(verdict, ch.Sensors)
+	s.ColdChain = shipment.Summarize(s.ColdChainVerdict, ch.Sensors)
 	ev := shipment.NewEvent(evType, s, t.at)
 	ev.By = t.caller.MSPID
 	ev.Readings = ch.Result.Accepted
-	if err := t.emit(ev.Type, ev); err != nil {
+	if ch.RecordChanged {
+		// A new sensor or the first breach: the record holds the verdict.
+		if _, err := t.save(&old, s, ev); err != nil {
+			return "", err
+		}
+	} else if err := t.emit(ev.Type, ev); err != nil {
 		return "", err
 	}
+	verdict := s.ColdChainVerdict
 	r := ReadingsReceipt{ShipmentID: id, Readings: ch.Result.Accepted, Late: ch.Result.Late}
 	if shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
 		// A sensor's role may not read shipments: it learns that its batch
 		// is recorded, nothing of the verdict.
+		r.UpdatedRecord = ch.RecordChanged
 		r.ColdChain = &ReadingsColdChain{State: s.ColdChain.State, BreachedAt: verdict.BreachedAt, BreachReason: verdict.BreachReason}
 		r.Sensors = ch.Sensors
 	}
@@ -542,8 +517,8 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 
 // putSensor writes a sensor's summary; a sensor new to the shipment gets
 // the shipment's key-level policy in the same transaction, which also
-// writes the verdict (guarded since creation), so every party's peer
-// endorsed its creation.
+// rewrites the record (guarded since creation) to register it, so every
+// party's peer endorsed its creation.
 func (t *txn) putSensor(s *shipment.Shipment, st storedSensor, isNew bool) error {
 	key, err := sensorKey(t.stub, s.ID, st.ID)
 	if err != nil {
@@ -558,22 +533,6 @@ func (t *txn) putSensor(s *shipment.Shipment, st storedSensor, isNew bool) error
 	}
 	if isNew {
 		return t.setEndorsers(key, s)
-	}
-	return nil
-}
-
-// putJSON writes v under the key keyOf makes for id.
-func (t *txn) putJSON(keyOf func(shim.ChaincodeStubInterface, string) (string, error), id string, v any) error {
-	key, err := keyOf(t.stub, id)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := t.stub.PutState(key, b); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
 }

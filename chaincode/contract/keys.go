@@ -15,7 +15,6 @@ import (
 //	party indexes     composite  "shipment~exporter" [msp, status, id]     -> 0x00
 //	                             "shipment~buyer"    [msp, status, id]
 //	                             "shipment~carrier"  [msp, status, id]
-//	cold-chain verdict composite "coldchain"         [id]                  -> ColdChainVerdict JSON
 //	sensor summary    composite  "coldchain~sensor"  [id, sensor]          -> SensorSummary JSON
 //	reading chunks    simple     "readings~<id>~<hour>~<hash>"             -> chunk JSON
 //	buyer contact     private    _implicit_org_<exporter> "contact~<id>"  -> contact JSON
@@ -28,7 +27,6 @@ const (
 	idxExporter    = "shipment~exporter"
 	idxBuyer       = "shipment~buyer"
 	idxCarrier     = "shipment~carrier"
-	verdictObject  = "coldchain"
 	sensorObject   = "coldchain~sensor"
 
 	readingsPrefix = "readings~"
@@ -43,14 +41,6 @@ func shipmentKey(stub shim.ChaincodeStubInterface, id string) (string, error) {
 	k, err := stub.CreateCompositeKey(shipmentObject, []string{id})
 	if err != nil {
 		return "", fmt.Errorf("shipment key for %s: %w", id, err)
-	}
-	return k, nil
-}
-
-func verdictKey(stub shim.ChaincodeStubInterface, id string) (string, error) {
-	k, err := stub.CreateCompositeKey(verdictObject, []string{id})
-	if err != nil {
-		return "", fmt.Errorf("cold-chain key for %s: %w", id, err)
 	}
 	return k, nil
 }

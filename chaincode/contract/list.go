@@ -172,7 +172,7 @@ func listShipments(stub shim.ChaincodeStubInterface, f Filter, pageSize int32, b
 			return ShipmentPage{}, fmt.Errorf("list shipments: decode %s: %w", kv.Key, err)
 		}
 		if f.match(&s) {
-			if s.ColdChain, err = newLedgerColdChain(stub, s.ID).summary(); err != nil {
+			if s.ColdChain, err = newLedgerColdChain(stub, s.ID).summary(s.ColdChainVerdict); err != nil {
 				return ShipmentPage{}, err
 			}
 			page.Items = append(page.Items, s)

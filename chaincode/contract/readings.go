@@ -304,27 +304,6 @@ type storedSensor struct {
 	ChunkSpanMs int64 `json:"chunkSpanMs,omitempty"`
 }
 
-// Verdict reads the shipment's cold-chain verdict. Every shipment has one
-// from its creation, so its key-level policy guards it from the start.
-func (l *ledgerColdChain) Verdict() (shipment.ColdChainVerdict, error) {
-	var v shipment.ColdChainVerdict
-	key, err := verdictKey(l.stub, l.id)
-	if err != nil {
-		return v, err
-	}
-	b, err := l.stub.GetState(key)
-	if err != nil {
-		return v, fmt.Errorf("read cold chain of %s: %w", l.id, err)
-	}
-	if b == nil {
-		return v, fmt.Errorf("shipment %s has no cold-chain record", l.id)
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("decode cold chain of %s: %w", l.id, err)
-	}
-	return v, nil
-}
-
 func (l *ledgerColdChain) Sensor(sensor string) (shipment.SensorSummary, bool, error) {
 	key, err := sensorKey(l.stub, l.id, sensor)
 	if err != nil {
@@ -400,12 +379,8 @@ func (l *ledgerColdChain) scan(start, end string, bucket int64, each func(shipme
 }
 
 // summary puts together the shipment's cold chain as readers see it: the
-// verdict and the summary of every sensor it lists.
-func (l *ledgerColdChain) summary() (shipment.ColdChainSummary, error) {
-	v, err := l.Verdict()
-	if err != nil {
-		return shipment.ColdChainSummary{}, err
-	}
+// verdict in the record and the summary of every sensor it lists.
+func (l *ledgerColdChain) summary(v shipment.ColdChainVerdict) (shipment.ColdChainSummary, error) {
 	sensors := make([]shipment.SensorSummary, 0, len(v.Sensors))
 	for _, id := range v.Sensors {
 		st, ok, err := l.Sensor(id)

@@ -207,7 +207,10 @@ type ReadingsReceipt struct {
 	Readings   int    `json:"readings"`
 	Late       int    `json:"late,omitempty"`
 	Duplicate  bool   `json:"duplicate,omitempty"`
-	ColdChain  *struct {
+	// UpdatedRecord: the batch registered a sensor or found the first
+	// breach, which changes the shipment record.
+	UpdatedRecord bool `json:"updatedRecord,omitempty"`
+	ColdChain     *struct {
 		State        shipment.ColdChainState `json:"state"`
 		BreachedAt   time.Time               `json:"breachedAt,omitzero"`
 		BreachReason string                  `json:"breachReason,omitempty"`

@@ -63,9 +63,10 @@ type Step struct {
 	TxID   string
 	Block  uint64
 	Status shipment.Status
-	// Readings: a readings batch, which changes the cold chain beside the
-	// record, not the record (it is not in the shipment's history).
-	Readings bool
+	// BesideRecord: a readings batch that changed only the cold chain beside
+	// the record (its sensors were registered before and it found no first
+	// breach), so it is not a version in the shipment's history.
+	BesideRecord bool
 }
 
 // Story is one shipment taken through the walk-through.
@@ -174,11 +175,11 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", s.ID, name, err)
 		}
-		if rc.Readings == nil { // a readings batch does not change the record
+		if rc.Readings == nil { // a readings batch does not answer with the record
 			s.Final = rc.Shipment
 		}
 		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber,
-			Status: s.Final.Status, Readings: rc.Readings != nil})
+			Status: s.Final.Status, BesideRecord: rc.Readings != nil && !rc.Readings.UpdatedRecord})
 		logf("  %-9s %-26s -> %-10s block %-4d tx %s", member, name, s.Final.Status, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
 		return nil
 	}

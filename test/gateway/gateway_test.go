@@ -341,9 +341,9 @@ func TestShipmentLifecycleThroughHTTP(t *testing.T) {
 	for _, h := range hist.Items {
 		by = append(by, h.MSPID)
 	}
-	// create, document, ship, hand-over, delivery: a readings batch is not
-	// a version of the record.
-	if strings.Join(by, ",") != "ExporterMSP,ExporterMSP,ExporterMSP,ExporterMSP,RetailerMSP" {
+	// create, document, ship, hand-over, the readings batch (it registers
+	// sensor S1 in the record), delivery.
+	if strings.Join(by, ",") != "ExporterMSP,ExporterMSP,ExporterMSP,ExporterMSP,CarrierMSP,RetailerMSP" {
 		t.Errorf("history by %v", by)
 	}
 	g.must(200, "DELETE", base+"/buyer-contact", "exporter", nil)
