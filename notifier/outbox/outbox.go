@@ -59,7 +59,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		o(s)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps} {
+		for _, b := range append([][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps}, extraBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -111,9 +111,7 @@ type View interface {
 
 type txView struct{ tx *bolt.Tx }
 
-func (v txView) OptedOut(phone string) bool {
-	return v.tx.Bucket(bOptOuts).Get([]byte(notifier.PhoneRef(phone))) != nil
-}
+func (v txView) OptedOut(phone string) bool { return optedOut(v.tx, phone) }
 
 func (v txView) SentOnDay(phone string, day time.Time) int {
 	b := v.tx.Bucket(bCaps).Get(capKey(phone, day))

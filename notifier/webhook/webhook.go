@@ -57,8 +57,8 @@ type Config struct {
 // Store is the part of the outbox the webhook writes to.
 type Store interface {
 	ApplyStatus(u outbox.StatusUpdate) (before, after notifier.Notification, found bool, err error)
-	OptOut(phone, word string, at time.Time) error
-	OptIn(phone string) error
+	ApplyConsent(c outbox.ConsentChange) (applied bool, err error)
+	LinkWAID(number, waID string) error
 }
 
 // Observer is told what the webhook did, for metrics.
@@ -270,7 +270,11 @@ func (h *Handler) applyStatus(st status) error {
 	default:
 		return nil // deleted, warning, ...: nothing to track
 	}
-	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: unixTime(st.Timestamp)}
+	at, ok := unixTime(st.Timestamp)
+	if !ok {
+		at = time.Now()
+	}
+	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: at}
 	if len(st.Errors) > 0 {
 		e := st.Errors[0]
 		u.Code = e.Code
@@ -283,6 +287,11 @@ func (h *Handler) applyStatus(st status) error {
 	if !found {
 		h.log.Debug("status for unknown message", slog.String("wamid", st.ID), slog.String("status", st.Status))
 		return nil
+	}
+	// recipient_id is the wa_id WhatsApp delivered to; a STOP will come
+	// from it even when it differs from the number we sent to.
+	if err := h.store.LinkWAID(after.Phone, st.RecipientID); err != nil {
+		return err
 	}
 	if before.Status != after.Status {
 		h.obs.StatusChanged(before, after)
@@ -314,17 +323,33 @@ func (h *Handler) inbound(m inboundMsg) error {
 		return nil
 	}
 	word := Normalize(text)
-	switch {
-	case h.optOut[word]:
-		if err := h.store.OptOut(m.From, word, unixTime(m.Timestamp)); err != nil {
-			return err
+	optOut, optIn := h.optOut[word], h.optIn[word]
+	if !optOut && !optIn {
+		return nil
+	}
+	at, ok := unixTime(m.Timestamp)
+	if !ok {
+		if optIn {
+			// Without WhatsApp's timestamp an opt-in cannot be ordered
+			// against the opt-out it would undo: a replay must not win.
+			h.log.Warn("opt-in without a message timestamp ignored", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
+			return nil
 		}
+		at = time.Now()
+	}
+	applied, err := h.store.ApplyConsent(outbox.ConsentChange{From: m.From, OptOut: optOut, Word: word, MessageID: m.ID, At: at})
+	if err != nil {
+		return err
+	}
+	if !applied {
+		h.log.Info("consent message ignored: already seen or older than the recorded one",
+			slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word), slog.Time("message_time", at))
+		return nil
+	}
+	if optOut {
 		h.obs.OptOut()
 		h.log.Info("recipient opted out", slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word))
-	case h.optIn[word]:
-		if err := h.store.OptIn(m.From); err != nil {
-			return err
-		}
+	} else {
 		h.log.Info("recipient opted back in", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
 	}
 	return nil
@@ -342,10 +367,11 @@ func Normalize(s string) string {
 	return strings.ToUpper(strings.Join(strings.Fields(folded), " "))
 }
 
-func unixTime(s string) time.Time {
+// unixTime reads WhatsApp's timestamp (seconds since the epoch, as a string).
+func unixTime(s string) (time.Time, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return time.Now()
+		return time.Time{}, false
 	}
-	return time.Unix(n, 0)
+	return time.Unix(n, 0), true
 }
