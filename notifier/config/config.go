@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
 )
 
@@ -256,8 +257,6 @@ func (c *Config) loadSecrets() error {
 	return errors.Join(errs...)
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
 // Validate reports every problem at once, each naming its key and env var.
 func (c Config) Validate() error {
 	var errs []error
@@ -324,8 +323,8 @@ func (c Config) Validate() error {
 	default:
 		bad("contacts.source", "must be fabric, file or fabric+file, not %q", c.Contacts.Source)
 	}
-	if c.Ops.Phone != "" && !e164.MatchString(c.Ops.Phone) {
-		bad("ops.phone", "must be an E.164 number like +4915112345678")
+	if _, err := phone.Parse(c.Ops.Phone); c.Ops.Phone != "" && err != nil {
+		bad("ops.phone", "must be an E.164 number like +4915112345678: %v", err)
 	}
 	switch c.Provider.Kind {
 	case "log":
