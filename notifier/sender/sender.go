@@ -34,6 +34,9 @@ type Config struct {
 	PauseRetry           time.Duration // how long sending stays paused after a token/permission error (30s)
 	SendTimeout          time.Duration // per-attempt timeout (10s)
 	IdlePoll             time.Duration // longest sleep when nothing is due (1s)
+	// Consent re-checks each message just before it is sent (nil: only
+	// opt-outs are checked).
+	Consent ConsentChecker
 }
 
 func (c *Config) defaults() {
@@ -73,6 +76,7 @@ type Store interface {
 	Finish(r outbox.Result) (notifier.Notification, error)
 	OptedOut(phone string) (bool, error)
 	SkipClaimed(id, reason string) error
+	LinkWAID(number, waID string) error
 }
 
 // Observer is told about outcomes, for metrics.
@@ -281,11 +285,27 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 		return
 	}
 	if out, err := s.store.OptedOut(n.Phone); err == nil && out {
-		if err := s.store.SkipClaimed(n.ID, "opted_out"); err != nil {
-			s.log.Error("skip opted-out notification", slog.String("notification", n.ID), slog.Any("error", err))
-		}
-		s.obs.Outcome(n, "skipped", 0)
+		s.skip(n, "opted_out")
 		return
+	}
+	if s.cfg.Consent != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+		reason, err := s.cfg.Consent.Check(cctx, n)
+		cancel()
+		if err != nil {
+			// Not knowing is no consent to send: hold the message, without
+			// counting an attempt, until the contact source answers.
+			next := s.now().Add(s.backoff(n.Attempts))
+			s.log.Warn("consent could not be checked; message held", slog.String("notification", n.ID), slog.Any("error", err), slog.Time("next", next))
+			if _, err := s.store.Finish(outbox.Result{ID: n.ID, Status: notifier.StatusQueued, At: s.now(), NextAt: next, Reason: "consent check failed", Refund: true}); err != nil {
+				s.log.Error("hold notification", slog.String("notification", n.ID), slog.Any("error", err))
+			}
+			return
+		}
+		if reason != "" {
+			s.skip(n, reason)
+			return
+		}
 	}
 	if s.Paused() != "" {
 		s.putBack(n, "")
@@ -308,6 +328,10 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 	if err == nil {
 		r.Status, r.WAMID = notifier.StatusSent, res.MessageID
 		outcome = "sent"
+		// A STOP comes from the wa_id, which can differ from the number.
+		if lerr := s.store.LinkWAID(n.Phone, res.WaID); lerr != nil {
+			log.Error("record the recipient's wa_id", slog.Any("error", lerr))
+		}
 	} else {
 		se := &notifier.SendError{Class: notifier.Transient, Message: err.Error()}
 		_ = errors.As(err, &se)
@@ -355,6 +379,15 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 	if outcome != "" {
 		s.obs.Outcome(after, outcome, now.Sub(n.EventTime))
 	}
+}
+
+// skip marks a claimed notification skipped for reason, before any attempt.
+func (s *Sender) skip(n notifier.Notification, reason string) {
+	if err := s.store.SkipClaimed(n.ID, reason); err != nil {
+		s.log.Error("skip notification", slog.String("notification", n.ID), slog.String("reason", reason), slog.Any("error", err))
+		return
+	}
+	s.obs.Outcome(n, "skipped", 0)
 }
 
 // backoff is exponential with equal jitter: half the delay is fixed so a

@@ -120,6 +120,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		BackoffBase:          cfg.Sender.BackoffBase, BackoffMax: cfg.Sender.BackoffMax,
 		MaxAttempts: cfg.Sender.MaxAttempts, ReconcileWindow: cfg.Sender.ReconcileWindow,
 		PauseRetry: cfg.Sender.PauseRetry, SendTimeout: cfg.Provider.Timeout,
+		Consent: sender.ContactConsent{Contacts: s.contacts},
 	}, s.store, s.provider, log.With(slog.String("component", "sender")), s.metrics)
 
 	proc := &intake.Processor{

@@ -164,7 +164,11 @@ func (c *Client) Send(ctx context.Context, msg notifier.Message) (notifier.SendR
 		if err := json.Unmarshal(raw, &sr); err != nil || len(sr.Messages) == 0 || sr.Messages[0].ID == "" {
 			return notifier.SendResult{}, &notifier.SendError{Class: notifier.Uncertain, HTTPStatus: resp.StatusCode, Message: "accepted without a message id"}
 		}
-		return notifier.SendResult{MessageID: sr.Messages[0].ID}, nil
+		res := notifier.SendResult{MessageID: sr.Messages[0].ID}
+		if len(sr.Contacts) > 0 {
+			res.WaID = sr.Contacts[0].WaID
+		}
+		return res, nil
 	}
 	return notifier.SendResult{}, ParseError(resp.StatusCode, raw)
 }
