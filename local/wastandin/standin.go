@@ -316,7 +316,8 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := r.PathValue("phoneID"); id != s.cfg.PhoneNumberID {
-		fail(&APIError{HTTPStatus: 400, Code: 100, Type: "GraphMethodException",
+		// Meta answers an unknown phone number ID with code 100, subcode 33.
+		fail(&APIError{HTTPStatus: 400, Code: 100, Subcode: 33, Type: "GraphMethodException",
 			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id)})
 		return
 	}

@@ -13,6 +13,7 @@ import (
 type APIError struct {
 	HTTPStatus int
 	Code       int
+	Subcode    int
 	Type       string
 	Message    string
 	Details    string
@@ -26,18 +27,20 @@ func (e *APIError) body(traceID string) []byte {
 	if typ == "" {
 		typ = "OAuthException"
 	}
-	b, _ := json.Marshal(map[string]any{
-		"error": map[string]any{
-			"message": e.Message,
-			"type":    typ,
-			"code":    e.Code,
-			"error_data": map[string]any{
-				"messaging_product": "whatsapp",
-				"details":           e.Details,
-			},
-			"fbtrace_id": traceID,
+	obj := map[string]any{
+		"message": e.Message,
+		"type":    typ,
+		"code":    e.Code,
+		"error_data": map[string]any{
+			"messaging_product": "whatsapp",
+			"details":           e.Details,
 		},
-	})
+		"fbtrace_id": traceID,
+	}
+	if e.Subcode != 0 {
+		obj["error_subcode"] = e.Subcode
+	}
+	b, _ := json.Marshal(map[string]any{"error": obj})
 	return b
 }
 

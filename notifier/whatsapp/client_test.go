@@ -20,7 +20,7 @@ func TestClassify(t *testing.T) {
 		status int
 		want   notifier.FailureClass
 	}{
-		{"throughput limit is retried", 130429, 429, notifier.Transient},
+		{"throughput limit lowers the rate", 130429, 429, notifier.Throttled},
 		{"pair rate limit is retried", 131056, 400, notifier.Transient},
 		{"WABA rate limit is retried", 80007, 400, notifier.Transient},
 		{"something went wrong is retried", 131000, 500, notifier.Transient},
@@ -55,8 +55,8 @@ func TestParseErrorReadsMetaShape(t *testing.T) {
 }
 
 func TestParseErrorClassifiesNonMetaBodiesByStatus(t *testing.T) {
-	if se := whatsapp.ParseError(502, []byte("<html>bad gateway</html>")); se.Class != notifier.Transient {
-		t.Errorf("502 html: class %s, want transient", se.Class)
+	if se := whatsapp.ParseError(502, []byte("<html>bad gateway</html>")); se.Class != notifier.Uncertain {
+		t.Errorf("502 html: class %s, want uncertain", se.Class)
 	}
 	if se := whatsapp.ParseError(404, []byte("not found")); se.Class != notifier.Permanent {
 		t.Errorf("404 text: class %s, want permanent", se.Class)
@@ -114,13 +114,13 @@ func TestSendClassifiesStandinRefusals(t *testing.T) {
 		wantCode  int
 	}{
 		{name: "wrong token pauses", token: "bad", phoneID: "555", wantClass: notifier.Paused, wantCode: 190},
-		{name: "wrong phone number id is permanent", token: "tok", phoneID: "666", wantClass: notifier.Permanent, wantCode: 100},
+		{name: "wrong phone number id pauses", token: "tok", phoneID: "666", wantClass: notifier.Paused, wantCode: 100},
 		{name: "unknown template is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Template = "nope" }, wantClass: notifier.Permanent, wantCode: 132001},
 		{name: "unapproved language is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Language = "de" }, wantClass: notifier.Permanent, wantCode: 132001},
 		{name: "wrong parameter count is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[0].Parameters = m.Components[0].Parameters[:1] }, wantClass: notifier.Permanent, wantCode: 132000},
 		{name: "empty text parameter is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[0].Parameters[0].Text = "" }, wantClass: notifier.Permanent, wantCode: 131008},
 		{name: "button without sub_type is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[1].SubType = "" }, wantClass: notifier.Permanent, wantCode: 131008},
-		{name: "throttling is retried", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 130429}, wantClass: notifier.Transient, wantCode: 130429},
+		{name: "throttling lowers the rate", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 130429}, wantClass: notifier.Throttled, wantCode: 130429},
 		{name: "server error is retried", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 131000}, wantClass: notifier.Transient, wantCode: 131000},
 		{name: "undeliverable is permanent", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 131026}, wantClass: notifier.Permanent, wantCode: 131026},
 	}
