@@ -9,6 +9,12 @@ import (
 // notification is skipped, not retried.
 var ErrNoContact = errors.New("no buyer contact on record")
 
+// ErrContactsUnavailable means the contact source itself cannot answer
+// (the peer is down or times out): every lookup would fail alike, so the
+// intake waits and retries the batch instead of setting events aside.
+// Other lookup errors concern one shipment and set only its event aside.
+var ErrContactsUnavailable = errors.New("contact source unavailable")
+
 // FailureClass says what the sender should do about a failed send.
 type FailureClass int
 

@@ -45,6 +45,9 @@ type Config struct {
 		MaxEventAge time.Duration `mapstructure:"max_event_age"`
 		BackoffMin  time.Duration `mapstructure:"backoff_min"`
 		BackoffMax  time.Duration `mapstructure:"backoff_max"`
+		// Set-aside events (config/whatsapp.go).
+		ContactGrace  time.Duration `mapstructure:"contact_grace"`
+		RetryAttempts int           `mapstructure:"retry_attempts"`
 	} `mapstructure:"intake"`
 	Fabric struct {
 		PeerEndpoint      string        `mapstructure:"peer_endpoint"`

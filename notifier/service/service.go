@@ -125,9 +125,11 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 
 	proc := &intake.Processor{
 		Decider: decider, Contacts: s.contacts, Store: s.store,
-		Log:      log.With(slog.String("component", "intake")),
-		Observer: s.metrics,
-		Recorded: func([]notifier.Notification) { s.sender.Wake() },
+		Log:          log.With(slog.String("component", "intake")),
+		Observer:     s.metrics,
+		Recorded:     func([]notifier.Notification) { s.sender.Wake() },
+		ContactGrace: cfg.Intake.ContactGrace, RetryAttempts: cfg.Intake.RetryAttempts,
+		RetryBackoffMin: cfg.Intake.BackoffMin, RetryBackoffMax: 5 * time.Minute,
 	}
 	s.runner = &intake.Runner{
 		Source: s.source, Handler: proc, Checkpointer: s.store,
@@ -353,6 +355,7 @@ func (s *Service) adminHandler() http.Handler {
 	mux.HandleFunc("GET /v1/shipments/{id}/notifications", s.handleShipmentNotifications)
 	mux.HandleFunc("GET /v1/notifications/{id...}", s.handleNotification)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
 	return mux
 }
 
