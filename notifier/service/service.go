@@ -147,6 +147,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		wh := webhook.New(webhook.Config{
 			VerifyToken: cfg.Webhook.VerifyToken, AppSecret: cfg.Webhook.AppSecret,
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
+			PhoneNumberID: cfg.Provider.PhoneNumberID,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)
@@ -154,7 +155,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		if err != nil {
 			return nil, fmt.Errorf("webhook listen %s: %w", cfg.Webhook.Addr, err)
 		}
-		s.webhookSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		s.webhookSrv = webhook.NewServer(mux, webhook.ServerTimeouts{})
 	}
 	s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
 	if err != nil {

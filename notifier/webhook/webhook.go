@@ -50,9 +50,22 @@ type Config struct {
 	AppSecret   string
 	OptOutWords []string
 	OptInWords  []string
-	// MaxBody bounds a webhook body (default 1 MiB).
+	// PhoneNumberID is our business number's ID; changes for another
+	// number (a WABA shared by several apps) are ignored. Empty: no check.
+	PhoneNumberID string
+	// MaxBody bounds a webhook body (default DefaultMaxBody).
 	MaxBody int64
 }
+
+// DefaultMaxBody is the largest webhook body read. Meta documents webhook
+// payloads of up to 3 MB
+// (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/overview);
+// a refused delivery is retried by Meta and refused again, so the limit
+// leaves room above that.
+const DefaultMaxBody = 4 << 20
+
+// WhatsAppObject is the "object" of every WhatsApp Business Account webhook.
+const WhatsAppObject = "whatsapp_business_account"
 
 // Store is the part of the outbox the webhook writes to.
 type Store interface {
@@ -87,7 +100,7 @@ type Handler struct {
 // New returns a webhook handler. obs may be nil.
 func New(cfg Config, store Store, log *slog.Logger, obs Observer) *Handler {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 1 << 20
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.OptOutWords == nil {
 		cfg.OptOutWords = DefaultOptOutWords
@@ -158,9 +171,12 @@ type payload struct {
 		Changes []struct {
 			Field string `json:"field"`
 			Value struct {
-				MessagingProduct string       `json:"messaging_product"`
-				Statuses         []status     `json:"statuses"`
-				Messages         []inboundMsg `json:"messages"`
+				MessagingProduct string `json:"messaging_product"`
+				Metadata         struct {
+					PhoneNumberID string `json:"phone_number_id"`
+				} `json:"metadata"`
+				Statuses []status     `json:"statuses"`
+				Messages []inboundMsg `json:"messages"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
@@ -227,9 +243,24 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid JSON", http.StatusBadRequest)
 		return
 	}
+	if p.Object != WhatsAppObject {
+		// Signed with our secret, but not about WhatsApp (another product
+		// subscribed on the same app): nothing here is ours to apply.
+		h.obs.Request("other_object")
+		h.log.Warn("webhook for another object ignored", slog.String("object", p.Object))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	for _, e := range p.Entry {
 		for _, c := range e.Changes {
 			if c.Field != "" && c.Field != "messages" {
+				continue
+			}
+			if id := c.Value.Metadata.PhoneNumberID; h.cfg.PhoneNumberID != "" && id != h.cfg.PhoneNumberID {
+				// Another business number of the account: its statuses
+				// and its customers' STOPs are not about our messages.
+				h.obs.Request("other_phone_number")
+				h.log.Warn("webhook change for another phone number ID ignored", slog.String("phone_number_id", id))
 				continue
 			}
 			for _, st := range c.Value.Statuses {
