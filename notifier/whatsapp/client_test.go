@@ -63,6 +63,11 @@ func TestParseErrorClassifiesNonMetaBodiesByStatus(t *testing.T) {
 	}
 }
 
+// testTemplates approves message()'s template: two body parameters, a
+// url button at 0 and a quick-reply button at 1.
+var testTemplates = map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2,
+	Buttons: []wastandin.ButtonSpec{{SubType: "url", Index: 0}, {SubType: "quick_reply", Index: 1}}}}
+
 func newStandin(t *testing.T, cfg wastandin.Config) (*wastandin.Server, string) {
 	t.Helper()
 	s := wastandin.New(cfg)
@@ -84,7 +89,7 @@ func message() notifier.Message {
 
 func TestSendDeliversTheDocumentedRequestShape(t *testing.T) {
 	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555",
-		Templates: map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2}}})
+		Templates: testTemplates})
 	c := whatsapp.New(url, "v23.0", "555", func() (string, error) { return "tok", nil })
 	res, err := c.Send(context.Background(), message())
 	if err != nil {
@@ -127,7 +132,7 @@ func TestSendClassifiesStandinRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555",
-				Templates: map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2}}})
+				Templates: testTemplates})
 			if tt.fault != nil {
 				s.AddFault(*tt.fault)
 			}
@@ -152,7 +157,7 @@ func TestSendClassifiesStandinRefusals(t *testing.T) {
 }
 
 func TestSendTimeoutAfterAcceptanceIsUncertain(t *testing.T) {
-	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555"})
+	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555", Templates: testTemplates})
 	s.AddFault(wastandin.Fault{Kind: wastandin.FaultLostAnswer})
 	c := whatsapp.New(url, "v23.0", "555", func() (string, error) { return "tok", nil },
 		whatsapp.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond}))
