@@ -148,6 +148,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 			VerifyToken: cfg.Webhook.VerifyToken, AppSecret: cfg.Webhook.AppSecret,
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
 			PhoneNumberID: cfg.Provider.PhoneNumberID,
+			RetryAfter:    cfg.Sender.BackoffBase, MaxAttempts: cfg.Sender.MaxAttempts,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)

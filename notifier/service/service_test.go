@@ -283,3 +283,41 @@ func readAll(resp *http.Response) string {
 		}
 	}
 }
+
+func TestAFailedStatusWithARetryableCodeIsSentAgain(t *testing.T) {
+	h := start(t, option{
+		standin:  wastandin.Config{AutoStatuses: []string{"sent", "delivered"}},
+		contacts: map[string]notifier.Contact{"SHP-R": {Phone: "+34600000077", Language: "es", Consent: true}},
+	})
+	// WhatsApp accepts the first attempt, then reports it failed with
+	// 131000 (something went wrong): worth another attempt, not a failure.
+	h.standin.AddFault(wastandin.Fault{Kind: wastandin.FaultFailedStatus, Code: 131000})
+	h.emit(t, event(shipment.EventShipped, "SHP-R"))
+	eventually(t, 15*time.Second, "the notification delivered or failed", func() bool {
+		ns := h.notifications(t, "SHP-R")
+		return len(ns) == 1 && (ns[0].Status == notifier.StatusDelivered || ns[0].Status == notifier.StatusFailed)
+	})
+	if n := h.notifications(t, "SHP-R")[0]; n.Status != notifier.StatusDelivered {
+		t.Fatalf("notification %s code %d %q, want delivered after a second attempt", n.Status, n.ErrorCode, n.Reason)
+	}
+	if got := len(h.standin.Accepted()); got != 2 {
+		t.Errorf("%d messages accepted, want 2 (the failed one and its retry)", got)
+	}
+}
+
+func TestAFailedStatusWithAPermanentCodeStaysFailed(t *testing.T) {
+	h := start(t, option{
+		standin:  wastandin.Config{AutoStatuses: []string{"sent", "delivered"}},
+		contacts: map[string]notifier.Contact{"SHP-P": {Phone: "+34600000078", Language: "es", Consent: true}},
+	})
+	h.standin.AddFault(wastandin.Fault{Kind: wastandin.FaultFailedStatus, Code: 131026})
+	h.emit(t, event(shipment.EventShipped, "SHP-P"))
+	eventually(t, 15*time.Second, "the notification failed", func() bool {
+		ns := h.notifications(t, "SHP-P")
+		return len(ns) == 1 && ns[0].Status == notifier.StatusFailed && ns[0].ErrorCode == 131026
+	})
+	time.Sleep(300 * time.Millisecond)
+	if got := len(h.standin.Accepted()); got != 1 {
+		t.Errorf("%d messages accepted, want 1: an undeliverable message is not resent", got)
+	}
+}

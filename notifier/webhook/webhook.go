@@ -25,6 +25,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
+	"github.com/shiptrace/shiptrace/notifier/whatsapp"
 )
 
 // DefaultOptOutWords are the opt-out keywords recognised when none are
@@ -55,6 +56,11 @@ type Config struct {
 	PhoneNumberID string
 	// MaxBody bounds a webhook body (default DefaultMaxBody).
 	MaxBody int64
+	// RetryAfter is how long a message WhatsApp reported failed with a
+	// retryable code waits before it is sent again (30s); MaxAttempts
+	// bounds its attempts as the sender's do (10).
+	RetryAfter  time.Duration
+	MaxAttempts int
 }
 
 // DefaultMaxBody is the largest webhook body read. Meta documents webhook
@@ -71,6 +77,7 @@ const WhatsAppObject = "whatsapp_business_account"
 type Store interface {
 	ApplyStatus(u outbox.StatusUpdate) (before, after notifier.Notification, found bool, err error)
 	ApplyConsent(c outbox.ConsentChange) (applied bool, err error)
+	RequeueFailed(u outbox.StatusUpdate, next time.Time, maxAttempts int) (notifier.Notification, bool, error)
 	LinkWAID(number, waID string) error
 }
 
@@ -101,6 +108,12 @@ type Handler struct {
 func New(cfg Config, store Store, log *slog.Logger, obs Observer) *Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
 	}
 	if cfg.OptOutWords == nil {
 		cfg.OptOutWords = DefaultOptOutWords
@@ -311,6 +324,17 @@ func (h *Handler) applyStatus(st status) error {
 		u.Code = e.Code
 		u.Reason = strings.TrimSpace(e.Title + ": " + e.ErrorData.Details)
 	}
+	if s == notifier.StatusFailed && retryable(u.Code) {
+		n, requeued, err := h.store.RequeueFailed(u, time.Now().Add(h.cfg.RetryAfter), h.cfg.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		if requeued {
+			h.log.Warn("WhatsApp reported a message failed with a retryable code; it will be sent again",
+				slog.String("notification", n.ID), slog.String("shipment", n.ShipmentID), slog.Int("code", u.Code), slog.Int("attempts", n.Attempts))
+			return nil
+		}
+	}
 	before, after, found, err := h.store.ApplyStatus(u)
 	if err != nil {
 		return err
@@ -384,6 +408,17 @@ func (h *Handler) inbound(m inboundMsg) error {
 		h.log.Info("recipient opted back in", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
 	}
 	return nil
+}
+
+// retryable reports whether a failed status's code means the message did
+// not go out for a passing reason (whatsapp.ClassifyError: transient or
+// throttled), so sending it again is right and cannot duplicate it.
+func retryable(code int) bool {
+	switch whatsapp.ClassifyError(code, 0, 0) {
+	case notifier.Transient, notifier.Throttled:
+		return code != 0
+	}
+	return false
 }
 
 // Normalize folds an inbound text for keyword matching: accents removed,
