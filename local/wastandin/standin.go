@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shiptrace/shiptrace/notifier/phone"
 )
 
 // Config sets up a stand-in.
@@ -671,15 +673,8 @@ func jsonOrNil(b []byte) json.RawMessage {
 	return nil
 }
 
-func digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// digits reduces a number to the digits WhatsApp uses for wa_id.
+func digits(s string) string { return phone.Digits(s) }
 
 func newWAMID() string {
 	var b [18]byte
