@@ -6,9 +6,6 @@ package notifier
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/shiptrace/shiptrace/shipment"
@@ -48,6 +45,7 @@ const (
 	EventCancelled         = string(shipment.EventCancelled)
 	EventOverdue           = string(shipment.EventOverdue)
 	EventColdChainBreached = string(shipment.EventColdChainBreached)
+	EventContactDeleted    = string(shipment.EventContactDeleted)
 )
 
 // Contact is a buyer's messaging contact. It is personal data: it never goes
@@ -108,7 +106,10 @@ func (s Status) Terminal() bool {
 	return s != StatusQueued && s != StatusSending && s != StatusUncertain
 }
 
-// Notification is one message owed to one recipient for one event.
+// Notification is one message owed to one recipient for one event. Phone,
+// the rendered Message and WAMID (Meta's message ID embeds the number) are
+// personal data; PhoneRef, the keyed reference of Phone (RefKey.PhoneRef),
+// stays when they are erased (ErasedAt), so caps and opt-outs still match.
 type Notification struct {
 	ID         string    `json:"id"`
 	TxID       string    `json:"txId"`
@@ -118,6 +119,7 @@ type Notification struct {
 	ShipmentID string    `json:"shipmentId"`
 	EventTime  time.Time `json:"eventTime"`
 	Phone      string    `json:"phone,omitempty"`
+	PhoneRef   string    `json:"phoneRef,omitempty"`
 	Message    Message   `json:"message"`
 	Status     Status    `json:"status"`
 	Reason     string    `json:"reason,omitempty"`
@@ -128,6 +130,19 @@ type Notification struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	SentAt     time.Time `json:"sentAt,omitempty"`
+	ErasedAt   time.Time `json:"erasedAt,omitzero"`
+}
+
+// WithoutContact returns n stripped of everything that came from the
+// recipient's contact: the number, the rendered parameters (the buyer's
+// name is one) and the language. Status, reason, IDs, PhoneRef and the
+// template name stay, so the listing still says what happened.
+func (n Notification) WithoutContact() Notification {
+	n.Phone = ""
+	n.Message.To = ""
+	n.Message.Language = ""
+	n.Message.Components = nil
+	return n
 }
 
 // NotificationID is the notification's key: (transaction, event type,
@@ -179,23 +194,4 @@ type SendResult struct {
 // Provider delivers a rendered message to one phone number.
 type Provider interface {
 	Send(ctx context.Context, msg Message) (SendResult, error)
-}
-
-// PhoneRef is a stable, non-reversible reference to a phone number, safe for
-// logs and store keys where the number itself is not needed.
-func PhoneRef(phone string) string {
-	sum := sha256.Sum256([]byte(NormalizePhone(phone)))
-	return hex.EncodeToString(sum[:8])
-}
-
-// NormalizePhone reduces an E.164 number to its digits, the form WhatsApp
-// uses for wa_id, so "+49 151 234" and "49151234" compare equal.
-func NormalizePhone(phone string) string {
-	var b strings.Builder
-	for _, r := range phone {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

@@ -50,6 +50,10 @@ func (n *Network) serviceDir() string      { return filepath.Join(n.Layout.Home,
 func (n *Network) useStandin() bool        { return os.Getenv(EnvWhatsAppToken) == "" }
 func (n *Network) binPath(b string) string { return filepath.Join(n.helperBinDir(), b) }
 
+// NotifierHealthURL serves the notifier's /healthz, /readyz and /metrics;
+// NotifierURL is its admin API, which needs NotifierAdminToken.
+func (n *Network) NotifierHealthURL() string { return "http://" + n.addr(12) }
+
 // service is one process of the quick start.
 type service struct {
 	name    string
@@ -100,15 +104,20 @@ func (n *Network) services() ([]service, error) {
 			return nil, fmt.Errorf("%s is set: also set %s, %s and %s", EnvWhatsAppToken, EnvWhatsAppPhoneID, EnvWhatsAppSecret, EnvWhatsAppVerify)
 		}
 	}
+	refKeyFile, adminTokenFile, err := n.notifierSecrets()
+	if err != nil {
+		return nil, err
+	}
 	notifier := service{name: "notifier", pkg: "./notifier/cmd/shiptrace-notifier", bin: "shiptrace-notifier",
 		args: []string{"--fabric.connection_profile", profile, "--contacts.source", "fabric",
 			"--provider.kind", "whatsapp", "--provider.base_url", baseURL, "--provider.phone_number_id", phoneID,
-			"--store.path", filepath.Join(n.serviceDir(), "notifier", "notifier.db"),
-			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11),
+			"--store.path", filepath.Join(n.notifierDir(), "notifier.db"), "--store.phone_ref_key_file", refKeyFile,
+			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11), "--admin.token_file", adminTokenFile,
+			"--health.addr", n.addr(12),
 			"--tracking_url", n.GatewayURL() + "/v1/shipments/%s"},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify},
-		health: n.NotifierURL() + "/healthz"}
+		health: n.NotifierHealthURL() + "/healthz"}
 	if opsPhone != "" { // no operations number: no breach alerts to the exporter
 		notifier.env = append(notifier.env, "SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone)
 	}

@@ -3,6 +3,7 @@ package localnet
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -20,7 +21,8 @@ func (n *Network) PrintWelcome(w io.Writer) error {
 	fmt.Fprintf(w, `
 shiptrace is up.
   REST gateway      %[1]s/v1   (OpenAPI: %[1]s/v1/openapi.json, metrics: %[1]s/metrics)
-  notifier          %[2]s/v1/status   (webhook for Meta: %[3]s)
+  notifier          %[2]s/v1/status   (admin API: -H "Authorization: Bearer $(cat %[9]s)";
+                    health and metrics: %[10]s/healthz, /metrics; webhook for Meta: %[3]s)
   %[4]s
   logs              %[5]s/<process>.log
   status            scripts/shipnet status        stop: scripts/shipnet stop        wipe: scripts/down
@@ -31,7 +33,8 @@ API keys of the local members (header X-API-Key):
   export RETAILER_KEY=%[8]s
 
 Walk-through (or run scripts/demo, which does all of it):
-`, n.GatewayURL(), n.NotifierURL(), n.WebhookURL(), wa, n.Layout.LogDir(), keys["exporter"], keys["carrier"], keys["retailer"])
+`, n.GatewayURL(), n.NotifierURL(), n.WebhookURL(), wa, n.Layout.LogDir(), keys["exporter"], keys["carrier"], keys["retailer"],
+		filepath.Join(n.notifierDir(), notifierTokenFile), n.NotifierHealthURL())
 	fmt.Fprintln(w, Walkthrough(n.GatewayURL(), n.StandinURL()))
 	return nil
 }

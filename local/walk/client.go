@@ -29,11 +29,13 @@ var Members = map[string]string{"exporter": "ExporterMSP", "carrier": "CarrierMS
 // System is where the running system's services listen, as `shipnet up`
 // recorded them in its data directory.
 type System struct {
-	Home        string
-	GatewayURL  string
-	NotifierURL string
-	StandinURL  string
-	Keys        map[string]string // exporter, carrier, retailer -> API key
+	Home              string
+	GatewayURL        string
+	NotifierURL       string // the notifier's admin API, which needs NotifierToken
+	NotifierHealthURL string // its /healthz, /readyz and /metrics
+	NotifierToken     string
+	StandinURL        string
+	Keys              map[string]string // exporter, carrier, retailer -> API key
 }
 
 // Open reads the data directory of a system brought up by `shipnet up`.
@@ -64,8 +66,12 @@ func FromLocal(n *localnet.Network) (*System, error) {
 			return nil, fmt.Errorf("no API key for %s in %s", m, n.Layout.Home)
 		}
 	}
+	token, err := n.NotifierAdminToken()
+	if err != nil {
+		return nil, err
+	}
 	return &System{Home: n.Layout.Home, GatewayURL: n.GatewayURL(), NotifierURL: n.NotifierURL(),
-		StandinURL: n.StandinURL(), Keys: keys}, nil
+		NotifierHealthURL: n.NotifierHealthURL(), NotifierToken: token, StandinURL: n.StandinURL(), Keys: keys}, nil
 }
 
 // Client calls the gateway as one of the members.

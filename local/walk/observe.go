@@ -73,7 +73,8 @@ func About(msgs []Message, id string) []Message {
 	return out
 }
 
-// Notification is one entry of the notifier's admin listing.
+// Notification is one entry of the notifier's admin listing: no number,
+// name or WhatsApp message ID, only the keyed PhoneRef.
 type Notification struct {
 	ID         string    `json:"id"`
 	TxID       string    `json:"txId"`
@@ -82,10 +83,10 @@ type Notification struct {
 	ShipmentID string    `json:"shipmentId"`
 	Status     string    `json:"status"`
 	Reason     string    `json:"reason"`
-	WAMID      string    `json:"wamid"`
 	Attempts   int       `json:"attempts"`
-	Phone      string    `json:"phone"`
+	PhoneRef   string    `json:"phoneRef"`
 	CreatedAt  time.Time `json:"createdAt"`
+	ErasedAt   time.Time `json:"erasedAt"`
 	Message    struct {
 		Template string `json:"template"`
 		Language string `json:"language"`
@@ -93,14 +94,20 @@ type Notification struct {
 }
 
 // Notifications lists what the notifier recorded for a shipment.
-func Notifications(ctx context.Context, notifierURL, id string) ([]Notification, error) {
+func (s *System) Notifications(ctx context.Context, id string) ([]Notification, error) {
 	var body struct {
 		Notifications []Notification `json:"notifications"`
 	}
-	if err := GetJSON(ctx, notifierURL+"/v1/shipments/"+id+"/notifications", &body); err != nil {
+	if err := s.NotifierJSON(ctx, "/v1/shipments/"+id+"/notifications", &body); err != nil {
 		return nil, err
 	}
 	return body.Notifications, nil
+}
+
+// NotifierJSON decodes the answer of a GET on the notifier's admin API
+// (e.g. /v1/status), sent with its token.
+func (s *System) NotifierJSON(ctx context.Context, path string, v any) error {
+	return getJSON(ctx, s.NotifierURL+path, "Bearer "+s.NotifierToken, v)
 }
 
 // Expected is a message the notifier must send exactly once.
@@ -267,10 +274,15 @@ func Format(msgs []Message) string {
 }
 
 // GetJSON decodes the JSON answer of a GET that must be 200.
-func GetJSON(ctx context.Context, url string, v any) error {
+func GetJSON(ctx context.Context, url string, v any) error { return getJSON(ctx, url, "", v) }
+
+func getJSON(ctx context.Context, url, authorization string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
@@ -32,7 +33,12 @@ type Config struct {
 	ExporterMSP string `mapstructure:"exporter_msp"`
 	TrackingURL string `mapstructure:"tracking_url"`
 	Store       struct {
-		Path string `mapstructure:"path"`
+		Path            string        `mapstructure:"path"`
+		PhoneRefKey     string        `mapstructure:"phone_ref_key"`
+		PhoneRefKeyFile string        `mapstructure:"phone_ref_key_file"`
+		Retention       time.Duration `mapstructure:"retention"`
+		PurgeInterval   time.Duration `mapstructure:"purge_interval"`
+		CompactInterval time.Duration `mapstructure:"compact_interval"`
 	} `mapstructure:"store"`
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -103,8 +109,13 @@ type Config struct {
 		OptInWords      []string `mapstructure:"opt_in_words"`
 	} `mapstructure:"webhook"`
 	Admin struct {
-		Addr string `mapstructure:"addr"`
+		Addr      string `mapstructure:"addr"`
+		Token     string `mapstructure:"token"`
+		TokenFile string `mapstructure:"token_file"`
 	} `mapstructure:"admin"`
+	Health struct {
+		Addr string `mapstructure:"addr"`
+	} `mapstructure:"health"`
 	Rules     []decide.Rule            `mapstructure:"rules"`
 	Templates map[string]template.Spec `mapstructure:"templates"`
 }
@@ -124,6 +135,11 @@ var Keys = []Key{
 	{"exporter_msp", "ExporterMSP", "MSP ID of the exporter org this notifier speaks for; other exporters' events are ignored", false},
 	{"tracking_url", "", "fmt pattern with one %s for the shipment ID, available to templates as {{.TrackingURL}}", false},
 	{"store.path", "notifier.db", "bbolt file holding checkpoint, outbox, opt-outs and caps", false},
+	{"store.phone_ref_key", "", "secret key (at least 32 bytes) of the HMAC-SHA256 references under which numbers are filed for opt-outs and caps; required, never change it (the store refuses another key)", true},
+	{"store.phone_ref_key_file", "", "file holding store.phone_ref_key", false},
+	{"store.retention", 90 * 24 * time.Hour, "how long a settled notification (with the number and message it was sent with) is kept after its last change; at least 24h", false},
+	{"store.purge_interval", time.Hour, "how often notifications older than store.retention are deleted", false},
+	{"store.compact_interval", 10 * time.Second, "least time between two rewrites of the store file after an erasure or purge (a rewrite is what removes deleted data from the file)", false},
 	{"log.level", "info", "debug, info, warn or error", false},
 	{"log.format", "json", "json or text", false},
 	{"intake.source", "fabric", "where events come from: fabric (peer's gateway) or file (JSON lines, followed as it grows)", false},
@@ -173,7 +189,10 @@ var Keys = []Key{
 	{"webhook.app_secret_file", "", "file holding webhook.app_secret", false},
 	{"webhook.opt_out_words", []string{}, "inbound texts that opt a number out (default: STOP and equivalents in es, pt, de, fr, it, nl)", false},
 	{"webhook.opt_in_words", []string{}, "inbound texts that undo an opt-out (default: START, UNSTOP, ...)", false},
-	{"admin.addr", "127.0.0.1:9464", "listen address of /healthz, /readyz, /metrics and the notifications listing", false},
+	{"admin.addr", "127.0.0.1:9464", "listen address of the admin API (notification listings, /v1/status), which answers only with admin.token (empty: no admin API)", false},
+	{"admin.token", "", "bearer token the admin API requires (at least 16 characters); required with admin.addr", true},
+	{"admin.token_file", "", "file holding admin.token", false},
+	{"health.addr", "127.0.0.1:9465", "listen address of /healthz, /readyz and /metrics, unauthenticated (they hold no personal data)", false},
 }
 
 // Load builds the configuration from defaults, the YAML file named by
@@ -251,6 +270,8 @@ func (c *Config) loadSecrets() error {
 	}
 	read("webhook.verify_token_file", c.Webhook.VerifyTokenFile, &c.Webhook.VerifyToken)
 	read("webhook.app_secret_file", c.Webhook.AppSecretFile, &c.Webhook.AppSecret)
+	read("store.phone_ref_key_file", c.Store.PhoneRefKeyFile, &c.Store.PhoneRefKey)
+	read("admin.token_file", c.Admin.TokenFile, &c.Admin.Token)
 	if c.Provider.TokenFile != "" {
 		// Checked here so a missing file fails at start; it is re-read per send.
 		if _, err := os.Stat(c.Provider.TokenFile); err != nil {
@@ -275,6 +296,22 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "is required")
+	}
+	switch {
+	case c.Store.PhoneRefKey == "":
+		bad("store.phone_ref_key", "is required: the secret key of the references numbers are filed under; "+
+			"generate one with `openssl rand -hex 32`, keep it secret and keep it (a store refuses another key)")
+	case len(c.Store.PhoneRefKey) < notifier.MinRefKeyLen:
+		bad("store.phone_ref_key", "must have at least %d bytes (`openssl rand -hex 32`), not %d", notifier.MinRefKeyLen, len(c.Store.PhoneRefKey))
+	}
+	if c.Store.Retention < 24*time.Hour {
+		bad("store.retention", "must be at least 24h (daily caps count per day), not %s", c.Store.Retention)
+	}
+	if c.Store.PurgeInterval <= 0 {
+		bad("store.purge_interval", "must be positive")
+	}
+	if c.Store.CompactInterval <= 0 {
+		bad("store.compact_interval", "must be positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -382,8 +419,22 @@ func (c Config) Validate() error {
 			bad("webhook.verify_token", "is required when the webhook is enabled")
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
-		bad("admin.addr", "%v", err)
+	if c.Admin.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
+			bad("admin.addr", "%v", err)
+		}
+		switch {
+		case c.Admin.Token == "":
+			bad("admin.token", "is required when the admin API is enabled (admin.addr): its listings are personal data; "+
+				"generate one with `openssl rand -hex 32`")
+		case len(c.Admin.Token) < 16:
+			bad("admin.token", "must have at least 16 characters")
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.Health.Addr); err != nil {
+		bad("health.addr", "%v", err)
+	} else if port != "0" && (c.Health.Addr == c.Admin.Addr || c.Health.Addr == c.Webhook.Addr) {
+		bad("health.addr", "must differ from admin.addr and webhook.addr: health checks must not reach the admin API")
 	}
 	if r, err := template.New(c.Templates); err != nil {
 		errs = append(errs, fmt.Errorf("templates: %w", err))
@@ -417,5 +468,7 @@ func (c Config) Redacted() Config {
 	c.Webhook.AppSecret = mask(c.Webhook.AppSecret)
 	c.Webhook.VerifyToken = mask(c.Webhook.VerifyToken)
 	c.Ops.Phone = mask(c.Ops.Phone)
+	c.Store.PhoneRefKey = mask(c.Store.PhoneRefKey)
+	c.Admin.Token = mask(c.Admin.Token)
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shiptrace/shiptrace/notifier/config"
 )
@@ -29,7 +30,8 @@ func baseArgs(t *testing.T) []string {
 	os.WriteFile(ev, nil, 0o600)
 	os.WriteFile(ct, []byte("{}"), 0o600)
 	return []string{"--intake.source=file", "--intake.file=" + ev, "--contacts.source=file", "--contacts.file=" + ct,
-		"--webhook.app_secret=s", "--webhook.verify_token=v"}
+		"--webhook.app_secret=s", "--webhook.verify_token=v",
+		"--store.phone_ref_key=test-phone-reference-key-0123456", "--admin.token=test-admin-token-0123"}
 }
 
 func TestPrecedenceFileEnvFlag(t *testing.T) {
@@ -81,5 +83,83 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	r := c.Redacted()
 	if r.Provider.Token == "tok123" || r.Webhook.AppSecret == "s" || r.Ops.Phone == "+4915112345678" {
 		t.Errorf("redacted config leaks secrets: %+v", r)
+	}
+}
+
+func TestStartRefusesAMissingOrShortPhoneReferenceKey(t *testing.T) {
+	for _, tt := range []struct{ arg, want string }{
+		{"--store.phone_ref_key=", "store.phone_ref_key (SHIPTRACE_NOTIFIER_STORE_PHONE_REF_KEY): is required"},
+		{"--store.phone_ref_key=0123456789", "at least 32"},
+	} {
+		_, err := config.Load(append(baseArgs(t), tt.arg))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one saying %q", tt.arg, err, tt.want)
+		}
+	}
+}
+
+func TestPhoneReferenceKeyComesFromItsFileAndIsRedacted(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(key, []byte("k0123456789abcdef0123456789abcdef\n"), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--store.phone_ref_key=", "--store.phone_ref_key_file="+key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.PhoneRefKey != "k0123456789abcdef0123456789abcdef" {
+		t.Errorf("key from file: %q", c.Store.PhoneRefKey)
+	}
+	if c.Redacted().Store.PhoneRefKey == c.Store.PhoneRefKey {
+		t.Error("redacted configuration shows the phone reference key")
+	}
+}
+
+func TestRetentionDefaultsTo90DaysAndHasAFloor(t *testing.T) {
+	c, err := config.Load(baseArgs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Retention != 90*24*time.Hour {
+		t.Errorf("default retention %s, want 90 days", c.Store.Retention)
+	}
+	if _, err := config.Load(append(baseArgs(t), "--store.retention=1h")); err == nil || !strings.Contains(err.Error(), "store.retention") {
+		t.Errorf("a 1h retention (shorter than a cap's day): %v", err)
+	}
+}
+
+func TestAdminAPINeedsItsTokenAndHealthItsOwnPort(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin.token="}, "admin.token (SHIPTRACE_NOTIFIER_ADMIN_TOKEN): is required"},
+		{[]string{"--admin.token=short"}, "at least 16"},
+		{[]string{"--admin.addr=127.0.0.1:9464", "--health.addr=127.0.0.1:9464"}, "health.addr"},
+	} {
+		_, err := config.Load(append(baseArgs(t), tt.args...))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want one saying %q", tt.args, err, tt.want)
+		}
+	}
+	c, err := config.Load(append(baseArgs(t), "--admin.addr=", "--admin.token="))
+	if err != nil {
+		t.Errorf("admin API disabled, no token: %v", err)
+	}
+	if c.Health.Addr != "127.0.0.1:9465" {
+		t.Errorf("health.addr defaults to %q", c.Health.Addr)
+	}
+}
+
+func TestAdminTokenComesFromItsFileAndIsRedacted(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(token, []byte("admin-token-0123456789\n"), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--admin.token=", "--admin.token_file="+token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Token != "admin-token-0123456789" {
+		t.Errorf("token from file: %q", c.Admin.Token)
+	}
+	if c.Redacted().Admin.Token == c.Admin.Token {
+		t.Error("redacted configuration shows the admin token")
 	}
 }

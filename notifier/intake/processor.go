@@ -71,8 +71,13 @@ type decoded struct {
 	chain  notifier.ChainEvent
 	event  notifier.Event
 	rules  []decide.Rule
-	result string // recorded, ignored, malformed, parked
+	result string // recorded, ignored, malformed, parked, erased
 }
+
+// resultErased is the result of a contact.deleted event: it erases the
+// buyer's data of the shipment (outbox.EraseContact) in ledger order, in
+// the transaction that records the checkpoint past it.
+const resultErased = "erased"
 
 func (p *Processor) decode(ce notifier.ChainEvent) decoded {
 	d := decoded{chain: ce}
@@ -85,6 +90,10 @@ func (p *Processor) decode(ce notifier.ChainEvent) decoded {
 	}
 	if d.event.Type == "" {
 		d.event.Type = shipment.EventType(ce.Name)
+	}
+	if d.event.Type == shipment.EventContactDeleted {
+		d.result = resultErased
+		return d
 	}
 	d.rules = p.Decider.Relevant(d.event)
 	if len(d.rules) == 0 {
@@ -143,6 +152,9 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	var parked []outbox.Parked
 	for _, ce := range events {
 		d := p.decode(ce)
+		if d.result == resultErased {
+			plans = append(plans, outbox.EraseContact(d.event.ShipmentID))
+		}
 		if d.result != "" {
 			results = append(results, [2]string{string(d.event.Type), d.result})
 			continue

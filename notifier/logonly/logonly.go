@@ -1,6 +1,6 @@
 // Package logonly is a provider that sends nothing: it logs what would have
-// been sent (template, language, recipient reference — never the number) so
-// the notifier can run locally without WhatsApp credentials.
+// been sent (template, language, notification — never the number) so the
+// notifier can run locally without WhatsApp credentials.
 package logonly
 
 import (
@@ -29,7 +29,6 @@ func (p *Provider) Send(ctx context.Context, msg notifier.Message) (notifier.Sen
 	p.log.InfoContext(ctx, "message not sent: log-only provider",
 		slog.String("template", msg.Template),
 		slog.String("language", msg.Language),
-		slog.String("recipient_ref", notifier.PhoneRef(msg.To)),
 		slog.String("notification", msg.CallbackData),
 		slog.String("message_id", id))
 	return notifier.SendResult{MessageID: id}, nil

@@ -24,6 +24,7 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	webhook       *prometheus.CounterVec
 	optOuts       prometheus.Counter
+	purged        prometheus.Counter
 	paused        prometheus.Gauge
 	connected     prometheus.Gauge
 	checkpoint    prometheus.Gauge
@@ -58,6 +59,9 @@ func New() *Metrics {
 		optOuts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shiptrace_notifier_opt_outs_total", Help: "Opt-outs received by webhook.",
 		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shiptrace_notifier_purged_total", Help: "Notifications deleted because they outlived store.retention.",
+		}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shiptrace_notifier_sending_paused", Help: "1 while sending is paused by a token or permission error.",
 		}),
@@ -68,7 +72,7 @@ func New() *Metrics {
 			Name: "shiptrace_notifier_checkpoint_block", Help: "Block of the last fully recorded event.",
 		}),
 	}
-	m.reg.MustRegister(m.notifications, m.attempts, m.latency, m.events, m.webhook, m.optOuts, m.paused, m.connected, m.checkpoint,
+	m.reg.MustRegister(m.notifications, m.attempts, m.latency, m.events, m.webhook, m.optOuts, m.purged, m.paused, m.connected, m.checkpoint,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.wa = newWAMetrics(m.reg)
 	return m
@@ -98,10 +102,12 @@ func (m *Metrics) Outcome(n notifier.Notification, outcome string, latency time.
 	m.attempts.WithLabelValues(n.Message.Template, outcome).Inc()
 	switch outcome {
 	case "sent":
-		m.notifications.WithLabelValues(n.Message.Template, "sent").Inc()
+		// Latency first: a scrape that sees the message counted as sent
+		// also sees its latency.
 		if latency > 0 {
 			m.latency.WithLabelValues(n.Message.Template).Observe(latency.Seconds())
 		}
+		m.notifications.WithLabelValues(n.Message.Template, "sent").Inc()
 	case "failed", "skipped":
 		m.notifications.WithLabelValues(n.Message.Template, outcome).Inc()
 	}
@@ -135,3 +141,6 @@ func (m *Metrics) StatusChanged(before, after notifier.Notification) {
 
 // OptOut implements webhook.Observer.
 func (m *Metrics) OptOut() { m.optOuts.Inc() }
+
+// Purged counts notifications deleted at the end of their retention.
+func (m *Metrics) Purged(n int) { m.purged.Add(float64(n)) }

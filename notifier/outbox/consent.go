@@ -17,9 +17,10 @@ import (
 // which may differ from the number the exporter recorded (see package
 // phone), so changes are stored per sender reference and looked up through
 // every form of a number plus the wa_ids WhatsApp reported for it. Only
-// references (notifier.PhoneRef) are stored, never the digits.
+// keyed references (the store's notifier.RefKey) are stored, never the
+// digits.
 var (
-	bConsent     = []byte("consent")      // ref → consentRecord: the latest change from that WhatsApp ID
+	bConsent     = []byte("consent")      // ref(wa_id) → consentRecord: the latest change from that WhatsApp ID
 	bConsentMsgs = []byte("consent_msgs") // message ID → unix seconds seen: inbound messages already applied
 	bWALinks     = []byte("wa_links")     // ref(number) "/" ref(wa_id) → nil: wa_ids WhatsApp reported for a number
 )
@@ -59,23 +60,24 @@ func (r consentRecord) supersededBy(c ConsentChange) bool {
 // its message ID was not seen before and it is newer than what is stored
 // for that WhatsApp ID; applied says whether it changed anything.
 func (s *Store) ApplyConsent(c ConsentChange) (applied bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		applied = false
 		msgs := tx.Bucket(bConsentMsgs)
 		if c.MessageID != "" {
-			if msgs.Get([]byte(c.MessageID)) != nil {
+			seen := []byte(c.MessageID)
+			if msgs.Get(seen) != nil {
 				return nil
 			}
 			var ts [8]byte
 			binary.BigEndian.PutUint64(ts[:], uint64(max(s.now().Unix(), 0)))
-			if err := msgs.Put([]byte(c.MessageID), ts[:]); err != nil {
+			if err := msgs.Put(seen, ts[:]); err != nil {
 				return err
 			}
 			if err := pruneSeen(msgs, s.now()); err != nil {
 				return err
 			}
 		}
-		key := []byte(notifier.PhoneRef(c.From))
+		key := []byte(s.refs.PhoneRef(c.From))
 		b := tx.Bucket(bConsent)
 		if v := b.Get(key); v != nil {
 			var r consentRecord
@@ -127,8 +129,8 @@ func (s *Store) LinkWAID(number, waID string) error {
 	if phone.Digits(number) == phone.Digits(waID) || waID == "" || number == "" {
 		return nil
 	}
-	key := []byte(notifier.PhoneRef(number) + "/" + notifier.PhoneRef(waID))
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	key := []byte(s.refs.PhoneRef(number) + "/" + s.refs.PhoneRef(waID))
+	err := s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bWALinks)
 		if b.Get(key) != nil {
 			return nil
@@ -143,12 +145,15 @@ func (s *Store) LinkWAID(number, waID string) error {
 
 // optedOut reports whether the latest consent change from any WhatsApp ID
 // of number is an opt-out. The IDs are the number's own forms
-// (phone.Variants) and the wa_ids WhatsApp reported for any of them.
-func optedOut(tx *bolt.Tx, number string) bool {
+// (phone.Variants) and the wa_ids WhatsApp reported for any of them, all
+// under keyed references; opt-outs an older store kept under unkeyed ones
+// (refs.go) count too.
+func optedOut(tx *bolt.Tx, k notifier.RefKey, number string) bool {
 	refs := map[string]bool{}
 	links := tx.Bucket(bWALinks)
-	for _, v := range phone.Variants(number) {
-		ref := notifier.PhoneRef(v)
+	variants := phone.Variants(number)
+	for _, v := range variants {
+		ref := k.PhoneRef(v)
 		refs[ref] = true
 		if links == nil {
 			continue
@@ -165,25 +170,32 @@ func optedOut(tx *bolt.Tx, number string) bool {
 			latest = &r
 		}
 	}
-	consent, legacy := tx.Bucket(bConsent), tx.Bucket(bOptOuts)
-	for ref := range refs {
-		if consent != nil {
-			if v := consent.Get([]byte(ref)); v != nil {
-				var r consentRecord
-				if json.Unmarshal(v, &r) == nil {
-					consider(r)
-				}
-			}
+	// Opt-outs recorded before consent records existed count as opt-outs
+	// at their time: keyed ones, and unkeyed ones an older store kept for
+	// numbers it could not re-file (refs.go).
+	legacy := func(b *bolt.Bucket, ref string) {
+		if b == nil {
+			return
 		}
-		// Opt-outs recorded before consent records existed.
-		if legacy != nil {
-			if v := legacy.Get([]byte(ref)); v != nil {
-				var r consentRecord
-				_ = json.Unmarshal(v, &r)
-				r.OptOut = true
+		if v := b.Get([]byte(ref)); v != nil {
+			var r consentRecord
+			_ = json.Unmarshal(v, &r)
+			r.OptOut = true
+			consider(r)
+		}
+	}
+	consent := tx.Bucket(bConsent)
+	for ref := range refs {
+		if v := consent.Get([]byte(ref)); v != nil {
+			var r consentRecord
+			if json.Unmarshal(v, &r) == nil {
 				consider(r)
 			}
 		}
+		legacy(tx.Bucket(bOptOuts), ref)
+	}
+	for _, v := range variants {
+		legacy(tx.Bucket(bUnkeyedOptOuts), unkeyedRef(v))
 	}
 	return latest != nil && latest.OptOut
 }

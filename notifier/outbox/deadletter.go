@@ -39,7 +39,7 @@ type Parked struct {
 // after a crash between parking and recording the checkpoint) keeps the
 // existing record and its attempt count.
 func (s *Store) Park(p Parked) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bParked)
 		if b.Get([]byte(p.Event.TxID)) != nil {
 			return nil
@@ -70,7 +70,7 @@ func (s *Store) DeadLetters() ([]Parked, error) {
 
 func (s *Store) parked(keep func(Parked) bool) ([]Parked, error) {
 	var out []Parked
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bParked).ForEach(func(_, v []byte) error {
 			var p Parked
 			if err := json.Unmarshal(v, &p); err != nil {
@@ -96,7 +96,7 @@ func (s *Store) parked(keep func(Parked) bool) ([]Parked, error) {
 
 // UpdateParked stores a retried event's new state.
 func (s *Store) UpdateParked(p Parked) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return putParked(tx.Bucket(bParked), p) })
+	err := s.update(func(tx *bolt.Tx) error { return putParked(tx.Bucket(bParked), p) })
 	if err != nil {
 		return fmt.Errorf("update parked event %s: %w", p.Event.TxID, err)
 	}
@@ -105,7 +105,7 @@ func (s *Store) UpdateParked(p Parked) error {
 
 // ResolveParked forgets an event whose notifications are now recorded.
 func (s *Store) ResolveParked(txID string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bParked).Delete([]byte(txID)) })
+	err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bParked).Delete([]byte(txID)) })
 	if err != nil {
 		return fmt.Errorf("resolve parked event %s: %w", txID, err)
 	}

@@ -3,6 +3,12 @@
 // opt-outs and daily per-recipient counts. Recording an event's
 // notifications and advancing the checkpoint happen in one bbolt
 // transaction, so after a crash either both are on disk or neither is.
+//
+// The file holds personal data only while it serves a message: phone
+// numbers are stored under keyed references (refs.go), skipped
+// notifications keep nothing personal and an erased contact leaves nothing
+// behind (personal.go), old notifications go (retention.go), and the file
+// is rewritten after deletions so freed pages keep no copies (compact.go).
 package outbox
 
 import (
@@ -12,6 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,8 +44,16 @@ var ErrNotFound = errors.New("notification not found")
 
 // Store is the bbolt-backed outbox.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	path string
+	refs notifier.RefKey
+	now  func() time.Time
+
+	// mu guards db: every read and write holds it shared; Compact holds it
+	// alone while it swaps the file.
+	mu sync.RWMutex
+	db *bolt.DB
+	// compact is signalled when deletions left freed pages with old data.
+	compact chan struct{}
 }
 
 // Option configures a Store.
@@ -46,23 +62,48 @@ type Option func(*Store)
 // WithClock replaces time.Now, for tests of time-dependent rules.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithRefKey sets the key of phone references (notifier.RefKey). Without
+// it Open makes a random key, good for this process only: the store records
+// the key's fingerprint, so reopening the file under another key fails.
+func WithRefKey(k notifier.RefKey) Option { return func(s *Store) { s.refs = k } }
+
 // Open opens (creating if needed) the store at path. bbolt holds an
 // exclusive lock on the file, so a second notifier on the same file fails
 // here after timeout instead of corrupting state.
 func Open(path string, opts ...Option) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open outbox %s: %w", path, err)
-	}
-	s := &Store{db: db, now: time.Now}
+	s := &Store{path: path, now: time.Now, compact: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
+	if s.refs.IsZero() {
+		k, err := randomRefKey()
+		if err != nil {
+			return nil, err
+		}
+		s.refs = k
+	}
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	// A rewrite interrupted by a crash leaves its half-written copy; it
+	// is ours to remove now that we hold the file's lock.
+	if err := os.Remove(compactPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.Close()
+		return nil, fmt.Errorf("remove unfinished rewrite of outbox %s: %w", path, err)
+	}
+	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append([][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps}, extraBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := s.adoptRefKey(tx); err != nil {
+			return err
+		}
+		if tx.Bucket(bMeta).Get(kCompact) != nil {
+			s.wantCompaction() // deleted data still in freed pages: the last run stopped first
 		}
 		return nil
 	})
@@ -73,12 +114,59 @@ func Open(path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+func openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open outbox %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// ErrClosed is returned after Close, or after a failed rewrite of the file.
+var ErrClosed = errors.New("outbox is closed")
+
+// use runs fn on the open file, sharing it with other calls; Compact
+// waits for them before it swaps the file.
+func (s *Store) use(fn func(*bolt.DB) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return fn(s.db)
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return s.use(func(db *bolt.DB) error { return db.View(fn) })
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return s.use(func(db *bolt.DB) error { return db.Update(fn) })
+}
+
+func (s *Store) batch(fn func(*bolt.Tx) error) error {
+	return s.use(func(db *bolt.DB) error { return db.Batch(fn) })
+}
+
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// PhoneRef is the keyed reference the store files phone under, for logs
+// that must tell recipients apart without naming them.
+func (s *Store) PhoneRef(phone string) string { return s.refs.PhoneRef(phone) }
 
 // Ping checks the store can still read, for readiness.
 func (s *Store) Ping() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			return errors.New("outbox not initialised")
 		}
@@ -89,7 +177,7 @@ func (s *Store) Ping() error {
 // Checkpoint returns the position of the last fully recorded event.
 func (s *Store) Checkpoint() (notifier.Checkpoint, error) {
 	var cp notifier.Checkpoint
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bMeta).Get(kCheckpoint)
 		if v == nil {
 			return nil
@@ -109,21 +197,35 @@ type View interface {
 	SentOnDay(phone string, day time.Time) int
 }
 
-type txView struct{ tx *bolt.Tx }
+// txView is the View of one transaction. Plans that write (EraseContact)
+// reach the transaction through it and leave their error in err.
+type txView struct {
+	tx   *bolt.Tx
+	refs notifier.RefKey
+	now  time.Time
+	err  error
+	// erased is set when the transaction deleted personal data, which
+	// lingers in freed pages until the file is rewritten.
+	erased bool
+}
 
-func (v txView) OptedOut(phone string) bool { return optedOut(v.tx, phone) }
+func (v *txView) OptedOut(phone string) bool {
+	return optedOut(v.tx, v.refs, phone)
+}
 
-func (v txView) SentOnDay(phone string, day time.Time) int {
-	b := v.tx.Bucket(bCaps).Get(capKey(phone, day))
+func (v *txView) SentOnDay(phone string, day time.Time) int {
+	b := v.tx.Bucket(bCaps).Get(capKey(v.refs.PhoneRef(phone), day))
 	if len(b) != 8 {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(b))
 }
 
-func capKey(phone string, day time.Time) []byte {
-	return []byte(day.UTC().Format("2006-01-02") + "/" + notifier.PhoneRef(phone))
+func capKey(ref string, day time.Time) []byte {
+	return []byte(day.UTC().Format(capDay) + "/" + ref)
 }
+
+const capDay = "2006-01-02"
 
 // CountsTowardCap reports whether a notification uses up the recipient's
 // daily allowance; only buyer messages do, operators' alerts are never capped.
@@ -146,16 +248,25 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 		return nil, err
 	}
 	var written []notifier.Notification
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	var erased bool
+	err := s.update(func(tx *bolt.Tx) error {
 		written = written[:0]
 		now := s.now()
 		nb := tx.Bucket(bNotes)
+		v := &txView{tx: tx, refs: s.refs, now: now}
 		for _, plan := range plans {
-			for _, n := range plan(txView{tx}) {
+			ns := plan(v)
+			if v.err != nil {
+				return v.err
+			}
+			for _, n := range ns {
 				if nb.Get([]byte(n.ID)) != nil {
 					continue
 				}
 				n.CreatedAt, n.UpdatedAt = now, now
+				if n.Phone != "" {
+					n.PhoneRef = s.refs.PhoneRef(n.Phone)
+				}
 				if n.Status == notifier.StatusQueued {
 					if n.NextAt.IsZero() {
 						n.NextAt = now
@@ -165,10 +276,10 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 					}
 				}
 				if CountsTowardCap(n) && n.Phone != "" {
-					c := txView{tx}.SentOnDay(n.Phone, n.EventTime)
+					c := v.SentOnDay(n.Phone, n.EventTime)
 					var buf [8]byte
 					binary.BigEndian.PutUint64(buf[:], uint64(c+1))
-					if err := tx.Bucket(bCaps).Put(capKey(n.Phone, n.EventTime), buf[:]); err != nil {
+					if err := tx.Bucket(bCaps).Put(capKey(n.PhoneRef, n.EventTime), buf[:]); err != nil {
 						return err
 					}
 				}
@@ -181,14 +292,23 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 				written = append(written, n)
 			}
 		}
-		v, err := json.Marshal(cp)
+		erased = v.erased
+		if erased {
+			if err := markForCompaction(tx); err != nil {
+				return err
+			}
+		}
+		b, err := json.Marshal(cp)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put(kCheckpoint, v)
+		return tx.Bucket(bMeta).Put(kCheckpoint, b)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record events up to %s in block %d: %w", cp.TxID, cp.Block, err)
+	}
+	if erased {
+		s.wantCompaction()
 	}
 	return written, nil
 }
@@ -196,7 +316,7 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 // Get returns one notification.
 func (s *Store) Get(id string) (notifier.Notification, error) {
 	var n notifier.Notification
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = getNote(tx, id)
 		return err
@@ -208,7 +328,7 @@ func (s *Store) Get(id string) (notifier.Notification, error) {
 func (s *Store) ByShipment(shipmentID string) ([]notifier.Notification, error) {
 	var out []notifier.Notification
 	prefix := []byte(shipmentID + "\x00")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bByShipment).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			n, err := getNote(tx, string(k[len(prefix):]))
@@ -230,7 +350,7 @@ func (s *Store) ByShipment(shipmentID string) ([]notifier.Notification, error) {
 // and gauges. It reads every record, so call it on demand, not per send.
 func (s *Store) CountByStatus() (map[notifier.Status]int, error) {
 	out := map[notifier.Status]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bNotes).ForEach(func(_, v []byte) error {
 			var n notifier.Notification
 			if err := json.Unmarshal(v, &n); err != nil {
@@ -273,7 +393,16 @@ func getNote(tx *bolt.Tx, id string) (notifier.Notification, error) {
 	return n, nil
 }
 
+// putNote writes n. It is the one place notifications reach the file, so
+// the rules that a skipped notification keeps nothing personal, and an
+// erased one nothing at all, hold for every path that skips or updates one.
 func putNote(tx *bolt.Tx, n notifier.Notification) error {
+	if n.Status == notifier.StatusSkipped || !n.ErasedAt.IsZero() {
+		n = n.WithoutContact()
+	}
+	if !n.ErasedAt.IsZero() {
+		n.WAMID = ""
+	}
 	v, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("encode notification %s: %w", n.ID, err)

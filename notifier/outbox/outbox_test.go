@@ -10,9 +10,12 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/outbox"
 )
 
-func open(t *testing.T, path string) *outbox.Store {
+// refKey is the tests' phone reference key.
+var refKey, _ = notifier.NewRefKey([]byte("outbox-test-phone-reference-key!"))
+
+func open(t *testing.T, path string, opts ...outbox.Option) *outbox.Store {
 	t.Helper()
-	st, err := outbox.Open(path)
+	st, err := outbox.Open(path, append([]outbox.Option{outbox.WithRefKey(refKey)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,7 +22,7 @@ type Gate func(n notifier.Notification) (ok bool, notBefore time.Time)
 func (s *Store) Claim(limit int, gate Gate) ([]notifier.Notification, error) {
 	now := s.now()
 	var out []notifier.Notification
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		out = out[:0]
 		q := tx.Bucket(bQueue)
 		var later [][2][]byte // requeue after iteration: cursor must not see its own writes
@@ -41,6 +40,15 @@ func (s *Store) Claim(limit int, gate Gate) ([]notifier.Notification, error) {
 			}
 			if err != nil {
 				return err
+			}
+			if !n.ErasedAt.IsZero() {
+				// Requeued after its contact was erased: nobody to send to.
+				del = append(del, append([]byte(nil), k...))
+				n.Status, n.Reason, n.UpdatedAt = notifier.StatusSkipped, ReasonContactDeleted, now
+				if err := putNote(tx, n); err != nil {
+					return err
+				}
+				continue
 			}
 			if gate != nil {
 				if ok, notBefore := gate(n); !ok {
@@ -88,7 +96,7 @@ func (s *Store) Claim(limit int, gate Gate) ([]notifier.Notification, error) {
 func (s *Store) NextDue() (time.Time, bool, error) {
 	var due time.Time
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bQueue).Cursor().First()
 		if k != nil {
 			due, ok = time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))), true
@@ -117,7 +125,7 @@ type Result struct {
 // record results without one fsync each.
 func (s *Store) Finish(r Result) (notifier.Notification, error) {
 	var out notifier.Notification
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		n, err := getNote(tx, r.ID)
 		if err != nil {
 			return err
@@ -129,8 +137,7 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 			// A webhook already settled it (e.g. sent arrived before our
 			// own answer was recorded): keep the later state, add the wamid.
 			if r.WAMID != "" && n.WAMID == "" {
-				n.WAMID = r.WAMID
-				if err := tx.Bucket(bByWAMID).Put([]byte(r.WAMID), []byte(n.ID)); err != nil {
+				if err := setWAMID(tx, &n, r.WAMID); err != nil {
 					return err
 				}
 				if err := putNote(tx, n); err != nil {
@@ -147,9 +154,8 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 		}
 		switch r.Status {
 		case notifier.StatusSent:
-			n.WAMID = r.WAMID
 			n.SentAt = r.At
-			if err := tx.Bucket(bByWAMID).Put([]byte(r.WAMID), []byte(n.ID)); err != nil {
+			if err := setWAMID(tx, &n, r.WAMID); err != nil {
 				return err
 			}
 		case notifier.StatusQueued, notifier.StatusUncertain:
@@ -179,7 +185,7 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 func (s *Store) Recover(window time.Duration) (int, error) {
 	now := s.now()
 	count := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		count = 0
 		in := tx.Bucket(bInflight)
 		var ids [][]byte
@@ -238,7 +244,7 @@ type StatusUpdate struct {
 // the callback data; an unknown message is ignored (found = false).
 // Statuses never move backwards: a late "sent" after "read" changes nothing.
 func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification, found bool, err error) {
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.batch(func(tx *bolt.Tx) error {
 		found = false
 		id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
 		if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
@@ -277,9 +283,8 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 				return err
 			}
 		}
-		if n.WAMID == "" && u.WAMID != "" {
-			n.WAMID = u.WAMID
-			if err := tx.Bucket(bByWAMID).Put([]byte(u.WAMID), []byte(n.ID)); err != nil {
+		if n.WAMID == "" {
+			if err := setWAMID(tx, &n, u.WAMID); err != nil {
 				return err
 			}
 		}
@@ -300,38 +305,12 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 	return before, after, found, nil
 }
 
-// OptOut records that phone asked not to be messaged. Only a reference to
-// the number is stored.
-func (s *Store) OptOut(phone, word string, at time.Time) error {
-	v, _ := json.Marshal(struct {
-		Word string    `json:"word"`
-		At   time.Time `json:"at"`
-	}{word, at})
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOptOuts).Put([]byte(notifier.PhoneRef(phone)), v)
-	})
-	if err != nil {
-		return fmt.Errorf("record opt-out: %w", err)
-	}
-	return nil
-}
-
-// OptIn removes an opt-out.
-func (s *Store) OptIn(phone string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOptOuts).Delete([]byte(notifier.PhoneRef(phone)))
-	})
-	if err != nil {
-		return fmt.Errorf("remove opt-out: %w", err)
-	}
-	return nil
-}
-
-// OptedOut reports whether phone opted out.
+// OptedOut reports whether phone opted out (consent.go: by any of its
+// WhatsApp IDs, the latest change by WhatsApp's timestamp).
 func (s *Store) OptedOut(phone string) (bool, error) {
 	var out bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		out = txView{tx}.OptedOut(phone)
+	err := s.view(func(tx *bolt.Tx) error {
+		out = optedOut(tx, s.refs, phone)
 		return nil
 	})
 	return out, err
@@ -340,7 +319,7 @@ func (s *Store) OptedOut(phone string) (bool, error) {
 // SkipClaimed marks a claimed notification skipped: the recipient opted
 // out between queueing and sending.
 func (s *Store) SkipClaimed(id, reason string) error {
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		n, err := getNote(tx, id)
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ import (
 // wamid, or when maxAttempts are used up; the caller then records the
 // failure as usual.
 func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (n notifier.Notification, requeued bool, err error) {
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.batch(func(tx *bolt.Tx) error {
 		requeued = false
 		id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
 		if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {

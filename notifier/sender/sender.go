@@ -289,7 +289,7 @@ func (s *Sender) gate() outbox.Gate {
 	}
 	s.mu.Unlock()
 	return func(n notifier.Notification) (bool, time.Time) {
-		ref := notifier.PhoneRef(n.Phone)
+		ref := n.PhoneRef
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if next := s.nextFor[ref]; now.Before(next) {

@@ -27,19 +27,24 @@ const (
 	phoneID   = "100000000000001"
 	appSecret = "standin-app-secret"
 	opsPhone  = "+4930000000"
+
+	adminToken  = "service-test-admin-token"
+	phoneRefKey = "service-test-phone-reference-key"
 )
 
 // harness runs a notifier in-process against a stand-in over real HTTP,
 // with a real bbolt file and an event file the test appends to.
 type harness struct {
-	t       *testing.T
-	standin *wastandin.Server
-	svc     *service.Service
-	events  string
-	mu      sync.Mutex
-	block   uint64
-	cancel  context.CancelFunc
-	done    chan error
+	t         *testing.T
+	standin   *wastandin.Server
+	svc       *service.Service
+	events    string
+	storePath string
+	token     string // the admin API's
+	mu        sync.Mutex
+	block     uint64
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 type option struct {
@@ -77,7 +82,8 @@ func start(t testing.TB, o option) *harness {
 		"--provider.kind=whatsapp", "--provider.base_url=" + ts.URL, "--provider.phone_number_id=" + phoneID,
 		"--provider.token=" + token, "--provider.timeout=2s",
 		"--webhook.addr=127.0.0.1:0", "--webhook.app_secret=" + appSecret, "--webhook.verify_token=verify",
-		"--admin.addr=127.0.0.1:0", "--ops.phone=" + opsPhone,
+		"--admin.addr=127.0.0.1:0", "--admin.token=" + adminToken, "--health.addr=127.0.0.1:0",
+		"--store.phone_ref_key=" + phoneRefKey, "--ops.phone=" + opsPhone,
 		"--sender.per_recipient_interval=0s", "--sender.backoff_base=50ms", "--sender.backoff_max=500ms",
 		"--log.level=error",
 	}
@@ -95,7 +101,8 @@ func start(t testing.TB, o option) *harness {
 	}
 	st.SetWebhookURL("http://" + svc.WebhookAddr() + "/webhook")
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{standin: st, svc: svc, events: events, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{standin: st, svc: svc, events: events, storePath: cfg.Store.Path, token: cfg.Admin.Token,
+		cancel: cancel, done: make(chan error, 1)}
 	if tt, ok := t.(*testing.T); ok {
 		h.t = tt
 	}
@@ -156,17 +163,22 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	}
 }
 
+// admin calls the admin API with its token.
+func (h *harness) admin(t testing.TB, path string) (int, string) {
+	t.Helper()
+	return get(t, "http://"+h.svc.AdminAddr()+path, h.token)
+}
+
 func (h *harness) notifications(t testing.TB, shipmentID string) []service.View {
 	t.Helper()
-	resp, err := http.Get("http://" + h.svc.AdminAddr() + "/v1/shipments/" + shipmentID + "/notifications")
-	if err != nil {
-		t.Fatal(err)
+	code, b := h.admin(t, "/v1/shipments/"+shipmentID+"/notifications")
+	if code != http.StatusOK {
+		t.Fatalf("listing of %s: %d %s", shipmentID, code, b)
 	}
-	defer resp.Body.Close()
 	var body struct {
 		Notifications []service.View `json:"notifications"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	if err := json.Unmarshal([]byte(b), &body); err != nil {
 		t.Fatal(err)
 	}
 	return body.Notifications

@@ -1,8 +1,8 @@
 // Package service assembles the notifier from its configuration: outbox,
-// event intake, sender, provider, webhook and the admin endpoints (health,
-// readiness, metrics, notification listing). The command only loads config
-// and handles signals; tests and benchmarks build the same service with a
-// synthetic event source.
+// event intake, sender, provider, webhook, the admin API (notification
+// listings, status; behind a token) and, on a port of their own, health,
+// readiness and metrics. The command only loads config and handles signals;
+// tests and benchmarks build the same service with a synthetic event source.
 package service
 
 import (
@@ -57,10 +57,9 @@ type Service struct {
 	contacts notifier.ContactSource
 	provider notifier.Provider
 
-	webhookLn, adminLn net.Listener
-	webhookSrv         *http.Server
-	adminSrv           *http.Server
-	closers            []func() error
+	webhookLn, adminLn, healthLn    net.Listener
+	webhookSrv, adminSrv, healthSrv *http.Server
+	closers                         []func() error
 
 	mu        sync.Mutex
 	connected bool
@@ -80,7 +79,14 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		}
 	}()
 
-	s.store, err = outbox.Open(cfg.Store.Path)
+	refs, err := notifier.NewRefKey([]byte(cfg.Store.PhoneRefKey))
+	if err != nil {
+		return nil, fmt.Errorf("store.phone_ref_key: %w", err)
+	}
+	s.store, err = outbox.Open(cfg.Store.Path, outbox.WithRefKey(refs))
+	if errors.Is(err, outbox.ErrWrongRefKey) {
+		return nil, fmt.Errorf("store.phone_ref_key: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,11 +164,18 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		}
 		s.webhookSrv = webhook.NewServer(mux, webhook.ServerTimeouts{})
 	}
-	s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Addr, err)
+	if cfg.Admin.Addr != "" {
+		s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Addr, err)
+		}
+		s.adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	}
-	s.adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	s.healthLn, err = net.Listen("tcp", cfg.Health.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("health listen %s: %w", cfg.Health.Addr, err)
+	}
+	s.healthSrv = &http.Server{Handler: s.healthHandler(), ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
 
@@ -277,8 +290,16 @@ func (s *Service) WebhookAddr() string {
 	return s.webhookLn.Addr().String()
 }
 
-// AdminAddr is the admin endpoints' bound address.
-func (s *Service) AdminAddr() string { return s.adminLn.Addr().String() }
+// AdminAddr is the admin API's bound address ("" if disabled).
+func (s *Service) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
+// HealthAddr is the bound address of health, readiness and metrics.
+func (s *Service) HealthAddr() string { return s.healthLn.Addr().String() }
 
 // Store exposes the outbox, for tests.
 func (s *Service) Store() *outbox.Store { return s.store }
@@ -298,29 +319,29 @@ func (s *Service) Run(ctx context.Context) error {
 			slog.Int("count", n), slog.Duration("window", s.cfg.Sender.ReconcileWindow))
 	}
 	cp, _ := s.store.Checkpoint()
-	s.log.Info("notifier starting", slog.String("admin", s.AdminAddr()), slog.String("webhook", s.WebhookAddr()),
+	s.log.Info("notifier starting", slog.String("admin", s.AdminAddr()), slog.String("health", s.HealthAddr()),
+		slog.String("webhook", s.WebhookAddr()),
 		slog.String("intake", s.cfg.Intake.Source), slog.String("provider", s.cfg.Provider.Kind),
 		slog.Uint64("checkpoint_block", cp.Block), slog.String("checkpoint_tx", cp.TxID))
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	serve := func(srv *http.Server, ln net.Listener) {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-		}
-	}
-	wg.Add(1)
-	go serve(s.adminSrv, s.adminLn)
-	if s.webhookSrv != nil {
+	servers := s.servers()
+	for srv, ln := range servers {
 		wg.Add(1)
-		go serve(s.webhookSrv, s.webhookLn)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = s.runner.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = s.sender.Run(runCtx) }()
+	go func() { defer wg.Done(); s.maintain(runCtx) }()
 
 	var runErr error
 	select {
@@ -331,12 +352,23 @@ func (s *Service) Run(ctx context.Context) error {
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
-	_ = s.adminSrv.Shutdown(sctx)
-	if s.webhookSrv != nil {
-		_ = s.webhookSrv.Shutdown(sctx)
+	for srv := range servers {
+		_ = srv.Shutdown(sctx)
 	}
 	wg.Wait()
 	return runErr
+}
+
+// servers are the HTTP servers New set up, with their listeners.
+func (s *Service) servers() map[*http.Server]net.Listener {
+	out := map[*http.Server]net.Listener{s.healthSrv: s.healthLn}
+	if s.adminSrv != nil {
+		out[s.adminSrv] = s.adminLn
+	}
+	if s.webhookSrv != nil {
+		out[s.webhookSrv] = s.webhookLn
+	}
+	return out
 }
 
 // Close releases the store and connections.
@@ -345,105 +377,6 @@ func (s *Service) Close() {
 		_ = s.closers[i]()
 	}
 	s.closers = nil
-}
-
-func (s *Service) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", s.metrics.Handler())
-	mux.HandleFunc("GET /v1/shipments/{id}/notifications", s.handleShipmentNotifications)
-	mux.HandleFunc("GET /v1/notifications/{id...}", s.handleNotification)
-	mux.HandleFunc("GET /v1/status", s.handleStatus)
-	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
-	return mux
-}
-
-// handleReady is 200 when the store answers and the event stream is up;
-// a paused sender is reported (and makes it 503) because nothing goes out.
-func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	connected := s.connected
-	s.mu.Unlock()
-	body := map[string]any{"intakeConnected": connected}
-	status := http.StatusOK
-	if err := s.store.Ping(); err != nil {
-		body["store"] = err.Error()
-		status = http.StatusServiceUnavailable
-	}
-	if !connected {
-		status = http.StatusServiceUnavailable
-	}
-	if reason := s.sender.Paused(); reason != "" {
-		body["sendingPaused"] = reason
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, body)
-}
-
-// View is a notification as the admin API shows it: the number masked.
-type View struct {
-	notifier.Notification
-	Phone string `json:"phone,omitempty"`
-}
-
-// MaskPhone keeps the country prefix and last two digits.
-func MaskPhone(p string) string {
-	d := notifier.NormalizePhone(p)
-	if len(d) < 6 {
-		return strings.Repeat("*", len(d))
-	}
-	return "+" + d[:2] + strings.Repeat("*", len(d)-4) + d[len(d)-2:]
-}
-
-func view(n notifier.Notification) View {
-	n.Message.To = ""
-	return View{Notification: n, Phone: MaskPhone(n.Phone)}
-}
-
-func (s *Service) handleShipmentNotifications(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.store.ByShipment(r.PathValue("id"))
-	if err != nil {
-		s.log.Error("list notifications", slog.Any("error", err))
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the outbox"})
-		return
-	}
-	out := make([]View, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, view(n))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"shipmentId": r.PathValue("id"), "notifications": out})
-}
-
-func (s *Service) handleNotification(w http.ResponseWriter, r *http.Request) {
-	n, err := s.store.Get(r.PathValue("id"))
-	if errors.Is(err, outbox.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such notification"})
-		return
-	}
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the outbox"})
-		return
-	}
-	writeJSON(w, http.StatusOK, view(n))
-}
-
-func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	counts, err := s.store.CountByStatus()
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the outbox"})
-		return
-	}
-	cp, _ := s.store.Checkpoint()
-	s.mu.Lock()
-	body := map[string]any{"checkpoint": cp, "intakeConnected": s.connected, "recoveredAtStart": s.recovered, "notifications": counts}
-	s.mu.Unlock()
-	if reason := s.sender.Paused(); reason != "" {
-		body["sendingPaused"] = reason
-	}
-	writeJSON(w, http.StatusOK, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -79,6 +79,9 @@ type Store interface {
 	ApplyConsent(c outbox.ConsentChange) (applied bool, err error)
 	RequeueFailed(u outbox.StatusUpdate, next time.Time, maxAttempts int) (notifier.Notification, bool, error)
 	LinkWAID(number, waID string) error
+	// PhoneRef is the keyed reference of a number or wa_id, the only
+	// form in which a sender may appear in logs.
+	PhoneRef(phone string) string
 }
 
 // Observer is told what the webhook did, for metrics.
@@ -387,7 +390,7 @@ func (h *Handler) inbound(m inboundMsg) error {
 		if optIn {
 			// Without WhatsApp's timestamp an opt-in cannot be ordered
 			// against the opt-out it would undo: a replay must not win.
-			h.log.Warn("opt-in without a message timestamp ignored", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
+			h.log.Warn("opt-in without a message timestamp ignored", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
 			return nil
 		}
 		at = time.Now()
@@ -398,14 +401,14 @@ func (h *Handler) inbound(m inboundMsg) error {
 	}
 	if !applied {
 		h.log.Info("consent message ignored: already seen or older than the recorded one",
-			slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word), slog.Time("message_time", at))
+			slog.String("recipient_ref", h.store.PhoneRef(m.From)), slog.String("word", word), slog.Time("message_time", at))
 		return nil
 	}
 	if optOut {
 		h.obs.OptOut()
-		h.log.Info("recipient opted out", slog.String("recipient_ref", notifier.PhoneRef(m.From)), slog.String("word", word))
+		h.log.Info("recipient opted out", slog.String("recipient_ref", h.store.PhoneRef(m.From)), slog.String("word", word))
 	} else {
-		h.log.Info("recipient opted back in", slog.String("recipient_ref", notifier.PhoneRef(m.From)))
+		h.log.Info("recipient opted back in", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func TestStopFromABrazilianNumber(t *testing.T) {
 	}
 	var delivered walk.Notification
 	if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-		ns, err := walk.Notifications(ctx, sys.NotifierURL, id)
+		ns, err := sys.Notifications(ctx, id)
 		if err != nil {
 			return err
 		}

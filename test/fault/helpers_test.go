@@ -77,7 +77,7 @@ func (s *system) waitReady(t *testing.T, within time.Duration) {
 		if !s.c.Ready(ctx) {
 			return fmt.Errorf("gateway %s/readyz not 200", s.sys.GatewayURL)
 		}
-		return httpOK(ctx, s.sys.NotifierURL+"/readyz")
+		return httpOK(ctx, s.sys.NotifierHealthURL+"/readyz")
 	})
 	if err != nil {
 		t.Fatalf("system not ready: %v", err)

@@ -112,7 +112,7 @@ func waitAllRead(t *testing.T, s *system, stories []*story, want []walk.Expected
 	err := walk.Eventually(ctx, within, 250*time.Millisecond, func() error {
 		clear(byID)
 		for _, st := range stories {
-			ns, err := walk.Notifications(ctx, s.sys.NotifierURL, st.id)
+			ns, err := s.sys.Notifications(ctx, st.id)
 			if err != nil {
 				return err
 			}
@@ -230,7 +230,7 @@ func TestNotifierKilledMidStream(t *testing.T) {
 	var status struct {
 		Notifications map[string]int `json:"notifications"`
 	}
-	_ = walk.GetJSON(ctx, s.sys.NotifierURL+"/v1/status", &status)
+	_ = s.sys.NotifierJSON(ctx, "/v1/status", &status)
 	s.net.Kill(t, "notifier")
 	killedAt := time.Now()
 	t.Logf("SIGKILL notifier with %d of %d messages at the stand-in; outbox just before: %v", atKill, 2*n, status.Notifications)
@@ -244,7 +244,7 @@ func TestNotifierKilledMidStream(t *testing.T) {
 	var after struct {
 		RecoveredAtStart int `json:"recoveredAtStart"`
 	}
-	if err := walk.GetJSON(ctx, s.sys.NotifierURL+"/v1/status", &after); err == nil {
+	if err := s.sys.NotifierJSON(ctx, "/v1/status", &after); err == nil {
 		t.Logf("notifier recovered %d in-flight notifications at start (sending -> uncertain)", after.RecoveredAtStart)
 	}
 
@@ -311,7 +311,7 @@ func TestWholeSystemStopStart(t *testing.T) {
 	bID := b.expectShipped().NotificationID()
 	var pending walk.Notification
 	if err := walk.Eventually(ctx, time.Minute, 100*time.Millisecond, func() error {
-		ns, err := walk.Notifications(ctx, s.sys.NotifierURL, b.id)
+		ns, err := s.sys.Notifications(ctx, b.id)
 		if err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func TestWholeSystemStopStart(t *testing.T) {
 			TxID  string `json:"txId"`
 		} `json:"checkpoint"`
 	}
-	if err := walk.GetJSON(ctx, s.sys.NotifierURL+"/v1/status", &cpBefore); err != nil {
+	if err := s.sys.NotifierJSON(ctx, "/v1/status", &cpBefore); err != nil {
 		t.Fatal(err)
 	}
 	heights := map[string]uint64{}
@@ -398,7 +398,7 @@ func TestWholeSystemStopStart(t *testing.T) {
 				Block uint64 `json:"block"`
 			} `json:"checkpoint"`
 		}
-		if err := walk.GetJSON(ctx, s.sys.NotifierURL+"/v1/status", &cp); err != nil {
+		if err := s.sys.NotifierJSON(ctx, "/v1/status", &cp); err != nil {
 			t.Fatal(err)
 		}
 		if cp.Checkpoint.Block < cpBefore.Checkpoint.Block {

@@ -30,6 +30,9 @@ const (
 	token     = "network-token"
 	phoneID   = "100000000000001"
 	appSecret = "network-secret"
+
+	adminToken  = "network-admin-token"
+	phoneRefKey = "network-test-phone-reference-key"
 )
 
 // TestNotifierOnTheLocalNetwork runs the notifier against the real local
@@ -66,7 +69,8 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		"--contacts.source=fabric",
 		"--provider.kind=whatsapp", "--provider.base_url=" + ts.URL, "--provider.phone_number_id=" + phoneID, "--provider.token=" + token,
 		"--webhook.addr=127.0.0.1:0", "--webhook.app_secret=" + appSecret, "--webhook.verify_token=verify",
-		"--admin.addr=127.0.0.1:0", "--ops.phone=" + opsPhone, "--sender.per_recipient_interval=0s",
+		"--admin.addr=127.0.0.1:0", "--admin.token=" + adminToken, "--health.addr=127.0.0.1:0",
+		"--store.phone_ref_key=" + phoneRefKey, "--ops.phone=" + opsPhone, "--sender.per_recipient_interval=0s",
 		"--log.level=warn",
 	})
 	if err != nil {
@@ -83,7 +87,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 	go func() { done <- svc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	testnet.Eventually(t, 30*time.Second, "event stream connected", func() bool {
-		resp, err := http.Get("http://" + svc.AdminAddr() + "/readyz")
+		resp, err := http.Get("http://" + svc.HealthAddr() + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -165,7 +169,9 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 	}
 
 	testnet.Eventually(t, 30*time.Second, "every message read", func() bool {
-		resp, err := http.Get("http://" + svc.AdminAddr() + "/v1/shipments/" + id + "/notifications")
+		req, _ := http.NewRequest(http.MethodGet, "http://"+svc.AdminAddr()+"/v1/shipments/"+id+"/notifications", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}

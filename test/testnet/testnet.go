@@ -194,7 +194,8 @@ func (n *Network) Status(t testing.TB) []localnet.ProcessStatus {
 }
 
 // Local describes the running system: its layout, and where its services
-// listen (GatewayURL, NotifierURL, StandinURL, APIKeys).
+// listen (GatewayURL, NotifierURL and NotifierAdminToken, NotifierHealthURL,
+// StandinURL, APIKeys).
 func (n *Network) Local(t testing.TB) *localnet.Network {
 	t.Helper()
 	st, err := (&localnet.Network{Layout: topology.Layout{Home: n.Home}}).LoadState()

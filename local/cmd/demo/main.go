@@ -111,7 +111,7 @@ func run() error {
 	}
 	fmt.Println("\nnotification status (notifier admin listing):")
 	for _, s := range []*walk.Story{res.Delivered, res.Breached} {
-		ns, err := walk.Notifications(ctx, sys.NotifierURL, s.ID)
+		ns, err := sys.Notifications(ctx, s.ID)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@
 //	shiptrace-notifier [--config notifier.yaml] [--key value ...]   run the notifier
 //	shiptrace-notifier config [flags]                               print the effective configuration (secrets masked)
 //	shiptrace-notifier notifications --admin URL SHIPMENT_ID        list a shipment's notifications
+//	                                                                (token: SHIPTRACE_NOTIFIER_ADMIN_TOKEN or --token-file)
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -82,13 +84,18 @@ func printConfig(args []string, w io.Writer) error {
 
 func listNotifications(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("notifications", flag.ContinueOnError)
-	admin := fs.String("admin", "http://127.0.0.1:9464", "admin endpoint of the running notifier")
+	admin := fs.String("admin", "http://127.0.0.1:9464", "admin API of the running notifier")
+	tokenFile := fs.String("token-file", os.Getenv(config.EnvPrefix+"_ADMIN_TOKEN_FILE"), "file holding the admin token (default: "+config.EnvPrefix+"_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: notifications [--admin URL] [--json] SHIPMENT_ID")
+		return fmt.Errorf("usage: notifications [--admin URL] [--token-file FILE] [--json] SHIPMENT_ID")
+	}
+	token, err := adminToken(*tokenFile)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -96,6 +103,7 @@ func listNotifications(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask the notifier: %w", err)
@@ -115,10 +123,30 @@ func listNotifications(args []string, w io.Writer) error {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT\tRECIPIENT\tTEMPLATE\tLANG\tSTATUS\tATTEMPTS\tREASON\tUPDATED")
+	fmt.Fprintln(tw, "EVENT\tRECIPIENT\tTEMPLATE\tLANG\tSTATUS\tATTEMPTS\tREASON\tUPDATED\tERASED")
 	for _, n := range body.Notifications {
-		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.EventType, n.Recipient, n.Phone, n.Message.Template,
-			n.Message.Language, n.Status, n.Attempts, n.Reason, n.UpdatedAt.Format(time.RFC3339))
+		erased := "-"
+		if !n.ErasedAt.IsZero() {
+			erased = n.ErasedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", n.EventType, n.Recipient, n.Message.Template,
+			n.Message.Language, n.Status, n.Attempts, n.Reason, n.UpdatedAt.Format(time.RFC3339), erased)
 	}
 	return tw.Flush()
+}
+
+// adminToken reads the admin API's token from file, or else from the
+// environment, as the notifier itself does.
+func adminToken(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if t := os.Getenv(config.EnvPrefix + "_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	return "", fmt.Errorf("the admin API needs its token: set %s_ADMIN_TOKEN or pass --token-file", config.EnvPrefix)
 }

@@ -32,7 +32,20 @@ const (
 	phoneID   = "100000000000001"
 	appSecret = "crash-secret"
 	opsPhone  = "+4930000000"
+
+	adminToken  = "crash-admin-token"
+	phoneRefKey = "crash-test-phone-reference-key-0"
 )
+
+// adminGet calls the notifier's admin API with its token.
+func adminGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return http.DefaultClient.Do(req)
+}
 
 // buildNotifier compiles the real command once per test run.
 func buildNotifier(t *testing.T) string {
@@ -72,7 +85,7 @@ func TestCrashRecoveryDeliversEveryMessageExactlyOnce(t *testing.T) {
 	st := wastandin.New(wastandin.Config{Token: token, PhoneNumberID: phoneID, AppSecret: appSecret, AutoStatuses: []string{"sent"}})
 	ts := httptest.NewServer(st.Handler())
 	defer func() { ts.Close(); st.Close() }()
-	webhookAddr, adminAddr := freeAddr(t), freeAddr(t)
+	webhookAddr, adminAddr, healthAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	st.SetWebhookURL("http://" + webhookAddr + "/webhook")
 
 	const shipments = 500
@@ -166,9 +179,11 @@ webhook:
   addr: %s
 admin:
   addr: %s
+health:
+  addr: %s
 log:
   level: warn
-`, filepath.Join(dir, "notifier.db"), eventsFile, contactsFile, ts.URL, phoneID, webhookAddr, adminAddr)), 0o600); err != nil {
+`, filepath.Join(dir, "notifier.db"), eventsFile, contactsFile, ts.URL, phoneID, webhookAddr, adminAddr, healthAddr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(dir, "notifier.log"))
@@ -183,13 +198,15 @@ log:
 			"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN="+token,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET="+appSecret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=verify",
-			"SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone)
+			"SHIPTRACE_NOTIFIER_OPS_PHONE="+opsPhone,
+			"SHIPTRACE_NOTIFIER_STORE_PHONE_REF_KEY="+phoneRefKey,
+			"SHIPTRACE_NOTIFIER_ADMIN_TOKEN="+adminToken)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		testnet.Eventually(t, 20*time.Second, "notifier up", func() bool {
-			resp, err := http.Get("http://" + adminAddr + "/healthz")
+			resp, err := http.Get("http://" + healthAddr + "/healthz")
 			if err != nil {
 				return false
 			}
@@ -199,7 +216,7 @@ log:
 		return cmd
 	}
 	recovered := func() int {
-		resp, err := http.Get("http://" + adminAddr + "/v1/status")
+		resp, err := adminGet("http://" + adminAddr + "/v1/status")
 		if err != nil {
 			return 0
 		}
@@ -234,7 +251,7 @@ log:
 	// Let the last notifier finish: everything settled, nothing queued,
 	// in flight or awaiting reconciliation.
 	testnet.Eventually(t, 120*time.Second, "all notifications settled", func() bool {
-		resp, err := http.Get("http://" + adminAddr + "/v1/status")
+		resp, err := adminGet("http://" + adminAddr + "/v1/status")
 		if err != nil {
 			return false
 		}

@@ -1,0 +1,193 @@
+package notifier_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/shiptrace/shiptrace/local/walk"
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/test/testnet"
+)
+
+// TestErasureLeavesNoPersonalDataInTheNotifiersStore drives the system
+// `shipnet up` runs (gateway, notifier, stand-in) through the README's
+// public interfaces: a shipment with a buyer contact ships, its WhatsApp
+// message goes out and is read, then the exporter erases the contact
+// (DeleteBuyerContact, event contact.deleted). The notifier's bbolt file —
+// every record, and its raw bytes, freed pages included — must then hold
+// neither the number (E.164, digits, national number) nor the name, while
+// the notifications' statuses stay listable.
+func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local Fabric network")
+	}
+	net := testnet.Require(t)
+	local := net.Local(t)
+	sys, err := walk.FromLocal(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sys.Client()
+	ctx := t.Context()
+
+	nsn := fmt.Sprintf("1579%07d", randN(t, 10_000_000)) // German mobile, national significant number
+	phone := "+49" + nsn
+	name := "Wendelgard" + strings.ToUpper(fmt.Sprintf("%x", randN(t, 1<<30)))
+	personal := []string{phone, "49" + nsn, nsn, name}
+
+	id := testnet.UniqueID("ERASE")
+	create := map[string]any{
+		"id": id, "buyer": "RetailerMSP", "carrier": "CarrierMSP", "buyerRef": "PO-" + id,
+		"product":            map[string]any{"sku": "COF-GRN-60", "lot": "L-42", "description": "Green coffee", "quantity": 60, "unit": "bag"},
+		"origin":             map[string]any{"name": "Santos", "country": "BR"},
+		"destination":        map[string]any{"name": "Hamburg", "country": "DE"},
+		"coldChain":          map[string]any{"minC": 2, "maxC": 8, "maxExcursionMinutes": 30},
+		"expectedDeliveryAt": time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second),
+		"buyerContact":       shipment.Contact{Phone: phone, Name: name, Language: "de", Consent: true},
+	}
+	mustWrite(t, c, "POST", "/v1/shipments", create)
+	mustWrite(t, c, "POST", "/v1/shipments/"+id+"/ship", nil)
+
+	buyerRead := func() error {
+		ns, err := sys.Notifications(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			if n.Recipient == notifier.RoleBuyer && n.EventType == notifier.EventShipped && n.Status == string(notifier.StatusRead) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no read shipped notification yet: %+v", ns)
+	}
+	if err := walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, buyerRead); err != nil {
+		t.Fatalf("the buyer's message did not go out: %v", err)
+	}
+	// Before the erasure the store does hold the contact: the scan below can
+	// see what it looks for.
+	if left := inStore(t, local.Layout.Home, personal); len(left) == 0 {
+		t.Fatal("the store holds no trace of the contact before the erasure; the scan would prove nothing")
+	}
+
+	mustWrite(t, c, "DELETE", "/v1/shipments/"+id+"/buyer-contact", nil)
+	err = walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func() error {
+		ns, err := sys.Notifications(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			if n.Recipient == notifier.RoleBuyer && n.ErasedAt.IsZero() {
+				return fmt.Errorf("%s not erased yet", n.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("contact.deleted did not reach the notifier's store: %v", err)
+	}
+	// The store rewrites its file within store.compact_interval (10 s).
+	var left []string
+	err = walk.Eventually(ctx, 60*time.Second, 500*time.Millisecond, func() error {
+		if left = inStore(t, local.Layout.Home, personal); len(left) > 0 {
+			return fmt.Errorf("the notifier's store still holds %d of the contact's %d forms", len(left), len(personal))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v: %q", err, left)
+	}
+	ns, err := sys.Notifications(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns {
+		if n.Recipient == notifier.RoleBuyer && n.Status != string(notifier.StatusRead) {
+			t.Errorf("%s: status %s after the erasure, want read kept", n.ID, n.Status)
+		}
+		if n.PhoneRef == "" {
+			t.Errorf("%s: the keyed phone reference went with the erasure", n.ID)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(local.Layout.Home, "logs", "notifier.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range personal {
+		if bytes.Contains(log, []byte(p)) {
+			t.Errorf("the notifier's log holds %q", p)
+		}
+	}
+}
+
+// inStore returns the needles found in the notifier's bbolt file: in a copy
+// opened with bbolt (every bucket, key and value) and in the raw bytes of
+// the file itself, where pages bbolt freed keep their old contents.
+func inStore(t *testing.T, home string, needles []string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(home, "services", "notifier", "notifier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(cp, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var records [][]byte
+	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("open a copy of the notifier's store: %v", err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				records = append(records, bytes.Clone(k), bytes.Clone(v))
+				return nil
+			})
+		})
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range needles {
+		found := bytes.Contains(raw, []byte(n))
+		for _, r := range records {
+			found = found || bytes.Contains(r, []byte(n))
+		}
+		if found {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func mustWrite(t *testing.T, c *walk.Client, method, path string, body any) {
+	t.Helper()
+	r, err := c.Do(t.Context(), "exporter", method, path, body, nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if r.Status/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+	}
+}
+
+func randN(t *testing.T, n int64) int64 {
+	t.Helper()
+	v, err := rand.Int(rand.Reader, big.NewInt(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Int64()
+}
