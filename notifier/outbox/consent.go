@@ -18,10 +18,10 @@ import (
 // phone), so changes are stored per sender reference and looked up through
 // every form of a number plus the wa_ids WhatsApp reported for it. Only
 // keyed references (the store's notifier.RefKey) are stored, never the
-// digits.
+// digits, and never a message ID: Meta's IDs embed the sender's number.
 var (
 	bConsent     = []byte("consent")      // ref(wa_id) → consentRecord: the latest change from that WhatsApp ID
-	bConsentMsgs = []byte("consent_msgs") // message ID → unix seconds seen: inbound messages already applied
+	bConsentMsgs = []byte("consent_msgs") // ref(message ID) → unix seconds seen: inbound messages already applied
 	bWALinks     = []byte("wa_links")     // ref(number) "/" ref(wa_id) → nil: wa_ids WhatsApp reported for a number
 )
 
@@ -64,7 +64,7 @@ func (s *Store) ApplyConsent(c ConsentChange) (applied bool, err error) {
 		applied = false
 		msgs := tx.Bucket(bConsentMsgs)
 		if c.MessageID != "" {
-			seen := []byte(c.MessageID)
+			seen := []byte(s.refs.MessageRef(c.MessageID))
 			if msgs.Get(seen) != nil {
 				return nil
 			}

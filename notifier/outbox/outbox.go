@@ -164,6 +164,10 @@ func (s *Store) Close() error {
 // that must tell recipients apart without naming them.
 func (s *Store) PhoneRef(phone string) string { return s.refs.PhoneRef(phone) }
 
+// MessageRef is the keyed reference of a WhatsApp message ID (wamid), for
+// logs and the consent de-duplication: Meta's IDs embed a number.
+func (s *Store) MessageRef(wamid string) string { return s.refs.MessageRef(wamid) }
+
 // Ping checks the store can still read, for readiness.
 func (s *Store) Ping() error {
 	return s.view(func(tx *bolt.Tx) error {

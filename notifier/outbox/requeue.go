@@ -61,7 +61,8 @@ func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (
 		return putNote(tx, n)
 	})
 	if err != nil {
-		return n, false, fmt.Errorf("requeue %s after a failed status: %w", u.WAMID, err)
+		// Not the wamid: it embeds the number, and the error is logged.
+		return n, false, fmt.Errorf("requeue after a failed status: %w", err)
 	}
 	return n, requeued, nil
 }

@@ -79,9 +79,11 @@ type Store interface {
 	ApplyConsent(c outbox.ConsentChange) (applied bool, err error)
 	RequeueFailed(u outbox.StatusUpdate, next time.Time, maxAttempts int) (notifier.Notification, bool, error)
 	LinkWAID(number, waID string) error
-	// PhoneRef is the keyed reference of a number or wa_id, the only
-	// form in which a sender may appear in logs.
+	// PhoneRef and MessageRef are the keyed references of a number or
+	// wa_id and of a WhatsApp message ID, the only forms in which they
+	// may appear in logs: Meta's message IDs embed the number.
 	PhoneRef(phone string) string
+	MessageRef(wamid string) string
 }
 
 // Observer is told what the webhook did, for metrics.
@@ -282,7 +284,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 			for _, st := range c.Value.Statuses {
 				if err := h.applyStatus(st); err != nil {
 					h.obs.Request("error")
-					h.log.Error("record status webhook", slog.String("wamid", st.ID), slog.Any("error", err))
+					h.log.Error("record status webhook", slog.String("message_ref", h.store.MessageRef(st.ID)), slog.Any("error", err))
 					// 500 makes Meta retry the whole delivery; applying a
 					// status twice is harmless.
 					http.Error(w, "could not record status", http.StatusInternalServerError)
@@ -343,7 +345,7 @@ func (h *Handler) applyStatus(st status) error {
 		return err
 	}
 	if !found {
-		h.log.Debug("status for unknown message", slog.String("wamid", st.ID), slog.String("status", st.Status))
+		h.log.Debug("status for unknown message", slog.String("message_ref", h.store.MessageRef(st.ID)), slog.String("status", st.Status))
 		return nil
 	}
 	// recipient_id is the wa_id WhatsApp delivered to; a STOP will come
