@@ -15,8 +15,8 @@ import (
 // not go out, so sending it again cannot duplicate it. It does nothing
 // (requeued false) when the notification is unknown, already delivered,
 // read, failed or skipped, when the report is about an earlier attempt's
-// wamid, or when maxAttempts are used up; the caller then records the
-// failure as usual.
+// wamid, when maxAttempts are used up, or when the contact was erased; the
+// caller then records the failure as usual.
 func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (n notifier.Notification, requeued bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		requeued = false
@@ -36,8 +36,16 @@ func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (
 		default:
 			return nil
 		}
-		if n.WAMID != "" && n.WAMID != u.WAMID || n.Attempts >= maxAttempts {
-			return nil
+		if n.WAMID != "" && n.WAMID != u.WAMID || n.Attempts >= maxAttempts || !n.ErasedAt.IsZero() {
+			return nil // an erased contact has nobody to send to
+		}
+		// The failed attempt's wamid leaves the index with it: the next
+		// attempt gets its own, and an erasure removes only the current
+		// one (the ID embeds the number).
+		if idx := tx.Bucket(bByWAMID); u.WAMID != "" && string(idx.Get([]byte(u.WAMID))) == n.ID {
+			if err := idx.Delete([]byte(u.WAMID)); err != nil {
+				return err
+			}
 		}
 		if n.Status == notifier.StatusUncertain {
 			if err := tx.Bucket(bQueue).Delete(queueKey(n.NextAt, n.ID)); err != nil {
