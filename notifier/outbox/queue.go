@@ -245,19 +245,11 @@ type StatusUpdate struct {
 // Statuses never move backwards: a late "sent" after "read" changes nothing.
 func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification, found bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
-		found = false
-		id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
-		if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
-			id = []byte(u.CallbackData)
-		}
-		if id == nil {
-			return nil
-		}
-		n, err := getNote(tx, string(id))
-		if err != nil {
+		var n notifier.Notification
+		var err error
+		if n, found, err = statusNote(tx, u); !found || err != nil {
 			return err
 		}
-		found = true
 		before = n
 		after = n
 		if n.Status == notifier.StatusSkipped {
@@ -303,6 +295,21 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 		return before, after, false, fmt.Errorf("apply status %s: %w", u.Status, err)
 	}
 	return before, after, found, nil
+}
+
+// statusNote finds the notification a status webhook is about: by its
+// wamid or, for a send whose answer (with the wamid) was lost, by the
+// callback data, our notification ID. found is false for an unknown message.
+func statusNote(tx *bolt.Tx, u StatusUpdate) (n notifier.Notification, found bool, err error) {
+	id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
+	if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
+		id = []byte(u.CallbackData)
+	}
+	if id == nil {
+		return n, false, nil
+	}
+	n, err = getNote(tx, string(id))
+	return n, err == nil, err
 }
 
 // OptedOut reports whether phone opted out (consent.go: by any of its

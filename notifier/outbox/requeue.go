@@ -20,15 +20,9 @@ import (
 func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (n notifier.Notification, requeued bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		requeued = false
-		id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
-		if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
-			id = []byte(u.CallbackData)
-		}
-		if id == nil {
-			return nil
-		}
+		var found bool
 		var err error
-		if n, err = getNote(tx, string(id)); err != nil {
+		if n, found, err = statusNote(tx, u); !found || err != nil {
 			return err
 		}
 		switch n.Status {
