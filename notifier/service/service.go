@@ -23,6 +23,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/contacts"
 	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/httpserver"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/logonly"
 	"github.com/shiptrace/shiptrace/notifier/metrics"
@@ -162,20 +163,20 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		if err != nil {
 			return nil, fmt.Errorf("webhook listen %s: %w", cfg.Webhook.Addr, err)
 		}
-		s.webhookSrv = webhook.NewServer(mux, webhook.ServerTimeouts{})
+		s.webhookSrv = httpserver.New(mux, httpserver.Timeouts{})
 	}
 	if cfg.Admin.Addr != "" {
 		s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Addr, err)
 		}
-		s.adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		s.adminSrv = httpserver.New(s.adminHandler(), httpserver.Timeouts{})
 	}
 	s.healthLn, err = net.Listen("tcp", cfg.Health.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("health listen %s: %w", cfg.Health.Addr, err)
 	}
-	s.healthSrv = &http.Server{Handler: s.healthHandler(), ReadHeaderTimeout: 5 * time.Second}
+	s.healthSrv = httpserver.New(s.healthHandler(), httpserver.Timeouts{})
 	return s, nil
 }
 
