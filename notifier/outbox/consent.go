@@ -25,9 +25,6 @@ var (
 	bWALinks     = []byte("wa_links")     // ref(number) "/" ref(wa_id) → nil: wa_ids WhatsApp reported for a number
 )
 
-// extraBuckets are created by Open next to the outbox's own.
-var extraBuckets = [][]byte{bConsent, bConsentMsgs, bWALinks}
-
 // seenTTL bounds how long message IDs are remembered for de-duplication;
 // Meta retries an undelivered webhook for up to 7 days.
 const seenTTL = 14 * 24 * time.Hour

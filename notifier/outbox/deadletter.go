@@ -19,8 +19,6 @@ import (
 // run out it stays here as a dead letter, listed for an operator.
 var bParked = []byte("parked") // transaction ID → Parked
 
-func init() { extraBuckets = append(extraBuckets, bParked) }
-
 // Parked is an event set aside for retry, or given up (Dead).
 type Parked struct {
 	Event     notifier.ChainEvent `json:"event"`
