@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/shiptrace/shiptrace/notifier"
 )
 
 // ErrInvalid is returned for a number that is not a valid international
@@ -55,16 +57,9 @@ func reason(err error) string {
 }
 
 // Digits reduces a number or a wa_id to its digits, the form WhatsApp uses
-// for wa_id and recipient_id.
-func Digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// for wa_id and recipient_id, and the form phone references are taken of
+// (notifier.NormalizePhone).
+func Digits(s string) string { return notifier.NormalizePhone(s) }
 
 // Variants returns, as digits, the number itself and the other forms under
 // which WhatsApp may know the same account (its possible wa_ids):
