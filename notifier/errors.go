@@ -9,6 +9,12 @@ import (
 // notification is skipped, not retried.
 var ErrNoContact = errors.New("no buyer contact on record")
 
+// ErrContactsUnavailable means the contact source itself cannot answer
+// (the peer is down or times out): every lookup would fail alike, so the
+// intake waits and retries the batch instead of setting events aside.
+// Other lookup errors concern one shipment and set only its event aside.
+var ErrContactsUnavailable = errors.New("contact source unavailable")
+
 // FailureClass says what the sender should do about a failed send.
 type FailureClass int
 
@@ -25,6 +31,9 @@ const (
 	// provider (a timeout while waiting for the answer): retrying at once
 	// could send twice, so the sender first waits for a status webhook.
 	Uncertain
+	// Throttled failures (Meta's 130429, the number's throughput limit) are
+	// retried like transient ones, and the sender lowers its global rate.
+	Throttled
 )
 
 func (c FailureClass) String() string {
@@ -37,6 +46,8 @@ func (c FailureClass) String() string {
 		return "paused"
 	case Uncertain:
 		return "uncertain"
+	case Throttled:
+		return "throttled"
 	}
 	return "unknown"
 }
@@ -50,7 +61,10 @@ type SendError struct {
 	Details    string
 	TraceID    string
 	HTTPStatus int
-	Err        error // underlying transport error, if any
+	// Hint tells an operator what to do about an account-level error
+	// (Paused), e.g. renew the token; empty for per-message errors.
+	Hint string
+	Err  error // underlying transport error, if any
 }
 
 func (e *SendError) Error() string {

@@ -185,6 +185,10 @@ type Parameter struct {
 // SendResult is what a provider returns for an accepted message.
 type SendResult struct {
 	MessageID string
+	// WaID is the recipient's WhatsApp ID as the provider reported it
+	// (contacts[].wa_id); it can differ from the number sent to, and a STOP
+	// comes from it.
+	WaID string
 }
 
 // Provider delivers a rendered message to one phone number.

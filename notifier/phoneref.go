@@ -39,6 +39,15 @@ func (k RefKey) PhoneRef(phone string) string {
 	return hex.EncodeToString(k.sum(NormalizePhone(phone))[:16])
 }
 
+// MessageRef is a stable reference to a WhatsApp message ID (wamid), safe
+// for logs and store keys: Meta's IDs are base64 that embeds the
+// recipient's or sender's number, so the ID itself is personal data. It is
+// the first 128 bits of HMAC-SHA256(key, "wamid:" + id), hex-encoded; the
+// prefix keeps it apart from phone references.
+func (k RefKey) MessageRef(id string) string {
+	return hex.EncodeToString(k.sum("wamid:" + id)[:16])
+}
+
 // Fingerprint identifies the key without revealing it, so a store written
 // under one key can refuse another: its opt-outs would silently stop matching.
 func (k RefKey) Fingerprint() string {

@@ -25,3 +25,18 @@ func TestPhoneRefDependsOnTheKeyNotTheFormatting(t *testing.T) {
 		t.Error("a 5-byte key was accepted")
 	}
 }
+
+func TestMessageRefIsKeyedAndApartFromPhoneRefs(t *testing.T) {
+	a, _ := notifier.NewRefKey([]byte("first-phone-reference-key-012345"))
+	b, _ := notifier.NewRefKey([]byte("second-phone-reference-key-01234"))
+	id := "wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYFDNB"
+	if a.MessageRef(id) != a.MessageRef(id) || a.MessageRef(id) == a.MessageRef(id+"x") {
+		t.Error("a message reference is not a function of the ID")
+	}
+	if a.MessageRef(id) == b.MessageRef(id) {
+		t.Error("the message reference does not depend on the key")
+	}
+	if a.MessageRef("4915112345678") == a.PhoneRef("4915112345678") {
+		t.Error("a message reference can be taken for a phone reference")
+	}
+}

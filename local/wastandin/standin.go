@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shiptrace/shiptrace/notifier/phone"
 )
 
 // Config sets up a stand-in.
@@ -43,8 +45,19 @@ type Config struct {
 	// WebhookRetryFor bounds how long an undelivered webhook is retried,
 	// as Meta keeps retrying while the receiver is down. Default 10 min.
 	WebhookRetryFor time.Duration
-	// Templates, when set, is the registry of approved templates.
+	// Templates is the registry of approved templates; nil means the
+	// notifier's defaults (DefaultTemplates), so every test validates
+	// names, languages, parameter counts and buttons.
 	Templates map[string]TemplateSpec
+	// AnyTemplate accepts any well-formed template message instead.
+	AnyTemplate bool
+	// WaIDs overrides the wa_id of single numbers (digits → wa_id); see WaID.
+	WaIDs map[string]string
+	// PairInterval and PairBurst model the business/consumer pair rate
+	// limit: after PairBurst messages to one user, one per PairInterval,
+	// else 131056. Zero PairInterval: no limit.
+	PairInterval time.Duration
+	PairBurst    int
 	// Undeliverable numbers (digits) are answered with 131026.
 	Undeliverable []string
 	Log           *slog.Logger
@@ -58,7 +71,8 @@ type Record struct {
 	HTTPStatus   int             `json:"httpStatus"`
 	ErrorCode    int             `json:"errorCode,omitempty"`
 	WAMID        string          `json:"wamid,omitempty"`
-	To           string          `json:"to,omitempty"`
+	To           string          `json:"to,omitempty"`   // the number as sent (digits)
+	WaID         string          `json:"waId,omitempty"` // the account it reached (see WaID)
 	Template     string          `json:"template,omitempty"`
 	Language     string          `json:"language,omitempty"`
 	Components   []Component     `json:"components,omitempty"`
@@ -99,6 +113,10 @@ const (
 	// FaultLostAnswer accepts the message (it is recorded and webhooks are
 	// posted) but never answers: the client cannot tell it was accepted.
 	FaultLostAnswer = "lost_answer"
+	// FaultFailedStatus accepts the message, then reports it "failed"
+	// with Code in a status webhook, as Meta does for errors it finds
+	// after accepting (e.g. 131000, 131026, 130472); no other status follows.
+	FaultFailedStatus = "failed_status"
 )
 
 // Fault is one injected misbehaviour. It applies to the next Count
@@ -123,6 +141,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+
+	pairs *pairLimiter
 
 	mu       sync.Mutex
 	seq      int
@@ -158,9 +178,16 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Templates == nil && !cfg.AnyTemplate {
+		cfg.Templates = DefaultTemplates()
+	}
+	if cfg.AnyTemplate {
+		cfg.Templates = nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: cfg.Log, mux: http.NewServeMux(),
+		pairs: newPairLimiter(cfg.PairBurst, cfg.PairInterval),
+		cfg:   cfg, log: cfg.Log, mux: http.NewServeMux(),
 		statuses: map[string]statusTarget{},
 		ctx:      ctx, cancel: cancel,
 		client: &http.Client{Timeout: 5 * time.Second},
@@ -316,7 +343,8 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := r.PathValue("phoneID"); id != s.cfg.PhoneNumberID {
-		fail(&APIError{HTTPStatus: 400, Code: 100, Type: "GraphMethodException",
+		// Meta answers an unknown phone number ID with code 100, subcode 33.
+		fail(&APIError{HTTPStatus: 400, Code: 100, Subcode: 33, Type: "GraphMethodException",
 			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id)})
 		return
 	}
@@ -354,6 +382,13 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	waID := s.WaID(to)
+	if !s.pairs.allow(waID, now) {
+		e := NewError(131056, "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.")
+		s.record(Record{ReceivedAt: now, HTTPStatus: e.HTTPStatus, ErrorCode: e.Code, To: to, WaID: waID, Template: req.Template.Name, CallbackData: req.BizOpaqueCallbackData})
+		writeError(w, e)
+		return
+	}
 	if contains(s.cfg.Undeliverable, to) {
 		e := NewError(131026, "the recipient cannot receive this message")
 		s.record(Record{ReceivedAt: now, HTTPStatus: e.HTTPStatus, ErrorCode: e.Code, To: to, Template: req.Template.Name, CallbackData: req.BizOpaqueCallbackData})
@@ -363,14 +398,23 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 
 	wamid := newWAMID()
 	s.record(Record{
-		ReceivedAt: now, Accepted: true, HTTPStatus: http.StatusOK, WAMID: wamid, To: to,
+		ReceivedAt: now, Accepted: true, HTTPStatus: http.StatusOK, WAMID: wamid, To: to, WaID: waID,
 		Template: req.Template.Name, Language: req.Template.Language.Code,
 		Components: req.Template.Components, CallbackData: req.BizOpaqueCallbackData,
 	})
 	s.mu.Lock()
-	s.statuses[wamid] = statusTarget{to: to, callbackData: req.BizOpaqueCallbackData}
+	s.statuses[wamid] = statusTarget{to: waID, callbackData: req.BizOpaqueCallbackData}
 	s.mu.Unlock()
-	if s.webhookURL() != "" && len(s.cfg.AutoStatuses) > 0 {
+	if f != nil && f.Kind == FaultFailedStatus && s.webhookURL() != "" {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			body := StatusPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, wamid, "failed", waID, req.BizOpaqueCallbackData, f.Code)
+			if err := s.deliver(s.ctx, body); err != nil {
+				s.log.Warn("failed status webhook not delivered", slog.String("wamid", wamid), slog.Any("error", err))
+			}
+		}()
+	} else if s.webhookURL() != "" && len(s.cfg.AutoStatuses) > 0 {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -382,7 +426,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 				}
-				body := StatusPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, wamid, st, to, req.BizOpaqueCallbackData, 0)
+				body := StatusPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, wamid, st, waID, req.BizOpaqueCallbackData, 0)
 				if err := s.deliver(s.ctx, body); err != nil {
 					s.log.Warn("status webhook not delivered", slog.String("wamid", wamid), slog.Any("error", err))
 					return
@@ -397,7 +441,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"messaging_product": "whatsapp",
-		"contacts":          []map[string]string{{"input": req.To, "wa_id": to}},
+		"contacts":          []map[string]string{{"input": req.To, "wa_id": waID}},
 		"messages":          []map[string]string{{"id": wamid}},
 	})
 }
@@ -415,8 +459,9 @@ func (s *Server) PostStatus(ctx context.Context, wamid, status string, errorCode
 }
 
 // PostInbound posts a signed webhook for a text the user sent.
+// from is the user's number; the webhook carries its wa_id, as Meta's does.
 func (s *Server) PostInbound(ctx context.Context, from, text string) error {
-	return s.deliver(ctx, InboundTextPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, digits(from), text))
+	return s.deliver(ctx, InboundTextPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, s.WaID(from), text))
 }
 
 // deliver posts body to the webhook URL, retrying with backoff while the
@@ -558,8 +603,13 @@ func (s *Server) handleAddFault(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case FaultTimeout, FaultLostAnswer:
+	case FaultFailedStatus:
+		if f.Code == 0 {
+			http.Error(w, "fault: failed_status needs a code", http.StatusBadRequest)
+			return
+		}
 	default:
-		http.Error(w, "fault: kind must be error, latency, timeout or lost_answer", http.StatusBadRequest)
+		http.Error(w, "fault: kind must be error, latency, timeout, lost_answer or failed_status", http.StatusBadRequest)
 		return
 	}
 	s.AddFault(f)
@@ -623,15 +673,8 @@ func jsonOrNil(b []byte) json.RawMessage {
 	return nil
 }
 
-func digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// digits reduces a number to the digits WhatsApp uses for wa_id.
+func digits(s string) string { return phone.Digits(s) }
 
 func newWAMID() string {
 	var b [18]byte

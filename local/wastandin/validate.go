@@ -13,6 +13,7 @@ import (
 type APIError struct {
 	HTTPStatus int
 	Code       int
+	Subcode    int
 	Type       string
 	Message    string
 	Details    string
@@ -26,18 +27,20 @@ func (e *APIError) body(traceID string) []byte {
 	if typ == "" {
 		typ = "OAuthException"
 	}
-	b, _ := json.Marshal(map[string]any{
-		"error": map[string]any{
-			"message": e.Message,
-			"type":    typ,
-			"code":    e.Code,
-			"error_data": map[string]any{
-				"messaging_product": "whatsapp",
-				"details":           e.Details,
-			},
-			"fbtrace_id": traceID,
+	obj := map[string]any{
+		"message": e.Message,
+		"type":    typ,
+		"code":    e.Code,
+		"error_data": map[string]any{
+			"messaging_product": "whatsapp",
+			"details":           e.Details,
 		},
-	})
+		"fbtrace_id": traceID,
+	}
+	if e.Subcode != 0 {
+		obj["error_subcode"] = e.Subcode
+	}
+	b, _ := json.Marshal(map[string]any{"error": obj})
 	return b
 }
 
@@ -97,8 +100,10 @@ func NewError(code int, details string) *APIError {
 // 132001 for unknown names or languages and 132000 for a wrong body
 // parameter count, as Meta does.
 type TemplateSpec struct {
-	Languages  []string `json:"languages"`
-	BodyParams int      `json:"bodyParams"`
+	Languages    []string     `json:"languages"`
+	BodyParams   int          `json:"bodyParams"`
+	HeaderParams int          `json:"headerParams,omitempty"`
+	Buttons      []ButtonSpec `json:"buttons,omitempty"`
 }
 
 // Request is a template message request as the stand-in parsed it.
@@ -213,7 +218,7 @@ func parseRequest(raw []byte, templates map[string]TemplateSpec) (*Request, *API
 	if t.Language.Policy != "" && t.Language.Policy != "deterministic" {
 		return nil, invalid("template.language.policy", "must be deterministic")
 	}
-	bodyParams := 0
+	bodyParams, headerParams := 0, 0
 	for i, c := range t.Components {
 		where := fmt.Sprintf("template.components[%d]", i)
 		switch strings.ToLower(c.Type) {
@@ -248,6 +253,9 @@ func parseRequest(raw []byte, templates map[string]TemplateSpec) (*Request, *API
 		if strings.EqualFold(c.Type, "body") {
 			bodyParams += len(c.Parameters)
 		}
+		if strings.EqualFold(c.Type, "header") {
+			headerParams += len(c.Parameters)
+		}
 	}
 	if templates != nil {
 		spec, ok := templates[t.Name]
@@ -257,8 +265,35 @@ func parseRequest(raw []byte, templates map[string]TemplateSpec) (*Request, *API
 		if bodyParams != spec.BodyParams {
 			return nil, NewError(132000, fmt.Sprintf("body: number of localizable_params (%d) does not match the expected number of params (%d)", bodyParams, spec.BodyParams))
 		}
+		if headerParams != spec.HeaderParams {
+			return nil, NewError(132000, fmt.Sprintf("header: number of localizable_params (%d) does not match the expected number of params (%d)", headerParams, spec.HeaderParams))
+		}
+		if err := checkButtons(t.Name, spec, t.Components); err != nil {
+			return nil, err
+		}
 	}
 	return &req, nil
+}
+
+// indexOf reads a button index given as "0" or 0.
+func indexOf(raw json.RawMessage) int {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		var n int
+		_ = json.Unmarshal(raw, &n)
+		return n
+	}
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// paramType is a parameter's "type".
+func paramType(raw json.RawMessage) string {
+	var p struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	return p.Type
 }
 
 func validIndex(raw json.RawMessage) bool {

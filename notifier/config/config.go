@@ -20,6 +20,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 		MaxEventAge time.Duration `mapstructure:"max_event_age"`
 		BackoffMin  time.Duration `mapstructure:"backoff_min"`
 		BackoffMax  time.Duration `mapstructure:"backoff_max"`
+		// Set-aside events (config/whatsapp.go).
+		ContactGrace  time.Duration `mapstructure:"contact_grace"`
+		RetryAttempts int           `mapstructure:"retry_attempts"`
 	} `mapstructure:"intake"`
 	Fabric struct {
 		PeerEndpoint      string        `mapstructure:"peer_endpoint"`
@@ -277,8 +281,6 @@ func (c *Config) loadSecrets() error {
 	return errors.Join(errs...)
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
 // Validate reports every problem at once, each naming its key and env var.
 func (c Config) Validate() error {
 	var errs []error
@@ -361,8 +363,8 @@ func (c Config) Validate() error {
 	default:
 		bad("contacts.source", "must be fabric, file or fabric+file, not %q", c.Contacts.Source)
 	}
-	if c.Ops.Phone != "" && !e164.MatchString(c.Ops.Phone) {
-		bad("ops.phone", "must be an E.164 number like +4915112345678")
+	if _, err := phone.Parse(c.Ops.Phone); c.Ops.Phone != "" && err != nil {
+		bad("ops.phone", "must be an E.164 number like +4915112345678: %v", err)
 	}
 	switch c.Provider.Kind {
 	case "log":

@@ -61,6 +61,7 @@ func TestValidationNamesKeyAndEnv(t *testing.T) {
 		{"whatsapp without token", []string{"--provider.kind=whatsapp", "--provider.phone_number_id=1"}, "SHIPTRACE_NOTIFIER_PROVIDER_TOKEN"},
 		{"bad rate", []string{"--sender.rate_per_second=0"}, "sender.rate_per_second"},
 		{"bad ops phone", []string{"--ops.phone=12345"}, "ops.phone"},
+		{"ops phone outside the numbering plan", []string{"--ops.phone=+551187654321"}, "ops.phone"},
 		{"unknown source", []string{"--intake.source=kafka"}, "intake.source"},
 		{"webhook without secret", []string{"--webhook.app_secret="}, "webhook.app_secret"},
 	}

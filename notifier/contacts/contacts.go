@@ -35,7 +35,9 @@ type Fabric struct {
 }
 
 // BuyerContact implements notifier.ContactSource. NOT_FOUND from the
-// contract means no contact (skip); anything else is worth retrying.
+// contract means no contact; a retryable network failure is
+// ErrContactsUnavailable (the whole intake waits); anything else concerns
+// this shipment (its event is set aside and retried on its own).
 func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.Contact, error) {
 	if err := ctx.Err(); err != nil {
 		return notifier.Contact{}, err
@@ -44,6 +46,10 @@ func (f Fabric) BuyerContact(ctx context.Context, shipmentID string) (notifier.C
 	if err != nil {
 		if shipment.ErrorCode(err) == shipment.NotFound {
 			return notifier.Contact{}, notifier.ErrNoContact
+		}
+		var fe *fabric.Error
+		if errors.As(err, &fe) && fe.Retryable {
+			return notifier.Contact{}, fmt.Errorf("evaluate BuyerContact(%s): %w: %w", shipmentID, notifier.ErrContactsUnavailable, err)
 		}
 		return notifier.Contact{}, fmt.Errorf("evaluate BuyerContact(%s): %w", shipmentID, err)
 	}

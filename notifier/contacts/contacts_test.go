@@ -37,6 +37,7 @@ func TestFabricBuyerContact(t *testing.T) {
 		{"the contract's NOT_FOUND means no contact", &evaluator{err: notFound}, notifier.Contact{}, notifier.ErrNoContact},
 		{"an empty answer means no contact", &evaluator{out: []byte("null")}, notifier.Contact{}, notifier.ErrNoContact},
 		{"a network failure is kept for a retry", &evaluator{err: unreachable}, notifier.Contact{}, unreachable},
+		{"a network failure says the source is unavailable", &evaluator{err: unreachable}, notifier.Contact{}, notifier.ErrContactsUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,5 +52,13 @@ func TestFabricBuyerContact(t *testing.T) {
 				t.Fatalf("request %+v", r)
 			}
 		})
+	}
+}
+
+func TestAContractRefusalOfOneShipmentIsNotAnUnavailableSource(t *testing.T) {
+	refused := fmt.Errorf("evaluate: %w", shipment.Errorf(shipment.Forbidden, "the caller may not read this contact"))
+	_, err := Fabric{Client: &evaluator{err: refused}, Identity: "notifier"}.BuyerContact(context.Background(), "S1")
+	if err == nil || errors.Is(err, notifier.ErrContactsUnavailable) || errors.Is(err, notifier.ErrNoContact) {
+		t.Fatalf("err = %v, want a per-shipment error", err)
 	}
 }

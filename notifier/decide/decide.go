@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	phonenum "github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
 )
 
@@ -54,6 +55,9 @@ const (
 	ReasonDailyCap  = "daily_cap_reached"
 	ReasonStale     = "event_too_old"
 	ReasonNoOps     = "no_ops_number"
+	// ReasonInvalidPhone: the number is not a valid international number
+	// (libphonenumber's metadata); WhatsApp would refuse or misroute it.
+	ReasonInvalidPhone = "invalid_phone"
 )
 
 // Decider applies the rules.
@@ -159,6 +163,14 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 				continue
 			}
 			phone, lang = d.cfg.OpsPhone, d.cfg.OpsLanguage
+		}
+		if e164, err := phonenum.Parse(phone); err == nil {
+			phone = e164
+		} else {
+			n.Phone = ""
+			skip(ReasonInvalidPhone)
+			out = append(out, n)
+			continue
 		}
 		n.Phone = phone
 		data := template.Data{Event: in.Event, Name: name, Recipient: rule.To}

@@ -86,6 +86,9 @@ func TestPlan(t *testing.T) {
 			want: []want{{notifier.RoleBuyer, notifier.StatusSkipped, decide.ReasonDailyCap}, {notifier.RoleOps, notifier.StatusQueued, ""}}},
 		{name: "breach without an ops number skips the ops alert", event: ev(notifier.EventColdChainBreached, "ExporterMSP"), buyer: buyer,
 			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, ""}, {notifier.RoleOps, notifier.StatusSkipped, decide.ReasonNoOps}}},
+		{name: "a number outside the numbering plan is skipped", event: ev(notifier.EventShipped, "ExporterMSP"),
+			buyer: &notifier.Contact{Phone: "+551187654321", Language: "pt-BR", Consent: true}, // Brazilian mobile without the ninth digit
+			want:  []want{{notifier.RoleBuyer, notifier.StatusSkipped, decide.ReasonInvalidPhone}}},
 		{name: "stale event is skipped", event: func() notifier.Event {
 			e := ev(notifier.EventShipped, "ExporterMSP")
 			e.Time = now.Add(-72 * time.Hour)
@@ -137,6 +140,16 @@ func TestPlanUsesBuyerLanguage(t *testing.T) {
 		Buyer: &notifier.Contact{Phone: "+34600000001", Language: "es-ES", Consent: true}}, fakeView{})
 	if got[0].Message.Language != "es" || got[0].Message.To != "+34600000001" {
 		t.Errorf("message language %q to %q", got[0].Message.Language, got[0].Message.To)
+	}
+}
+
+func TestPlanSendsToTheE164FormOfTheNumber(t *testing.T) {
+	d := newDecider(t, "")
+	e := ev(notifier.EventShipped, "ExporterMSP")
+	got := d.Plan(decide.Input{Chain: notifier.ChainEvent{TxID: "tx"}, Event: e, Rules: d.Relevant(e), Now: now,
+		Buyer: &notifier.Contact{Phone: "+55 (11) 98765-4321", Language: "pt-BR", Consent: true}}, fakeView{})
+	if got[0].Status != notifier.StatusQueued || got[0].Message.To != "+5511987654321" || got[0].Phone != "+5511987654321" {
+		t.Errorf("%s %q: message to %q, phone %q; want queued to +5511987654321", got[0].Status, got[0].Reason, got[0].Message.To, got[0].Phone)
 	}
 }
 

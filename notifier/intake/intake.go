@@ -67,6 +67,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	if connected == nil {
 		connected = func(bool) {}
 	}
+	// Events set aside by the handler are retried next to the stream.
+	if rr, ok := r.Handler.(interface{ RunRetries(context.Context) }); ok {
+		done := make(chan struct{})
+		go func() { defer close(done); rr.RunRetries(ctx) }()
+		defer func() { <-done }()
+	}
 	delay := minB
 	for {
 		progressed, err := r.session(ctx, connected)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
@@ -35,57 +36,151 @@ type Processor struct {
 	// Recorded is called after each batch is on disk (e.g. to wake the sender).
 	Recorded func([]notifier.Notification)
 	Now      func() time.Time
+	// ContactGrace: a NOT_FOUND contact for an event younger than this is
+	// looked up again later instead of skipped, because with several
+	// exporter peers the private data may not have reached ours yet (2m).
+	ContactGrace time.Duration
+	// RetryAttempts bounds the lookups of an event set aside for a
+	// per-shipment error before it becomes a dead letter (8).
+	RetryAttempts int
+	// RetryBackoffMin and RetryBackoffMax bound the delay between them
+	// (1s, 5m).
+	RetryBackoffMin, RetryBackoffMax time.Duration
+
+	// mu serialises recording between the stream and the retries, so a
+	// retry records with the checkpoint the stream last wrote.
+	mu sync.Mutex
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Processor) grace() time.Duration {
+	if p.ContactGrace == 0 {
+		return 2 * time.Minute
+	}
+	return max(p.ContactGrace, 0)
+}
+
+// decoded is one event ready to decide, or the reason it is not.
+type decoded struct {
+	chain  notifier.ChainEvent
+	event  notifier.Event
+	rules  []decide.Rule
+	result string // recorded, ignored, malformed, parked, erased
+}
+
+// resultErased is the result of a contact.deleted event: it erases the
+// buyer's data of the shipment (outbox.EraseContact) in ledger order, in
+// the transaction that records the checkpoint past it.
+const resultErased = "erased"
+
+func (p *Processor) decode(ce notifier.ChainEvent) decoded {
+	d := decoded{chain: ce}
+	if err := json.Unmarshal(ce.Payload, &d.event); err != nil {
+		// A payload we cannot read will not become readable by
+		// retrying; recording past it keeps the intake moving.
+		p.Log.Error("undecodable event payload skipped", slog.String("tx", ce.TxID), slog.String("event", ce.Name), slog.Any("error", err))
+		d.result = "malformed"
+		return d
+	}
+	if d.event.Type == "" {
+		d.event.Type = shipment.EventType(ce.Name)
+	}
+	if d.event.Type == shipment.EventContactDeleted {
+		d.result = resultErased
+		return d
+	}
+	d.rules = p.Decider.Relevant(d.event)
+	if len(d.rules) == 0 {
+		d.result = "ignored"
+	}
+	return d
+}
+
+// lookup finds the buyer of d when a rule needs one. park is a reason to
+// set the event aside ("" to decide now); err is ErrContactsUnavailable
+// trouble that must hold the whole intake.
+func (p *Processor) lookup(ctx context.Context, d decoded) (buyer *notifier.Contact, park string, lookupErr, err error) {
+	if !decide.NeedsBuyer(d.rules) {
+		return nil, "", nil, nil
+	}
+	c, lerr := p.Contacts.BuyerContact(ctx, d.event.ShipmentID)
+	switch {
+	case lerr == nil:
+		return &c, "", nil, nil
+	case errors.Is(lerr, notifier.ErrNoContact):
+		if !d.event.Time.IsZero() && p.now().Sub(d.event.Time) < p.grace() {
+			return nil, ReasonNotFoundYet, lerr, nil
+		}
+		return nil, "", nil, nil
+	case errors.Is(lerr, notifier.ErrContactsUnavailable), ctx.Err() != nil:
+		return nil, "", nil, fmt.Errorf("buyer contact of %s (tx %s): %w", d.event.ShipmentID, d.chain.TxID, lerr)
+	}
+	return nil, ReasonLookupFailed, lerr, nil
+}
+
+// Reasons an event is set aside.
+const (
+	ReasonLookupFailed = "lookup_failed"
+	ReasonNotFoundYet  = "contact_not_found_yet"
+)
+
+func (p *Processor) plan(d decoded, buyer *notifier.Contact) outbox.Plan {
+	in := decide.Input{Chain: d.chain, Event: d.event, Rules: d.rules, Buyer: buyer, Now: p.now()}
+	return func(v outbox.View) []notifier.Notification { return p.Decider.Plan(in, v) }
 }
 
 // HandleBatch decodes and decides every event, then records them all with
-// the checkpoint of the last one. A failed contact lookup fails the batch:
-// nothing is recorded and the runner retries from the checkpoint.
+// the checkpoint of the last one. An event whose contact cannot be read for
+// a reason of its own is set aside (parked) and retried on its own; only
+// an unavailable contact source fails the batch, which the runner retries
+// from the checkpoint.
 func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	parker, canPark := p.Store.(Parker)
 	plans := make([]outbox.Plan, 0, len(events))
 	results := make([][2]string, 0, len(events))
+	var parked []outbox.Parked
 	for _, ce := range events {
-		var ev notifier.Event
-		if err := json.Unmarshal(ce.Payload, &ev); err != nil {
-			// A payload we cannot read will not become readable by
-			// retrying; recording past it keeps the intake moving.
-			p.Log.Error("undecodable event payload skipped", slog.String("tx", ce.TxID), slog.String("event", ce.Name), slog.Any("error", err))
-			results = append(results, [2]string{ce.Name, "malformed"})
+		d := p.decode(ce)
+		if d.result == resultErased {
+			plans = append(plans, outbox.EraseContact(d.event.ShipmentID))
+		}
+		if d.result != "" {
+			results = append(results, [2]string{string(d.event.Type), d.result})
 			continue
 		}
-		if ev.Type == "" {
-			ev.Type = shipment.EventType(ce.Name)
+		buyer, park, lerr, err := p.lookup(ctx, d)
+		if err != nil {
+			return err
 		}
-		if ev.Type == shipment.EventContactDeleted { // erased in ledger order, with the checkpoint
-			plans = append(plans, outbox.EraseContact(ev.ShipmentID))
-			results = append(results, [2]string{string(ev.Type), "erased"})
-			continue
-		}
-		rules := p.Decider.Relevant(ev)
-		if len(rules) == 0 {
-			results = append(results, [2]string{string(ev.Type), "ignored"})
-			continue
-		}
-		var buyer *notifier.Contact
-		if decide.NeedsBuyer(rules) {
-			c, err := p.Contacts.BuyerContact(ctx, ev.ShipmentID)
-			switch {
-			case errors.Is(err, notifier.ErrNoContact):
-			case err != nil:
-				return fmt.Errorf("buyer contact of %s (tx %s): %w", ev.ShipmentID, ce.TxID, err)
-			default:
-				buyer = &c
+		if park != "" {
+			if !canPark {
+				return fmt.Errorf("buyer contact of %s (tx %s): %w", d.event.ShipmentID, ce.TxID, lerr)
 			}
+			parked = append(parked, p.parked(d, park, lerr))
+			results = append(results, [2]string{string(d.event.Type), "parked"})
+			continue
 		}
-		in := decide.Input{Chain: ce, Event: ev, Rules: rules, Buyer: buyer, Now: now()}
-		plans = append(plans, func(v outbox.View) []notifier.Notification { return p.Decider.Plan(in, v) })
-		results = append(results, [2]string{string(ev.Type), "recorded"})
+		plans = append(plans, p.plan(d, buyer))
+		results = append(results, [2]string{string(d.event.Type), "recorded"})
+	}
+	// Parked before the checkpoint moves past them; a crash in between
+	// replays the batch, and parking again is a no-op.
+	for _, pe := range parked {
+		if err := parker.Park(pe); err != nil {
+			return err
+		}
+		p.observeParked(pe)
 	}
 	last := events[len(events)-1]
 	cp := notifier.Checkpoint{Block: last.Block, TxID: last.TxID}
@@ -93,6 +188,30 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	if err != nil {
 		return err
 	}
+	p.recorded(written, cp, results)
+	return nil
+}
+
+func (p *Processor) parked(d decoded, reason string, lerr error) outbox.Parked {
+	now := p.now()
+	pe := outbox.Parked{Event: d.chain, Type: string(d.event.Type), Shipment: d.event.ShipmentID, EventTime: d.event.Time,
+		Reason: reason, FirstAt: now, NextAt: now.Add(p.backoff(1))}
+	if lerr != nil {
+		pe.Error = lerr.Error()
+	}
+	return pe
+}
+
+func (p *Processor) observeParked(pe outbox.Parked) {
+	p.Log.Warn("event set aside; the others go on and it is retried on its own",
+		slog.String("tx", pe.Event.TxID), slog.String("shipment", pe.Shipment), slog.String("reason", pe.Reason),
+		slog.String("error", pe.Error), slog.Time("next", pe.NextAt))
+	if o, ok := p.Observer.(ParkObserver); ok {
+		o.Parked(pe.Reason)
+	}
+}
+
+func (p *Processor) recorded(written []notifier.Notification, cp notifier.Checkpoint, results [][2]string) {
 	if p.Observer != nil {
 		for _, r := range results {
 			p.Observer.Event(r[0], r[1])
@@ -106,5 +225,4 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	if p.Recorded != nil && len(written) > 0 {
 		p.Recorded(written)
 	}
-	return nil
 }

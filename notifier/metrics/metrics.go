@@ -28,6 +28,7 @@ type Metrics struct {
 	paused        prometheus.Gauge
 	connected     prometheus.Gauge
 	checkpoint    prometheus.Gauge
+	wa            *waMetrics // whatsapp.go
 }
 
 // New registers the collectors (plus Go and process collectors).
@@ -73,6 +74,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.notifications, m.attempts, m.latency, m.events, m.webhook, m.optOuts, m.purged, m.paused, m.connected, m.checkpoint,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.wa = newWAMetrics(m.reg)
 	return m
 }
 

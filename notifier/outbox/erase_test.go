@@ -136,3 +136,56 @@ func TestErasedDataLingersInFreedPagesUntilCompaction(t *testing.T) {
 	}
 	st.Close()
 }
+
+// What the consent side keeps of a buyer agrees with erasure: after
+// contact.deleted the file holds neither the number (in any form), nor the
+// wa_id WhatsApp reported for it, nor any message ID — of the attempt that
+// failed and was retried, of the one delivered, or of the buyer's STOP —
+// while the STOP, filed under keyed references, still holds for the
+// number if the exporter records it again.
+func TestErasureLeavesConsentUnderKeyedReferencesOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.db")
+	st := open(t, path)
+	defer st.Close()
+	number, waID := "+4915112345678", "4915187654321" // the account's wa_id differs from the number
+	first, second := "wamid.4915112345678-first", "wamid.4915112345678-second"
+	stopID := "wamid.4915187654321-stop"
+	n := rendered("tx1", number, "Zoraida", notifier.StatusQueued)
+	st.Record(t.Context(), notifier.Checkpoint{Block: 1, TxID: "tx1"}, plan(n))
+	c, _ := st.Claim(1, nil)
+	st.Finish(outbox.Result{ID: c[0].ID, Status: notifier.StatusSent, WAMID: first, At: time.Now()})
+	// WhatsApp reports the first attempt failed with a retryable code.
+	if _, requeued, err := st.RequeueFailed(outbox.StatusUpdate{WAMID: first, CallbackData: n.ID, Status: notifier.StatusFailed, Code: 131000}, time.Now(), 10); err != nil || !requeued {
+		t.Fatalf("failed attempt not requeued: %v", err)
+	}
+	c, _ = st.Claim(1, nil)
+	if len(c) != 1 {
+		t.Fatal("requeued notification not claimed")
+	}
+	st.Finish(outbox.Result{ID: c[0].ID, Status: notifier.StatusSent, WAMID: second, At: time.Now()})
+	if err := st.LinkWAID(number, waID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplyConsent(outbox.ConsentChange{From: waID, OptOut: true, Word: "STOP", MessageID: stopID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := st.Record(t.Context(), notifier.Checkpoint{Block: 2, TxID: "tx2"}, outbox.EraseContact("SHP-1")); err != nil {
+		t.Fatal(err)
+	}
+	// A late retryable failure of the erased message sends nothing again.
+	if _, requeued, _ := st.RequeueFailed(outbox.StatusUpdate{WAMID: second, CallbackData: n.ID, Status: notifier.StatusFailed, Code: 131000}, time.Now(), 10); requeued {
+		t.Error("a message of an erased contact was put back in the queue")
+	}
+	if err := st.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := st.OptedOut(number); !out {
+		t.Error("the erasure lost the STOP the wa_id sent for the number")
+	}
+	st.Close()
+	needles := append(phoneForms(number, 2), waID, waID[2:], "Zoraida", first, second, stopID)
+	if logical, raw := found(t, path, needles...); len(logical)+len(raw) > 0 {
+		t.Errorf("after erasure the store holds %v in its records and %v in the file", logical, raw)
+	}
+}

@@ -94,7 +94,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps} {
+		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps,
+			bConsent, bConsentMsgs, bWALinks, bParked} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -163,6 +164,10 @@ func (s *Store) Close() error {
 // PhoneRef is the keyed reference the store files phone under, for logs
 // that must tell recipients apart without naming them.
 func (s *Store) PhoneRef(phone string) string { return s.refs.PhoneRef(phone) }
+
+// MessageRef is the keyed reference of a WhatsApp message ID (wamid), for
+// logs and the consent de-duplication: Meta's IDs embed a number.
+func (s *Store) MessageRef(wamid string) string { return s.refs.MessageRef(wamid) }
 
 // Ping checks the store can still read, for readiness.
 func (s *Store) Ping() error {

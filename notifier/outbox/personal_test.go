@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/outbox"
 )
 
 // rendered is a buyer notification as decide renders it: the number, the
@@ -46,7 +47,7 @@ func TestSkippedNotificationStoresNothingPersonal(t *testing.T) {
 func TestOptOutIsStoredUnderAKeyedReference(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "o.db")
 	st := open(t, path)
-	if err := st.OptOut("+34611223344", "STOP", time.Now()); err != nil {
+	if _, err := st.ApplyConsent(outbox.ConsentChange{From: "34611223344", OptOut: true, Word: "STOP", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -59,15 +60,45 @@ func TestOptOutIsStoredUnderAKeyedReference(t *testing.T) {
 	defer db.Close()
 	n := 0
 	db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("optouts")).ForEach(func(k, _ []byte) error {
-			n++
-			if strings.HasPrefix(unkeyed, string(k)) {
-				t.Errorf("opt-out stored under %s, the unkeyed SHA-256 of the number: enumerating a country's numbers reverses it", k)
-			}
-			return nil
-		})
+		for _, b := range []string{"consent", "optouts"} {
+			tx.Bucket([]byte(b)).ForEach(func(k, _ []byte) error {
+				n++
+				if strings.HasPrefix(unkeyed, string(k)) {
+					t.Errorf("opt-out stored in %s under %s, the unkeyed SHA-256 of the number: enumerating a country's numbers reverses it", b, k)
+				}
+				return nil
+			})
+		}
+		return nil
 	})
 	if n != 1 {
 		t.Errorf("%d opt-outs stored, want 1", n)
+	}
+}
+
+// Inbound messages are de-duplicated by their ID, which Meta builds from
+// the sender's number: the store keeps only its keyed reference, and a
+// redelivery is still recognised.
+func TestConsentDeduplicationKeepsNoMessageID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.db")
+	st := open(t, path)
+	wamid := "wamid.HBgNMzQ2MTEyMjMzNDQVAgASGBQzQUZG"
+	at := time.Now()
+	stop := outbox.ConsentChange{From: "34611223344", OptOut: true, Word: "STOP", MessageID: wamid, At: at}
+	if applied, err := st.ApplyConsent(stop); err != nil || !applied {
+		t.Fatalf("STOP not applied: %v", err)
+	}
+	// A START written later, then the STOP redelivered with a newer
+	// timestamp than the START: only its message ID tells it was applied.
+	if _, err := st.ApplyConsent(outbox.ConsentChange{From: "34611223344", Word: "START", MessageID: "wamid.other", At: at.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	stop.At = at.Add(2 * time.Second)
+	if applied, _ := st.ApplyConsent(stop); applied {
+		t.Error("a redelivered STOP was applied again")
+	}
+	st.Close()
+	if logical, raw := found(t, path, wamid, "HBgNMzQ2MTEyMjMzNDQ"); len(logical)+len(raw) > 0 {
+		t.Errorf("the inbound message ID is in the store: %v in its records, %v in the file", logical, raw)
 	}
 }

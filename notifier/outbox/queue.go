@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -246,19 +245,11 @@ type StatusUpdate struct {
 // Statuses never move backwards: a late "sent" after "read" changes nothing.
 func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification, found bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
-		found = false
-		id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
-		if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
-			id = []byte(u.CallbackData)
-		}
-		if id == nil {
-			return nil
-		}
-		n, err := getNote(tx, string(id))
-		if err != nil {
+		var n notifier.Notification
+		var err error
+		if n, found, err = statusNote(tx, u); !found || err != nil {
 			return err
 		}
-		found = true
 		before = n
 		after = n
 		if n.Status == notifier.StatusSkipped {
@@ -306,34 +297,23 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 	return before, after, found, nil
 }
 
-// OptOut records that phone asked not to be messaged. Only a reference to
-// the number is stored.
-func (s *Store) OptOut(phone, word string, at time.Time) error {
-	v, _ := json.Marshal(struct {
-		Word string    `json:"word"`
-		At   time.Time `json:"at"`
-	}{word, at})
-	err := s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOptOuts).Put([]byte(s.refs.PhoneRef(phone)), v)
-	})
-	if err != nil {
-		return fmt.Errorf("record opt-out: %w", err)
+// statusNote finds the notification a status webhook is about: by its
+// wamid or, for a send whose answer (with the wamid) was lost, by the
+// callback data, our notification ID. found is false for an unknown message.
+func statusNote(tx *bolt.Tx, u StatusUpdate) (n notifier.Notification, found bool, err error) {
+	id := tx.Bucket(bByWAMID).Get([]byte(u.WAMID))
+	if id == nil && u.CallbackData != "" && tx.Bucket(bNotes).Get([]byte(u.CallbackData)) != nil {
+		id = []byte(u.CallbackData)
 	}
-	return nil
+	if id == nil {
+		return n, false, nil
+	}
+	n, err = getNote(tx, string(id))
+	return n, err == nil, err
 }
 
-// OptIn removes an opt-out.
-func (s *Store) OptIn(phone string) error {
-	err := s.update(func(tx *bolt.Tx) error {
-		return removeOptOut(tx, s.refs, phone)
-	})
-	if err != nil {
-		return fmt.Errorf("remove opt-out: %w", err)
-	}
-	return nil
-}
-
-// OptedOut reports whether phone opted out.
+// OptedOut reports whether phone opted out (consent.go: by any of its
+// WhatsApp IDs, the latest change by WhatsApp's timestamp).
 func (s *Store) OptedOut(phone string) (bool, error) {
 	var out bool
 	err := s.view(func(tx *bolt.Tx) error {

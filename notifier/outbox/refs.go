@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/phone"
 )
 
 // Opt-outs and daily caps are filed under keyed phone references
@@ -65,12 +66,16 @@ func unkeyedRef(phone string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// rekeyUnkeyed moves opt-outs and caps from unkeyed to keyed references,
-// using the numbers the notifications still hold, and gives every
+// rekeyUnkeyed moves opt-outs, consent records and caps from unkeyed to
+// keyed references, using the numbers the notifications still hold (in
+// every form WhatsApp may use for them, phone.Variants), and gives every
 // notification its PhoneRef. Opt-outs of numbers it cannot find go to
 // bUnkeyedOptOuts; caps it cannot find are dropped (they count messages
 // the outbox recorded, so every cap has its number, unless a day's cap is
-// no longer of use).
+// no longer of use). Consent records of unknown senders are kept as
+// unkeyed opt-outs if they are one (an unknown opt-in undoes nothing that
+// is kept); wa_id links and the message IDs seen are dropped: links are
+// recorded again at the next send, and message IDs must not be stored.
 func rekeyUnkeyed(tx *bolt.Tx, k notifier.RefKey) error {
 	keyed := map[string]string{} // unkeyed ref → keyed ref
 	var refless []notifier.Notification
@@ -82,7 +87,9 @@ func rekeyUnkeyed(tx *bolt.Tx, k notifier.RefKey) error {
 		if n.Phone == "" {
 			return nil
 		}
-		keyed[unkeyedRef(n.Phone)] = k.PhoneRef(n.Phone)
+		for _, v := range phone.Variants(n.Phone) {
+			keyed[unkeyedRef(v)] = k.PhoneRef(v)
+		}
 		if n.PhoneRef == "" {
 			n.PhoneRef = k.PhoneRef(n.Phone)
 			refless = append(refless, n)
@@ -97,23 +104,46 @@ func rekeyUnkeyed(tx *bolt.Tx, k notifier.RefKey) error {
 			return err
 		}
 	}
-	oo := tx.Bucket(bOptOuts)
 	var orphans *bolt.Bucket
+	orphan := func(k, v []byte) (err error) {
+		if orphans == nil {
+			if orphans, err = tx.CreateBucketIfNotExists(bUnkeyedOptOuts); err != nil {
+				return err
+			}
+		}
+		return orphans.Put(k, v)
+	}
+	oo := tx.Bucket(bOptOuts)
 	for _, kv := range entries(oo) {
 		if ref, ok := keyed[string(kv[0])]; ok {
 			err = oo.Put([]byte(ref), kv[1])
 		} else {
-			if orphans == nil {
-				if orphans, err = tx.CreateBucketIfNotExists(bUnkeyedOptOuts); err != nil {
-					return err
-				}
-			}
-			err = orphans.Put(kv[0], kv[1])
+			err = orphan(kv[0], kv[1])
 		}
 		if err != nil {
 			return err
 		}
 		if err := oo.Delete(kv[0]); err != nil {
+			return err
+		}
+	}
+	consent := tx.Bucket(bConsent)
+	for _, kv := range entries(consent) {
+		var r consentRecord
+		if ref, ok := keyed[string(kv[0])]; ok {
+			err = consent.Put([]byte(ref), kv[1])
+		} else if json.Unmarshal(kv[1], &r) == nil && r.OptOut {
+			err = orphan(kv[0], kv[1])
+		}
+		if err != nil {
+			return err
+		}
+		if err := consent.Delete(kv[0]); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bWALinks, bConsentMsgs} {
+		if err := clearBucket(tx.Bucket(b)); err != nil {
 			return err
 		}
 	}
@@ -142,19 +172,11 @@ func entries(b *bolt.Bucket) [][2][]byte {
 	return out
 }
 
-func optedOut(tx *bolt.Tx, k notifier.RefKey, phone string) bool {
-	if tx.Bucket(bOptOuts).Get([]byte(k.PhoneRef(phone))) != nil {
-		return true
-	}
-	old := tx.Bucket(bUnkeyedOptOuts)
-	return old != nil && old.Get([]byte(unkeyedRef(phone))) != nil
-}
-
-func removeOptOut(tx *bolt.Tx, k notifier.RefKey, phone string) error {
-	if old := tx.Bucket(bUnkeyedOptOuts); old != nil {
-		if err := old.Delete([]byte(unkeyedRef(phone))); err != nil {
+func clearBucket(b *bolt.Bucket) error {
+	for _, kv := range entries(b) {
+		if err := b.Delete(kv[0]); err != nil {
 			return err
 		}
 	}
-	return tx.Bucket(bOptOuts).Delete([]byte(k.PhoneRef(phone)))
+	return nil
 }

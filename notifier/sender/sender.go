@@ -34,6 +34,10 @@ type Config struct {
 	PauseRetry           time.Duration // how long sending stays paused after a token/permission error (30s)
 	SendTimeout          time.Duration // per-attempt timeout (10s)
 	IdlePoll             time.Duration // longest sleep when nothing is due (1s)
+	RateRecovery         time.Duration // after a 130429, how often the lowered rate steps back up (10s)
+	// Consent re-checks each message just before it is sent (nil: only
+	// opt-outs are checked).
+	Consent ConsentChecker
 }
 
 func (c *Config) defaults() {
@@ -64,6 +68,9 @@ func (c *Config) defaults() {
 	if c.IdlePoll <= 0 {
 		c.IdlePoll = time.Second
 	}
+	if c.RateRecovery <= 0 {
+		c.RateRecovery = 10 * time.Second
+	}
 }
 
 // Store is the part of the outbox the sender uses.
@@ -73,6 +80,7 @@ type Store interface {
 	Finish(r outbox.Result) (notifier.Notification, error)
 	OptedOut(phone string) (bool, error)
 	SkipClaimed(id, reason string) error
+	LinkWAID(number, waID string) error
 }
 
 // Observer is told about outcomes, for metrics.
@@ -82,6 +90,13 @@ type Observer interface {
 	Outcome(n notifier.Notification, outcome string, latency time.Duration)
 	// Paused reports whether sending is paused.
 	Paused(paused bool)
+}
+
+// AccountObserver is told, if the Observer implements it, which
+// account-level error paused sending and what the global rate now is.
+type AccountObserver interface {
+	AccountPaused(code int)
+	RateLimit(perSecond float64)
 }
 
 type nopObserver struct{}
@@ -103,6 +118,8 @@ type Sender struct {
 	mu          sync.Mutex
 	pausedUntil time.Time
 	pauseReason string
+	pausedBy    *notifier.SendError  // set from a pause until a probe succeeds
+	throttledAt time.Time            // last time 130429 lowered the rate
 	nextFor     map[string]time.Time // phone ref → earliest next send
 }
 
@@ -112,7 +129,7 @@ func New(cfg Config, store Store, provider notifier.Provider, log *slog.Logger, 
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &Sender{
+	s := &Sender{
 		cfg: cfg, store: store, provider: provider, log: log, obs: obs,
 		// Burst 1: a token bucket admits at most rate+burst sends in any
 		// second, so a burst of one keeps the rate at the limit.
@@ -121,6 +138,8 @@ func New(cfg Config, store Store, provider notifier.Provider, log *slog.Logger, 
 		now:     time.Now,
 		nextFor: map[string]time.Time{},
 	}
+	s.reportRate(cfg.RatePerSecond)
+	return s
 }
 
 // Wake tells the dispatcher new notifications were queued.
@@ -132,13 +151,21 @@ func (s *Sender) Wake() {
 }
 
 // Paused returns why sending is paused, or "" if it is not.
+// Sending stays paused (for readiness) until a probe succeeds.
 func (s *Sender) Paused() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.now().Before(s.pausedUntil) {
+	if s.pausedBy != nil {
 		return s.pauseReason
 	}
 	return ""
+}
+
+// waiting reports whether a pause is still running its PauseRetry.
+func (s *Sender) waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now().Before(s.pausedUntil)
 }
 
 // Run sends until ctx is done. Attempts in flight finish; claimed
@@ -172,30 +199,31 @@ func (s *Sender) Run(ctx context.Context) error {
 }
 
 func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification, idle *atomic.Int64) error {
-	perClaim := max(1, int(s.cfg.RatePerSecond/50))
-	wasPaused := false
 	for ctx.Err() == nil {
-		if reason := s.Paused(); reason != "" {
-			wasPaused = true
+		if s.waiting() {
 			s.sleep(ctx, time.Until(s.pauseEnd()))
 			continue
 		}
-		if wasPaused {
-			wasPaused = false
-			s.obs.Paused(false)
-			s.log.Warn("sending resumes after pause; if the problem persists it pauses again")
+		if s.probing() {
+			// After a pause one message goes alone: if the account is
+			// still broken only it is refused, not a worker's worth.
+			s.probe(ctx)
+			continue
 		}
+		s.recoverRate()
+		rps := float64(s.limiter.Limit())
+		perClaim := max(1, int(rps/50))
 		// Claimed work waiting for the limiter is work marked "sending"
 		// that has not been sent: claim only when that backlog is gone,
 		// and then no more than ~20 ms worth of rate.
 		if backlog := -s.limiter.Tokens(); backlog > 0 {
-			s.sleep(ctx, time.Duration(backlog/s.cfg.RatePerSecond*float64(time.Second)/2))
+			s.sleep(ctx, time.Duration(backlog/rps*float64(time.Second)/2))
 			continue
 		}
 		free := min(int(idle.Load()), perClaim)
 		if free <= 0 {
 			// Workers are busy; the limiter is the usual reason.
-			s.sleep(ctx, time.Duration(float64(time.Second)/s.cfg.RatePerSecond))
+			s.sleep(ctx, time.Duration(float64(time.Second)/rps))
 			continue
 		}
 		batch, err := s.store.Claim(free, s.gate())
@@ -210,13 +238,18 @@ func (s *Sender) dispatch(ctx context.Context, work chan<- notifier.Notification
 		if len(batch) > 0 {
 			continue
 		}
-		wait := s.cfg.IdlePoll
-		if due, ok, err := s.store.NextDue(); err == nil && ok {
-			wait = min(max(time.Until(due), time.Millisecond), s.cfg.IdlePoll)
-		}
-		s.sleep(ctx, wait)
+		s.idle(ctx)
 	}
 	return nil
+}
+
+// idle sleeps until the next notification is due, at most IdlePoll.
+func (s *Sender) idle(ctx context.Context) {
+	wait := s.cfg.IdlePoll
+	if due, ok, err := s.store.NextDue(); err == nil && ok {
+		wait = min(max(time.Until(due), time.Millisecond), s.cfg.IdlePoll)
+	}
+	s.sleep(ctx, wait)
 }
 
 // sleep waits for d, a wake-up or ctx.
@@ -275,25 +308,44 @@ func (s *Sender) putBack(n notifier.Notification, reason string) {
 	}
 }
 
-func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
+// attempt sends one claimed notification and records the outcome, which it
+// returns: sent, retry, uncertain, failed, skipped, paused, or "" when the
+// message was put back or held without an attempt.
+func (s *Sender) attempt(ctx context.Context, n notifier.Notification) string {
 	if ctx.Err() != nil {
 		s.putBack(n, "")
-		return
+		return ""
 	}
 	if out, err := s.store.OptedOut(n.Phone); err == nil && out {
-		if err := s.store.SkipClaimed(n.ID, "opted_out"); err != nil {
-			s.log.Error("skip opted-out notification", slog.String("notification", n.ID), slog.Any("error", err))
-		}
-		s.obs.Outcome(n, "skipped", 0)
-		return
+		s.skip(n, "opted_out")
+		return "skipped"
 	}
-	if s.Paused() != "" {
+	if s.cfg.Consent != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+		reason, err := s.cfg.Consent.Check(cctx, n)
+		cancel()
+		if err != nil {
+			// Not knowing is no consent to send: hold the message, without
+			// counting an attempt, until the contact source answers.
+			next := s.now().Add(s.backoff(n.Attempts))
+			s.log.Warn("consent could not be checked; message held", slog.String("notification", n.ID), slog.Any("error", err), slog.Time("next", next))
+			if _, err := s.store.Finish(outbox.Result{ID: n.ID, Status: notifier.StatusQueued, At: s.now(), NextAt: next, Reason: "consent check failed", Refund: true}); err != nil {
+				s.log.Error("hold notification", slog.String("notification", n.ID), slog.Any("error", err))
+			}
+			return ""
+		}
+		if reason != "" {
+			s.skip(n, reason)
+			return "skipped"
+		}
+	}
+	if s.waiting() {
 		s.putBack(n, "")
-		return
+		return ""
 	}
 	if err := s.limiter.Wait(ctx); err != nil {
 		s.putBack(n, "")
-		return
+		return ""
 	}
 	// The request is not cancelled by shutdown: an attempt that started
 	// finishes and is recorded, so a graceful stop leaves nothing uncertain.
@@ -308,6 +360,10 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 	if err == nil {
 		r.Status, r.WAMID = notifier.StatusSent, res.MessageID
 		outcome = "sent"
+		// A STOP comes from the wa_id, which can differ from the number.
+		if lerr := s.store.LinkWAID(n.Phone, res.WaID); lerr != nil {
+			log.Error("record the recipient's wa_id", slog.Any("error", lerr))
+		}
 	} else {
 		se := &notifier.SendError{Class: notifier.Transient, Message: err.Error()}
 		_ = errors.As(err, &se)
@@ -315,6 +371,9 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 		r.Reason = se.Message
 		if se.Details != "" {
 			r.Reason += ": " + se.Details
+		}
+		if se.Class == notifier.Throttled {
+			s.throttled(se)
 		}
 		switch se.Class {
 		case notifier.Permanent:
@@ -347,14 +406,25 @@ func (s *Sender) attempt(ctx context.Context, n notifier.Notification) {
 		// The notification stays "sending" on disk; a restart turns it
 		// into "uncertain" and reconciles it.
 		log.Error("record attempt outcome", slog.String("outcome", outcome), slog.Any("error", ferr))
+		return outcome
+	}
+	counted := outcome
+	if outcome == "sent" && after.Status != notifier.StatusSent {
+		counted = "" // a webhook got there first and was counted already
+	}
+	if counted != "" {
+		s.obs.Outcome(after, counted, now.Sub(n.EventTime))
+	}
+	return outcome
+}
+
+// skip marks a claimed notification skipped for reason, before any attempt.
+func (s *Sender) skip(n notifier.Notification, reason string) {
+	if err := s.store.SkipClaimed(n.ID, reason); err != nil {
+		s.log.Error("skip notification", slog.String("notification", n.ID), slog.String("reason", reason), slog.Any("error", err))
 		return
 	}
-	if outcome == "sent" && after.Status != notifier.StatusSent {
-		outcome = "" // a webhook got there first and was counted already
-	}
-	if outcome != "" {
-		s.obs.Outcome(after, outcome, now.Sub(n.EventTime))
-	}
+	s.obs.Outcome(n, "skipped", 0)
 }
 
 // backoff is exponential with equal jitter: half the delay is fixed so a
@@ -368,19 +438,61 @@ func (s *Sender) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// pause stops all sending for PauseRetry after an account-level error;
+// when it ends, a single probe message decides whether to resume.
 func (s *Sender) pause(se *notifier.SendError) {
-	reason := fmt.Sprintf("provider refused our credentials or account (code %d): %s", se.Code, se.Message)
-	if se.Code == 190 {
-		reason = "WhatsApp access token expired or invalid (code 190): " + se.Message
+	reason := fmt.Sprintf("WhatsApp refused the account (code %d): %s", se.Code, se.Message)
+	if se.Code == 0 {
+		reason = fmt.Sprintf("WhatsApp refused the account (http %d): %s", se.HTTPStatus, se.Message)
+	}
+	if se.Hint != "" {
+		reason += "; " + se.Hint
 	}
 	s.mu.Lock()
-	already := s.now().Before(s.pausedUntil)
+	already := s.pausedBy != nil
 	s.pausedUntil = s.now().Add(s.cfg.PauseRetry)
 	s.pauseReason = reason
+	s.pausedBy = se
 	s.mu.Unlock()
 	if !already {
 		s.obs.Paused(true)
-		s.log.Error("SENDING PAUSED: no messages go out until this is fixed; retrying periodically",
-			slog.String("reason", reason), slog.Duration("retry_in", s.cfg.PauseRetry), slog.String("fbtrace_id", se.TraceID))
+		if o, ok := s.obs.(AccountObserver); ok {
+			o.AccountPaused(se.Code)
+		}
+		s.log.Error("SENDING PAUSED: no messages go out until this is fixed; one probe message every pause_retry checks",
+			slog.Int("code", se.Code), slog.String("action", se.Hint), slog.String("reason", reason),
+			slog.Duration("retry_in", s.cfg.PauseRetry), slog.String("fbtrace_id", se.TraceID))
+	}
+}
+
+// probing reports whether a pause ended and no probe has succeeded yet.
+func (s *Sender) probing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pausedBy != nil
+}
+
+// probe sends one due message itself and resumes sending if the account
+// took it (or refused only that message); another account-level error
+// pauses again, and an inconclusive answer (a retry, an uncertain attempt)
+// leaves the next due message to probe.
+func (s *Sender) probe(ctx context.Context) {
+	batch, err := s.store.Claim(1, s.gate())
+	if err != nil {
+		s.log.Error("claim a probe message", slog.Any("error", err))
+		s.sleep(ctx, s.cfg.IdlePoll)
+		return
+	}
+	if len(batch) == 0 {
+		s.idle(ctx)
+		return
+	}
+	switch outcome := s.attempt(ctx, batch[0]); outcome {
+	case "sent", "failed", "skipped":
+		s.mu.Lock()
+		s.pausedBy = nil
+		s.mu.Unlock()
+		s.obs.Paused(false)
+		s.log.Warn("SENDING RESUMED: a probe message went through", slog.String("probe_outcome", outcome))
 	}
 }

@@ -10,16 +10,19 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
 )
 
-// adminHandler is the admin API: notification listings and the outbox's
-// status, for the exporter's operators. Every route needs admin.token.
+// adminHandler is the admin API: notification listings, the outbox's
+// status and the events set aside (dead letters), for the exporter's
+// operators. Every route needs admin.token.
 func (s *Service) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/shipments/{id}/notifications", s.handleShipmentNotifications)
 	mux.HandleFunc("GET /v1/notifications/{id...}", s.handleNotification)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
 	return requireToken(s.cfg.Admin.Token, mux)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/contacts"
 	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/httpserver"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/logonly"
 	"github.com/shiptrace/shiptrace/notifier/metrics"
@@ -126,13 +127,16 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		BackoffBase:          cfg.Sender.BackoffBase, BackoffMax: cfg.Sender.BackoffMax,
 		MaxAttempts: cfg.Sender.MaxAttempts, ReconcileWindow: cfg.Sender.ReconcileWindow,
 		PauseRetry: cfg.Sender.PauseRetry, SendTimeout: cfg.Provider.Timeout,
+		Consent: sender.ContactConsent{Contacts: s.contacts},
 	}, s.store, s.provider, log.With(slog.String("component", "sender")), s.metrics)
 
 	proc := &intake.Processor{
 		Decider: decider, Contacts: s.contacts, Store: s.store,
-		Log:      log.With(slog.String("component", "intake")),
-		Observer: s.metrics,
-		Recorded: func([]notifier.Notification) { s.sender.Wake() },
+		Log:          log.With(slog.String("component", "intake")),
+		Observer:     s.metrics,
+		Recorded:     func([]notifier.Notification) { s.sender.Wake() },
+		ContactGrace: cfg.Intake.ContactGrace, RetryAttempts: cfg.Intake.RetryAttempts,
+		RetryBackoffMin: cfg.Intake.BackoffMin, RetryBackoffMax: 5 * time.Minute,
 	}
 	s.runner = &intake.Runner{
 		Source: s.source, Handler: proc, Checkpointer: s.store,
@@ -150,6 +154,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		wh := webhook.New(webhook.Config{
 			VerifyToken: cfg.Webhook.VerifyToken, AppSecret: cfg.Webhook.AppSecret,
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
+			PhoneNumberID: cfg.Provider.PhoneNumberID,
+			RetryAfter:    cfg.Sender.BackoffBase, MaxAttempts: cfg.Sender.MaxAttempts,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)
@@ -157,20 +163,20 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		if err != nil {
 			return nil, fmt.Errorf("webhook listen %s: %w", cfg.Webhook.Addr, err)
 		}
-		s.webhookSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		s.webhookSrv = httpserver.New(mux, httpserver.Timeouts{})
 	}
 	if cfg.Admin.Addr != "" {
 		s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Addr, err)
 		}
-		s.adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		s.adminSrv = httpserver.New(s.adminHandler(), httpserver.Timeouts{})
 	}
 	s.healthLn, err = net.Listen("tcp", cfg.Health.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("health listen %s: %w", cfg.Health.Addr, err)
 	}
-	s.healthSrv = &http.Server{Handler: s.healthHandler(), ReadHeaderTimeout: 5 * time.Second}
+	s.healthSrv = httpserver.New(s.healthHandler(), httpserver.Timeouts{})
 	return s, nil
 }
 

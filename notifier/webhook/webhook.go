@@ -25,6 +25,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
+	"github.com/shiptrace/shiptrace/notifier/whatsapp"
 )
 
 // DefaultOptOutWords are the opt-out keywords recognised when none are
@@ -50,16 +51,39 @@ type Config struct {
 	AppSecret   string
 	OptOutWords []string
 	OptInWords  []string
-	// MaxBody bounds a webhook body (default 1 MiB).
+	// PhoneNumberID is our business number's ID; changes for another
+	// number (a WABA shared by several apps) are ignored. Empty: no check.
+	PhoneNumberID string
+	// MaxBody bounds a webhook body (default DefaultMaxBody).
 	MaxBody int64
+	// RetryAfter is how long a message WhatsApp reported failed with a
+	// retryable code waits before it is sent again (30s); MaxAttempts
+	// bounds its attempts as the sender's do (10).
+	RetryAfter  time.Duration
+	MaxAttempts int
 }
+
+// DefaultMaxBody is the largest webhook body read. Meta documents webhook
+// payloads of up to 3 MB
+// (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/overview);
+// a refused delivery is retried by Meta and refused again, so the limit
+// leaves room above that.
+const DefaultMaxBody = 4 << 20
+
+// WhatsAppObject is the "object" of every WhatsApp Business Account webhook.
+const WhatsAppObject = "whatsapp_business_account"
 
 // Store is the part of the outbox the webhook writes to.
 type Store interface {
 	ApplyStatus(u outbox.StatusUpdate) (before, after notifier.Notification, found bool, err error)
-	OptOut(phone, word string, at time.Time) error
-	OptIn(phone string) error
+	ApplyConsent(c outbox.ConsentChange) (applied bool, err error)
+	RequeueFailed(u outbox.StatusUpdate, next time.Time, maxAttempts int) (notifier.Notification, bool, error)
+	LinkWAID(number, waID string) error
+	// PhoneRef and MessageRef are the keyed references of a number or
+	// wa_id and of a WhatsApp message ID, the only forms in which they
+	// may appear in logs: Meta's message IDs embed the number.
 	PhoneRef(phone string) string
+	MessageRef(wamid string) string
 }
 
 // Observer is told what the webhook did, for metrics.
@@ -88,7 +112,13 @@ type Handler struct {
 // New returns a webhook handler. obs may be nil.
 func New(cfg Config, store Store, log *slog.Logger, obs Observer) *Handler {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 1 << 20
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
 	}
 	if cfg.OptOutWords == nil {
 		cfg.OptOutWords = DefaultOptOutWords
@@ -159,9 +189,12 @@ type payload struct {
 		Changes []struct {
 			Field string `json:"field"`
 			Value struct {
-				MessagingProduct string       `json:"messaging_product"`
-				Statuses         []status     `json:"statuses"`
-				Messages         []inboundMsg `json:"messages"`
+				MessagingProduct string `json:"messaging_product"`
+				Metadata         struct {
+					PhoneNumberID string `json:"phone_number_id"`
+				} `json:"metadata"`
+				Statuses []status     `json:"statuses"`
+				Messages []inboundMsg `json:"messages"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
@@ -228,15 +261,30 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid JSON", http.StatusBadRequest)
 		return
 	}
+	if p.Object != WhatsAppObject {
+		// Signed with our secret, but not about WhatsApp (another product
+		// subscribed on the same app): nothing here is ours to apply.
+		h.obs.Request("other_object")
+		h.log.Warn("webhook for another object ignored", slog.String("object", p.Object))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	for _, e := range p.Entry {
 		for _, c := range e.Changes {
 			if c.Field != "" && c.Field != "messages" {
 				continue
 			}
+			if id := c.Value.Metadata.PhoneNumberID; h.cfg.PhoneNumberID != "" && id != h.cfg.PhoneNumberID {
+				// Another business number of the account: its statuses
+				// and its customers' STOPs are not about our messages.
+				h.obs.Request("other_phone_number")
+				h.log.Warn("webhook change for another phone number ID ignored", slog.String("phone_number_id", id))
+				continue
+			}
 			for _, st := range c.Value.Statuses {
 				if err := h.applyStatus(st); err != nil {
 					h.obs.Request("error")
-					h.log.Error("record status webhook", slog.String("wamid", st.ID), slog.Any("error", err))
+					h.log.Error("record status webhook", slog.String("message_ref", h.store.MessageRef(st.ID)), slog.Any("error", err))
 					// 500 makes Meta retry the whole delivery; applying a
 					// status twice is harmless.
 					http.Error(w, "could not record status", http.StatusInternalServerError)
@@ -271,19 +319,39 @@ func (h *Handler) applyStatus(st status) error {
 	default:
 		return nil // deleted, warning, ...: nothing to track
 	}
-	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: unixTime(st.Timestamp)}
+	at, ok := unixTime(st.Timestamp)
+	if !ok {
+		at = time.Now()
+	}
+	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: at}
 	if len(st.Errors) > 0 {
 		e := st.Errors[0]
 		u.Code = e.Code
 		u.Reason = strings.TrimSpace(e.Title + ": " + e.ErrorData.Details)
+	}
+	if s == notifier.StatusFailed && retryable(u.Code) {
+		n, requeued, err := h.store.RequeueFailed(u, time.Now().Add(h.cfg.RetryAfter), h.cfg.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		if requeued {
+			h.log.Warn("WhatsApp reported a message failed with a retryable code; it will be sent again",
+				slog.String("notification", n.ID), slog.String("shipment", n.ShipmentID), slog.Int("code", u.Code), slog.Int("attempts", n.Attempts))
+			return nil
+		}
 	}
 	before, after, found, err := h.store.ApplyStatus(u)
 	if err != nil {
 		return err
 	}
 	if !found {
-		h.log.Debug("status for unknown message", slog.String("wamid", st.ID), slog.String("status", st.Status))
+		h.log.Debug("status for unknown message", slog.String("message_ref", h.store.MessageRef(st.ID)), slog.String("status", st.Status))
 		return nil
+	}
+	// recipient_id is the wa_id WhatsApp delivered to; a STOP will come
+	// from it even when it differs from the number we sent to.
+	if err := h.store.LinkWAID(after.Phone, st.RecipientID); err != nil {
+		return err
 	}
 	if before.Status != after.Status {
 		h.obs.StatusChanged(before, after)
@@ -315,20 +383,47 @@ func (h *Handler) inbound(m inboundMsg) error {
 		return nil
 	}
 	word := Normalize(text)
-	switch {
-	case h.optOut[word]:
-		if err := h.store.OptOut(m.From, word, unixTime(m.Timestamp)); err != nil {
-			return err
+	optOut, optIn := h.optOut[word], h.optIn[word]
+	if !optOut && !optIn {
+		return nil
+	}
+	at, ok := unixTime(m.Timestamp)
+	if !ok {
+		if optIn {
+			// Without WhatsApp's timestamp an opt-in cannot be ordered
+			// against the opt-out it would undo: a replay must not win.
+			h.log.Warn("opt-in without a message timestamp ignored", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
+			return nil
 		}
+		at = time.Now()
+	}
+	applied, err := h.store.ApplyConsent(outbox.ConsentChange{From: m.From, OptOut: optOut, Word: word, MessageID: m.ID, At: at})
+	if err != nil {
+		return err
+	}
+	if !applied {
+		h.log.Info("consent message ignored: already seen or older than the recorded one",
+			slog.String("recipient_ref", h.store.PhoneRef(m.From)), slog.String("word", word), slog.Time("message_time", at))
+		return nil
+	}
+	if optOut {
 		h.obs.OptOut()
 		h.log.Info("recipient opted out", slog.String("recipient_ref", h.store.PhoneRef(m.From)), slog.String("word", word))
-	case h.optIn[word]:
-		if err := h.store.OptIn(m.From); err != nil {
-			return err
-		}
+	} else {
 		h.log.Info("recipient opted back in", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
 	}
 	return nil
+}
+
+// retryable reports whether a failed status's code means the message did
+// not go out for a passing reason (whatsapp.ClassifyError: transient or
+// throttled), so sending it again is right and cannot duplicate it.
+func retryable(code int) bool {
+	switch whatsapp.ClassifyError(code, 0, 0) {
+	case notifier.Transient, notifier.Throttled:
+		return code != 0
+	}
+	return false
 }
 
 // Normalize folds an inbound text for keyword matching: accents removed,
@@ -343,10 +438,11 @@ func Normalize(s string) string {
 	return strings.ToUpper(strings.Join(strings.Fields(folded), " "))
 }
 
-func unixTime(s string) time.Time {
+// unixTime reads WhatsApp's timestamp (seconds since the epoch, as a string).
+func unixTime(s string) (time.Time, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return time.Now()
+		return time.Time{}, false
 	}
-	return time.Unix(n, 0)
+	return time.Unix(n, 0), true
 }

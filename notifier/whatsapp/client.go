@@ -7,10 +7,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -106,7 +104,7 @@ type ErrorBody struct {
 type APIError struct {
 	Message      string `json:"message"`
 	Type         string `json:"type"`
-	Code         int    `json:"code"`
+	Code         *int   `json:"code"` // nil when the body has none (not Meta's answer)
 	ErrorSubcode int    `json:"error_subcode,omitempty"`
 	FBTraceID    string `json:"fbtrace_id,omitempty"`
 	ErrorData    struct {
@@ -164,108 +162,11 @@ func (c *Client) Send(ctx context.Context, msg notifier.Message) (notifier.SendR
 		if err := json.Unmarshal(raw, &sr); err != nil || len(sr.Messages) == 0 || sr.Messages[0].ID == "" {
 			return notifier.SendResult{}, &notifier.SendError{Class: notifier.Uncertain, HTTPStatus: resp.StatusCode, Message: "accepted without a message id"}
 		}
-		return notifier.SendResult{MessageID: sr.Messages[0].ID}, nil
+		res := notifier.SendResult{MessageID: sr.Messages[0].ID}
+		if len(sr.Contacts) > 0 {
+			res.WaID = sr.Contacts[0].WaID
+		}
+		return res, nil
 	}
 	return notifier.SendResult{}, ParseError(resp.StatusCode, raw)
-}
-
-// ParseError turns a non-2xx answer into a classified SendError. Bodies that
-// are not Meta's envelope (a proxy's HTML 502) are classified by status.
-func ParseError(status int, body []byte) *notifier.SendError {
-	var eb ErrorBody
-	if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == 0 && eb.Error.Message == "" {
-		se := &notifier.SendError{Class: notifier.Permanent, HTTPStatus: status, Message: http.StatusText(status)}
-		if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout {
-			se.Class = notifier.Transient
-		}
-		if status == http.StatusUnauthorized {
-			se.Class = notifier.Paused
-		}
-		return se
-	}
-	e := eb.Error
-	return &notifier.SendError{
-		Class:      Classify(e.Code, status),
-		Code:       e.Code,
-		Message:    e.Message,
-		Details:    e.ErrorData.Details,
-		TraceID:    e.FBTraceID,
-		HTTPStatus: status,
-	}
-}
-
-// Classify maps a Cloud API error code to what the sender does about it.
-// Codes follow Meta's published Cloud API error codes; unknown codes fall
-// back to the HTTP status (5xx retried, 4xx permanent).
-func Classify(code, status int) notifier.FailureClass {
-	switch code {
-	// Authorization and account problems stop all sending: retrying each
-	// message would only burn attempts until an operator acts.
-	case 190, // access token expired or invalid
-		0,      // AuthException
-		3,      // capability missing
-		10,     // permission denied
-		131005, // access denied
-		131031, // business account locked
-		131042, // payment problem
-		368:    // temporarily blocked for policy violations
-		return notifier.Paused
-	// Throttling and temporary server trouble: retry later.
-	case 1, // API unknown
-		2,      // API service temporarily unavailable
-		4,      // API too many calls
-		17,     // user request limit
-		341,    // application limit
-		80007,  // WABA rate limit
-		130429, // throughput rate limit
-		131000, // something went wrong
-		131016, // service unavailable
-		131048, // spam rate limit
-		131056, // business/consumer pair rate limit
-		133004: // server temporarily unavailable
-		return notifier.Transient
-	// The message itself is wrong or cannot be delivered: do not retry.
-	case 100, // invalid parameter
-		131008,         // required parameter missing
-		131009,         // parameter value invalid
-		131021,         // recipient cannot be sender
-		131026,         // message undeliverable
-		131030,         // recipient not in allowed list
-		131047,         // re-engagement message (outside 24 h window)
-		131049,         // Meta chose not to deliver (marketing limit)
-		131051,         // unsupported message type
-		131052, 131053, // media problems
-		132000,         // parameter count mismatch
-		132001,         // template does not exist in that language
-		132005,         // translated text too long
-		132007,         // format character policy violated
-		132012,         // parameter format mismatch
-		132015,         // template paused
-		132016,         // template disabled
-		132068, 132069, // flow problems
-		133010, // phone number not registered
-		470:    // re-engagement (legacy)
-		return notifier.Permanent
-	}
-	if status == http.StatusUnauthorized {
-		return notifier.Paused
-	}
-	if status >= 500 || status == http.StatusTooManyRequests {
-		return notifier.Transient
-	}
-	return notifier.Permanent
-}
-
-// transportError classifies an HTTP client error. A failure to connect means
-// the request never left; anything later (a timeout waiting for the answer)
-// may have been accepted by Meta, so it is Uncertain.
-func transportError(err error) *notifier.SendError {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return &notifier.SendError{Class: notifier.Transient, Message: "connect", Err: err}
-	}
-	if errors.Is(err, context.Canceled) {
-		return &notifier.SendError{Class: notifier.Uncertain, Message: "cancelled", Err: err}
-	}
-	return &notifier.SendError{Class: notifier.Uncertain, Message: "no answer", Err: err}
 }

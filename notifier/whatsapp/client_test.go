@@ -20,7 +20,7 @@ func TestClassify(t *testing.T) {
 		status int
 		want   notifier.FailureClass
 	}{
-		{"throughput limit is retried", 130429, 429, notifier.Transient},
+		{"throughput limit lowers the rate", 130429, 429, notifier.Throttled},
 		{"pair rate limit is retried", 131056, 400, notifier.Transient},
 		{"WABA rate limit is retried", 80007, 400, notifier.Transient},
 		{"something went wrong is retried", 131000, 500, notifier.Transient},
@@ -55,13 +55,18 @@ func TestParseErrorReadsMetaShape(t *testing.T) {
 }
 
 func TestParseErrorClassifiesNonMetaBodiesByStatus(t *testing.T) {
-	if se := whatsapp.ParseError(502, []byte("<html>bad gateway</html>")); se.Class != notifier.Transient {
-		t.Errorf("502 html: class %s, want transient", se.Class)
+	if se := whatsapp.ParseError(502, []byte("<html>bad gateway</html>")); se.Class != notifier.Uncertain {
+		t.Errorf("502 html: class %s, want uncertain", se.Class)
 	}
 	if se := whatsapp.ParseError(404, []byte("not found")); se.Class != notifier.Permanent {
 		t.Errorf("404 text: class %s, want permanent", se.Class)
 	}
 }
+
+// testTemplates approves message()'s template: two body parameters, a
+// url button at 0 and a quick-reply button at 1.
+var testTemplates = map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2,
+	Buttons: []wastandin.ButtonSpec{{SubType: "url", Index: 0}, {SubType: "quick_reply", Index: 1}}}}
 
 func newStandin(t *testing.T, cfg wastandin.Config) (*wastandin.Server, string) {
 	t.Helper()
@@ -84,7 +89,7 @@ func message() notifier.Message {
 
 func TestSendDeliversTheDocumentedRequestShape(t *testing.T) {
 	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555",
-		Templates: map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2}}})
+		Templates: testTemplates})
 	c := whatsapp.New(url, "v23.0", "555", func() (string, error) { return "tok", nil })
 	res, err := c.Send(context.Background(), message())
 	if err != nil {
@@ -114,20 +119,20 @@ func TestSendClassifiesStandinRefusals(t *testing.T) {
 		wantCode  int
 	}{
 		{name: "wrong token pauses", token: "bad", phoneID: "555", wantClass: notifier.Paused, wantCode: 190},
-		{name: "wrong phone number id is permanent", token: "tok", phoneID: "666", wantClass: notifier.Permanent, wantCode: 100},
+		{name: "wrong phone number id pauses", token: "tok", phoneID: "666", wantClass: notifier.Paused, wantCode: 100},
 		{name: "unknown template is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Template = "nope" }, wantClass: notifier.Permanent, wantCode: 132001},
 		{name: "unapproved language is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Language = "de" }, wantClass: notifier.Permanent, wantCode: 132001},
 		{name: "wrong parameter count is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[0].Parameters = m.Components[0].Parameters[:1] }, wantClass: notifier.Permanent, wantCode: 132000},
 		{name: "empty text parameter is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[0].Parameters[0].Text = "" }, wantClass: notifier.Permanent, wantCode: 131008},
 		{name: "button without sub_type is permanent", token: "tok", phoneID: "555", mutate: func(m *notifier.Message) { m.Components[1].SubType = "" }, wantClass: notifier.Permanent, wantCode: 131008},
-		{name: "throttling is retried", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 130429}, wantClass: notifier.Transient, wantCode: 130429},
+		{name: "throttling lowers the rate", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 130429}, wantClass: notifier.Throttled, wantCode: 130429},
 		{name: "server error is retried", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 131000}, wantClass: notifier.Transient, wantCode: 131000},
 		{name: "undeliverable is permanent", token: "tok", phoneID: "555", fault: &wastandin.Fault{Kind: wastandin.FaultError, Code: 131026}, wantClass: notifier.Permanent, wantCode: 131026},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555",
-				Templates: map[string]wastandin.TemplateSpec{"shipment_shipped": {Languages: []string{"en", "pt_BR"}, BodyParams: 2}}})
+				Templates: testTemplates})
 			if tt.fault != nil {
 				s.AddFault(*tt.fault)
 			}
@@ -152,7 +157,7 @@ func TestSendClassifiesStandinRefusals(t *testing.T) {
 }
 
 func TestSendTimeoutAfterAcceptanceIsUncertain(t *testing.T) {
-	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555"})
+	s, url := newStandin(t, wastandin.Config{Token: "tok", PhoneNumberID: "555", Templates: testTemplates})
 	s.AddFault(wastandin.Fault{Kind: wastandin.FaultLostAnswer})
 	c := whatsapp.New(url, "v23.0", "555", func() (string, error) { return "tok", nil },
 		whatsapp.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond}))

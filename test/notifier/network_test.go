@@ -217,4 +217,15 @@ func submit(t *testing.T, net *testnet.Network, msp, fn string, args []string, t
 	if err != nil || !cs.Successful {
 		t.Fatalf("%s %s: commit %+v, %v", msp, fn, cs, err)
 	}
+	// The commit status comes from the submitting org's peer; the next
+	// transaction is endorsed by others, which must have this one too or
+	// they answer from the state before it (FORBIDDEN for a custodian that
+	// has not changed yet, or mismatched endorsements).
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, org := range []string{"ExporterMSP", "CarrierMSP", "RetailerMSP"} {
+		if err := testnet.AwaitBlock(ctx, net.Gateway(t, org).GetNetwork(net.Profile.Channel), cs.BlockNumber); err != nil {
+			t.Fatalf("%s %s: %s's peer: %v", msp, fn, org, err)
+		}
+	}
 }

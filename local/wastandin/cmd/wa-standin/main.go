@@ -43,7 +43,9 @@ func run() error {
 		webhookURL  = flag.String("webhook-url", env("WA_STANDIN_WEBHOOK_URL", ""), "where to post status webhooks (empty: none)")
 		autoStatus  = flag.String("auto-status", env("WA_STANDIN_AUTO_STATUS", "sent,delivered,read"), "statuses posted for each accepted message, comma-separated (empty: none)")
 		statusDelay = flag.Duration("status-delay", 200*time.Millisecond, "delay before each automatic status")
-		templates   = flag.String("templates", env("WA_STANDIN_TEMPLATES", ""), "JSON file {name: {languages: [..], bodyParams: n}} of approved templates (empty: accept any)")
+		templates   = flag.String("templates", env("WA_STANDIN_TEMPLATES", ""), "JSON file {name: {languages: [..], bodyParams: n, buttons: [{subType, index}]}} of approved templates (empty: the notifier's defaults; any: accept any)")
+		pairEvery   = flag.Duration("pair-interval", 0, "business/consumer pair limit: after -pair-burst messages to one user, one per interval, else 131056 (0: no limit)")
+		pairBurst   = flag.Int("pair-burst", 45, "messages to one user before -pair-interval applies")
 		undeliver   = flag.String("undeliverable", env("WA_STANDIN_UNDELIVERABLE", ""), "comma-separated numbers answered with 131026")
 	)
 	flag.Parse()
@@ -54,7 +56,10 @@ func run() error {
 		WebhookURL: *webhookURL, StatusDelay: *statusDelay, Log: log,
 		AutoStatuses: splitList(*autoStatus), Undeliverable: splitList(*undeliver),
 	}
-	if *templates != "" {
+	cfg.PairInterval, cfg.PairBurst = *pairEvery, *pairBurst
+	if *templates == "any" {
+		cfg.AnyTemplate = true
+	} else if *templates != "" {
 		b, err := os.ReadFile(*templates)
 		if err != nil {
 			return fmt.Errorf("read templates: %w", err)
