@@ -130,13 +130,18 @@ func (t *txn) load(id string) (*shipment.Shipment, error) {
 // save writes s, keeps its index entries in step with old (nil on create),
 // sets the key-level endorsement policy when the parties holding it change,
 // and emits the event. It is the only path that writes a shipment, so every
-// change gets exactly one event.
+// change gets exactly one event and one more version. It returns the
+// write's Receipt.
 func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error) {
 	key, err := shipmentKey(t.stub, s.ID)
 	if err != nil {
 		return "", err
 	}
 	s.UpdatedTx = t.stub.GetTxID()
+	s.Version = 1
+	if old != nil {
+		s.Version = old.Version + 1
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
@@ -155,7 +160,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if err := t.emit(ev.Type, ev); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return t.receipt(s).encode()
 }
 
 // reindex deletes index entries of old that s no longer has and adds the new
@@ -359,33 +364,18 @@ func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id s
 	}, nil)
 }
 
-// ReadingsReceipt is what RecordReadings returns to a caller whose role may
-// not read the shipment (a sensor): that the batch is on the ledger, and
-// nothing of the record.
-type ReadingsReceipt struct {
-	ShipmentID string `json:"shipmentId"`
-	Readings   int    `json:"readings"`            // readings in the batch
-	Duplicate  bool   `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
-}
-
-// recordedFor returns the result of RecordReadings as the caller may see it:
-// the shipment to a role that may read it, else a receipt.
+// recordedFor returns the result of RecordReadings: the write's Receipt with
+// the number of readings in the batch, and whether it was recorded before.
 func (t *txn) recordedFor(s *shipment.Shipment, readings int, duplicate bool) (string, error) {
-	var v any = s
-	if !shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
-		v = ReadingsReceipt{ShipmentID: s.ID, Readings: readings, Duplicate: duplicate}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode result for %s: %w", s.ID, err)
-	}
-	return string(b), nil
+	r := t.receipt(s)
+	r.Readings, r.Duplicate = readings, duplicate
+	return r.encode()
 }
 
 // RecordReadings stores a batch of temperature readings and updates the
 // cold-chain summary. The same batch uploaded again is recognised by its
-// digest and changes nothing, so clients may retry safely. A caller whose
-// role may not read shipments gets a ReadingsReceipt instead of the record.
+// digest and changes nothing, so clients may retry safely. It returns a
+// Receipt, without status and version to a role that may not read shipments.
 func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
 	t, err := c.begin(ctx, shipment.OpRecordReadings)
 	if err != nil {
@@ -431,9 +421,8 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 	}
 	ev := shipment.NewEvent(evType, s, t.at)
 	ev.Readings = res.Accepted
-	out, err := t.save(&old, s, ev)
-	if err != nil || shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
-		return out, err
+	if _, err := t.save(&old, s, ev); err != nil {
+		return "", err
 	}
 	return t.recordedFor(s, res.Accepted, false)
 }

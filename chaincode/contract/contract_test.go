@@ -34,8 +34,12 @@ func decodeEvent(t *testing.T, payload []byte) shipment.Event {
 func TestLifecycleByThreeOrganisations(t *testing.T) {
 	w := newWorld(t)
 	id := "SHP-LIFE-1"
-	s := w.shipment(w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id)))
-	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.Status != shipment.StatusCreated || !s.CreatedAt.Equal(w.now) {
+	if r := w.receipt(w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id))); r.ShipmentID != id || r.Status != shipment.StatusCreated || r.Version != 1 {
+		t.Fatalf("create receipt = %+v", r)
+	}
+	createdAt := w.now
+	s := w.read(id)
+	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.Status != shipment.StatusCreated || !s.CreatedAt.Equal(createdAt) {
 		t.Fatalf("created = %+v", s)
 	}
 	w.ok(exporterMSP, "AttachDocument", id, `{"type":"certificate_of_origin","sha256":"`+strings.Repeat("ab", 32)+`"}`)
@@ -44,7 +48,10 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 4), rd("S1", 10, 5)}))
 	w.ok(carrierMSP, "HandOver", id, buyerMSP)
 	w.now = t0.Add(10*24*time.Hour + time.Hour) // one started day late
-	s = w.shipment(w.ok(buyerMSP, "Deliver", id))
+	if r := w.receipt(w.ok(buyerMSP, "Deliver", id)); r.Status != shipment.StatusDelivered || r.Version != 7 {
+		t.Fatalf("deliver receipt = %+v", r)
+	}
+	s = w.read(id)
 	if s.Status != shipment.StatusDelivered || s.Settlement == nil || s.Settlement.RefundMinor != 10_000 || s.Settlement.ReleaseMinor != 990_000 {
 		t.Fatalf("delivered = %+v, settlement %+v", s, s.Settlement)
 	}
@@ -319,14 +326,17 @@ func TestSameBatchTwiceIsRecordedOnce(t *testing.T) {
 	id := "SHP-IDEM-1"
 	w.inTransit(id)
 	batch := readingsJSON(t, []shipment.Reading{rd("S1", 0, 5), rd("S1", 90, 6)})
-	first := w.shipment(w.ok(carrierMSP, "RecordReadings", id, batch))
+	first := w.receipt(w.ok(carrierMSP, "RecordReadings", id, batch))
 	res := w.invoke(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, batch}})
 	if res.Response.GetStatus() != 200 || len(res.Writes) != 0 || res.Event != nil {
 		t.Fatalf("retry: status %d, writes %v, event %v", res.Response.GetStatus(), res.Writes, res.Event)
 	}
-	again := w.shipment(string(res.Response.GetPayload()))
-	if again.ColdChain.Count != 2 || first.ColdChain.Count != 2 {
-		t.Fatalf("counts %d/%d, want 2", first.ColdChain.Count, again.ColdChain.Count)
+	again := w.receipt(string(res.Response.GetPayload()))
+	if first.Duplicate || !again.Duplicate || again.Version != first.Version || again.Readings != 2 || again.TxID != res.Stub.GetTxID() {
+		t.Fatalf("first %+v, retry %+v: want the retry marked duplicate at the same version", first, again)
+	}
+	if n := w.read(id).ColdChain.Count; n != 2 {
+		t.Fatalf("count %d, want 2", n)
 	}
 }
 
@@ -339,7 +349,7 @@ func TestLateReadingsAreEvaluatedFromStoredHistory(t *testing.T) {
 	if res.Event == nil || res.Event.Name != string(shipment.EventColdChainBreached) {
 		t.Fatalf("late excursion: event %+v", res.Event)
 	}
-	s := w.shipment(string(res.Response.GetPayload()))
+	s := w.read(id)
 	if s.ColdChain.LateCount != 2 || !s.ColdChain.BreachedAt.Equal(rbase.Add(40*time.Minute)) {
 		t.Fatalf("cold chain = %+v", s.ColdChain)
 	}
