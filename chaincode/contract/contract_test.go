@@ -73,21 +73,21 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		t.Fatalf("delivered event = %+v", last)
 	}
 
-	var hist []HistoryEntry
-	if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ShipmentHistory", id)), &hist); err != nil {
+	var hist HistoryPage
+	if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ShipmentHistory", id, "10", "")), &hist); err != nil {
 		t.Fatal(err)
 	}
 	var who []string
-	for _, h := range hist {
-		who = append(who, h.MSPID+":"+string(h.Shipment.Status))
+	for _, h := range hist.Items {
+		who = append(who, fmt.Sprintf("%d:%s:%s", h.Shipment.Version, h.MSPID, h.Shipment.Status))
 	}
-	wantWho := []string{"ExporterMSP:CREATED", "ExporterMSP:CREATED", "ExporterMSP:SHIPPED", "ExporterMSP:IN_TRANSIT",
-		"CarrierMSP:IN_TRANSIT", "CarrierMSP:IN_TRANSIT", "RetailerMSP:DELIVERED"}
-	if !slices.Equal(who, wantWho) {
-		t.Fatalf("history = %v, want %v", who, wantWho)
+	wantWho := []string{"7:RetailerMSP:DELIVERED", "6:CarrierMSP:IN_TRANSIT", "5:CarrierMSP:IN_TRANSIT", "4:ExporterMSP:IN_TRANSIT",
+		"3:ExporterMSP:SHIPPED", "2:ExporterMSP:CREATED", "1:ExporterMSP:CREATED"}
+	if !slices.Equal(who, wantWho) || hist.Bookmark != "" {
+		t.Fatalf("history = %v (bookmark %q), want %v, newest first, on one page", who, hist.Bookmark, wantWho)
 	}
-	if hist[0].TxID == "" || hist[0].Time.IsZero() || !hist[0].Time.Before(hist[6].Time) {
-		t.Fatalf("history entries lack tx or time: %+v", hist[0])
+	if h := hist.Items; h[6].TxID == "" || h[6].Time.IsZero() || !h[6].Time.Before(h[0].Time) {
+		t.Fatalf("history entries lack tx or time: %+v", h[6])
 	}
 }
 
@@ -116,9 +116,10 @@ func TestEveryStateChangeSetsExactlyOneEvent(t *testing.T) {
 	if rejected.Settlement.Outcome != shipment.OutcomeFullRefund || rejected.ColdChain.State != shipment.ColdChainBreached || rejected.Reason != "cold chain breached" {
 		t.Fatalf("rejected event = %+v", rejected)
 	}
-	for _, fn := range []string{"ReadShipment", "ShipmentHistory"} {
-		if res := w.invoke(call{msp: carrierMSP, fn: fn, args: []string{id}}); res.Stub.SetEventCalls != 0 || len(res.Writes) != 0 {
-			t.Fatalf("%s wrote or set an event", fn)
+	for _, c := range []call{{fn: "ReadShipment", args: []string{id}}, {fn: "ShipmentHistory", args: []string{id, "10", ""}}} {
+		c.msp = carrierMSP
+		if res := w.invoke(c); res.Response.GetStatus() != 200 || res.Stub.SetEventCalls != 0 || len(res.Writes) != 0 {
+			t.Fatalf("%s failed (%s), wrote or set an event", c.fn, res.Response.GetMessage())
 		}
 	}
 }

@@ -101,8 +101,11 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 	case shipment.OpReadings:
 		w.inTransit(id)
 		c.args = append(c.args, "", "", "10", "")
-	case shipment.OpRead, shipment.OpHistory:
+	case shipment.OpRead:
 		w.inTransit(id)
+	case shipment.OpHistory:
+		w.inTransit(id)
+		c.args = append(c.args, "10", "")
 	case shipment.OpReadMembers:
 		c.args = nil
 	case shipment.OpApproveMembers, shipment.OpCommitMembers:
@@ -172,10 +175,12 @@ func TestNoRoleMayDoNothing(t *testing.T) {
 // nothing, not even whether a shipment exists.
 func TestRoleIsCheckedBeforeTheLedger(t *testing.T) {
 	w := newWorld(t)
-	for _, fn := range []string{"ReadShipment", "ShipmentHistory", "Ship"} {
-		msg := w.refusedCall(shipment.Forbidden, call{msp: carrierMSP, role: shipment.RoleSensor, fn: fn, args: []string{"SHP-NOWHERE"}})
-		if !strings.Contains(msg, "role sensor may not "+fn) {
-			t.Fatalf("%s: %q", fn, msg)
+	for _, c := range []call{{fn: "ReadShipment", args: []string{"SHP-NOWHERE"}}, {fn: "ShipmentHistory", args: []string{"SHP-NOWHERE", "10", ""}},
+		{fn: "Ship", args: []string{"SHP-NOWHERE"}}} {
+		c.msp, c.role = carrierMSP, shipment.RoleSensor
+		msg := w.refusedCall(shipment.Forbidden, c)
+		if !strings.Contains(msg, "role sensor may not "+c.fn) {
+			t.Fatalf("%s: %q", c.fn, msg)
 		}
 	}
 	w.refusedCall(shipment.Forbidden, call{msp: carrierMSP, role: shipment.RoleSensor, fn: "ListShipments", args: []string{`{}`, "10", ""}})
