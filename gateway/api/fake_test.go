@@ -56,7 +56,7 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 func (f *fakeLedger) Start(ctx context.Context, req fabric.Request) (fabric.Submission, error) {
 	f.record(req)
 	if f.start == nil {
-		return committedSub(ctx, req, `{"id":"SHP-1","status":"CREATED"}`)
+		return committedSub(ctx, req, testReceipt)
 	}
 	return f.start(req)
 }
@@ -107,6 +107,10 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+// testReceipt is what the fake contract returns for a write, as the real one
+// does: a receipt, not the record.
+const testReceipt = `{"shipmentId":"SHP-1","status":"CREATED","version":1,"txId":"t1"}`
 
 // committedSub behaves as the real client: it announces the transaction ID
 // (OnTxID) before "endorsing", then commits in block 7.
