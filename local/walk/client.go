@@ -15,8 +15,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,7 +203,9 @@ func (c *Client) Expect(ctx context.Context, want int, member, method, path stri
 	return r, nil
 }
 
-// Receipt is the gateway's answer to a write.
+// Receipt is the gateway's answer to a write: the transaction, the
+// contract's receipt, and the whole record only when it was asked for
+// (ReturnRecord).
 type Receipt struct {
 	Transaction struct {
 		ID          string `json:"id"`
@@ -209,13 +213,29 @@ type Receipt struct {
 		BlockNumber uint64 `json:"blockNumber"`
 		Attempts    int    `json:"attempts"`
 	} `json:"transaction"`
-	Shipment     shipment.Shipment `json:"shipment"`
+	Result       WriteResult        `json:"result"`
+	Shipment     *shipment.Shipment `json:"shipment"`
 	BuyerContact *struct {
 		Stored  bool     `json:"stored"`
 		TxID    string   `json:"txId"`
 		Problem *Problem `json:"problem"`
 	} `json:"buyerContact"`
 }
+
+// WriteResult is the contract's receipt of a write, with the block number.
+type WriteResult struct {
+	ShipmentID  string          `json:"shipmentId"`
+	Status      shipment.Status `json:"status"`
+	Version     int64           `json:"version"`
+	TxID        string          `json:"txId"`
+	BlockNumber uint64          `json:"blockNumber"`
+	Readings    int             `json:"readings"`
+	Duplicate   bool            `json:"duplicate"`
+}
+
+// ReturnRecord asks the gateway to answer a write with the whole record,
+// read after the commit (RFC 7240).
+var ReturnRecord = map[string]string{"Prefer": "return=representation"}
 
 // HistoryEntry is one committed change of a shipment.
 type HistoryEntry struct {
@@ -235,16 +255,37 @@ func (c *Client) Shipment(ctx context.Context, member, id string) (*shipment.Shi
 	return &s, r.Decode(&s)
 }
 
-// History reads every committed change, oldest first.
+// History reads every committed change, oldest first: it follows the
+// gateway's pages (newest first) to the end and reverses them.
 func (c *Client) History(ctx context.Context, member, id string) ([]HistoryEntry, error) {
-	r, err := c.Expect(ctx, http.StatusOK, member, http.MethodGet, "/v1/shipments/"+id+"/history", nil, nil)
-	if err != nil {
-		return nil, err
+	var all []HistoryEntry
+	path := "/v1/shipments/" + id + "/history?pageSize=100"
+	for cursor, pages := "", 0; ; pages++ {
+		if pages > 1000 {
+			return nil, fmt.Errorf("history of %s: more than 1000 pages", id)
+		}
+		p := path
+		if cursor != "" {
+			p += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r, err := c.Expect(ctx, http.StatusOK, member, http.MethodGet, p, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		var h struct {
+			Items      []HistoryEntry `json:"items"`
+			NextCursor string         `json:"nextCursor"`
+		}
+		if err := r.Decode(&h); err != nil {
+			return nil, err
+		}
+		all = append(all, h.Items...)
+		if cursor = h.NextCursor; cursor == "" {
+			break
+		}
 	}
-	var h struct {
-		Items []HistoryEntry `json:"items"`
-	}
-	return h.Items, r.Decode(&h)
+	slices.Reverse(all)
+	return all, nil
 }
 
 // Ready reports whether the gateway's /readyz answers 200 (every identity's
