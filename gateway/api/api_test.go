@@ -477,21 +477,15 @@ func TestConcurrentRequestWithTheSameKeyIs409(t *testing.T) {
 // TestIdempotencyAcrossARestart: the gateway died after the orderer took the
 // transaction; after a restart, a retry is answered from the ledger.
 func TestIdempotencyAcrossARestart(t *testing.T) {
-	var submitted string
 	ledger := &fakeLedger{}
-	ledger.start = func(req fabric.Request) (fabric.Submission, error) {
-		submitted = nextTxID()
-		if err := req.OnTxID(context.Background(), submitted); err != nil {
-			return nil, err
-		}
-		return nil, &fabric.Error{Stage: fabric.StageSubmit, TxID: submitted, Code: codes.Unavailable, Retryable: true, MayHaveCommitted: true, Err: errors.New("gateway died")}
-	}
+	lost := ledger.loseOutcome()
 	h := newHarness(t, ledger)
 	key := withHeader("Idempotency-Key", "batch-42")
 	if rec := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, key, withKey(carrierKey)); rec.Code != 503 {
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
 	}
 	h.restart()
+	submitted := *lost
 	ledger.start = func(fabric.Request) (fabric.Submission, error) {
 		t.Error("the retry submitted a new transaction")
 		return nil, errors.New("unexpected")

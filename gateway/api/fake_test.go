@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
@@ -124,6 +126,23 @@ func committedSub(ctx context.Context, req fabric.Request, result string) (fabri
 	return fakeSub{id: id, wait: func(context.Context) (fabric.Committed, error) {
 		return fabric.Committed{TxID: id, BlockNumber: 7, Result: []byte(result), Attempts: 1}, nil
 	}}, nil
+}
+
+// loseOutcome makes every write reach the orderer and then lose its
+// outcome, as when the gateway dies after submitting: the transaction ID is
+// journaled, the answer is an unknown outcome. It returns where the last
+// submitted ID is kept.
+func (f *fakeLedger) loseOutcome() *string {
+	submitted := new(string)
+	f.start = func(req fabric.Request) (fabric.Submission, error) {
+		*submitted = nextTxID()
+		if err := req.OnTxID(context.Background(), *submitted); err != nil {
+			return nil, err
+		}
+		return nil, &fabric.Error{Stage: fabric.StageSubmit, TxID: *submitted, Code: codes.Unavailable, Retryable: true,
+			MayHaveCommitted: true, Err: errors.New("gateway died")}
+	}
+	return submitted
 }
 
 const (

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -193,21 +192,15 @@ func TestReplayGivesTheFirstAnswerWhateverItPrefers(t *testing.T) {
 // (the gateway restarted after submitting), so the retry's preference shapes
 // the answer rebuilt from the ledger, and that answer is kept.
 func TestSettledAnswerFollowsTheRetrysPreference(t *testing.T) {
-	var submitted string
 	ledger := readingLedger()
-	ledger.start = func(req fabric.Request) (fabric.Submission, error) {
-		submitted = nextTxID()
-		if err := req.OnTxID(context.Background(), submitted); err != nil {
-			return nil, err
-		}
-		return nil, &fabric.Error{Stage: fabric.StageSubmit, TxID: submitted, Code: codes.Unavailable, Retryable: true, MayHaveCommitted: true, Err: errors.New("gateway died")}
-	}
+	lost := ledger.loseOutcome()
 	h := newHarness(t, ledger)
 	key := withHeader("Idempotency-Key", "ship-88")
 	if rec := h.do("POST", "/v1/shipments/SHP-1/ship", "", key); rec.Code != 503 {
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
 	}
 	h.restart()
+	submitted := *lost
 	ledger.lookup = func(_, txID string) (fabric.TxRecord, error) {
 		return fabric.TxRecord{TxID: txID, Found: txID == submitted, Valid: true, BlockNumber: 40,
 			Result: []byte(`{"shipmentId":"SHP-1","status":"SHIPPED","version":3,"txId":"` + txID + `"}`)}, nil
