@@ -199,9 +199,10 @@ func listShipments(stub shim.ChaincodeStubInterface, f Filter, pageSize int32, b
 // cannot seek. So a page resumes by walking from the newest change again,
 // skipping entries until the bookmarked transaction; a page at depth d costs
 // the peer d+pageSize history entries (each a read of its transaction from
-// the block store), whatever the total, and the peer fetches them in batches
-// of ledger.state.internalQueryLimit (1000), so even the first page costs up
-// to one batch. The peer ends the iteration after
+// the block store), whatever the total. The peer hands them to the
+// chaincode in batches of 100 (fixed in Fabric 2.5: MaxResultLimit in
+// core/chaincode/chaincode_support.go), so even the first page costs up to
+// 101 entries. The peer ends the iteration after
 // ledger.state.totalQueryLimit entries: versions deeper than that cannot be
 // read through the chaincode. Measured costs are in chaincode/README.md.
 func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, id string, pageSize int, bookmark string) (string, error) {

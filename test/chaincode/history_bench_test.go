@@ -15,8 +15,9 @@ import (
 // BenchmarkShipmentHistoryDepth prints what a ShipmentHistory page costs at
 // different depths of a shipment with thousands of versions. Fabric's
 // history iterator starts at the newest version and cannot seek, and the
-// peer reads each entry's transaction from the block store, in batches of
-// internalQueryLimit (1000): so a page should cost its depth, not the total.
+// peer reads each entry's transaction from the block store, handing them to
+// the chaincode 100 at a time: so a page should cost its depth, not the
+// total.
 //
 // SHIPTRACE_BENCH_HISTORY_VERSIONS sets the versions (default 3000; one
 // block each, about 7 a second); SHIPTRACE_BENCH_HISTORY_ID reuses a
