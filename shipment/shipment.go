@@ -108,7 +108,10 @@ type NewShipment struct {
 
 // Shipment is the public record of one shipment, stored under one key.
 // UpdatedBy and UpdatedTx name the organisation and transaction of the last
-// change, so the key's history shows who did what.
+// change, so the key's history shows who did what. Version counts the
+// record's committed writes (1 after the create); the contract sets it, so a
+// client can tell which of two copies it read is newer without comparing
+// times.
 type Shipment struct {
 	ID              string           `json:"id"`
 	Exporter        string           `json:"exporter"`
@@ -140,6 +143,7 @@ type Shipment struct {
 	UpdatedAt          time.Time        `json:"updatedAt"`
 	UpdatedBy          string           `json:"updatedBy"`
 	UpdatedTx          string           `json:"updatedTx,omitempty"`
+	Version            int64            `json:"version,omitempty"`
 }
 
 // Contact is how the exporter reaches the buyer's people. It is personal data:

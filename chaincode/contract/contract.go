@@ -145,28 +145,29 @@ func (t *txn) loadRecord(id string) (*shipment.Shipment, error) {
 // save writes s, keeps its index entries in step with old (nil on create),
 // sets the key-level endorsement policy when the parties holding it change,
 // and emits the event. It is the only path that writes a shipment, so every
-// change gets exactly one event.
+// change gets exactly one event and one more version. It returns the
+// write's Receipt.
 func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error) {
 	key, err := shipmentKey(t.stub, s.ID)
 	if err != nil {
 		return "", err
 	}
 	s.UpdatedTx = t.stub.GetTxID()
-	// The cold chain is not part of the stored record: it lives under the
-	// verdict and sensor keys (see readings.go), so readings never rewrite
-	// the record.
+	s.Version = 1
+	if old != nil {
+		s.Version = old.Version + 1
+	}
+	// The per-sensor cold chain is not part of the stored record: it lives
+	// under the sensor keys (see readings.go), so readings rarely rewrite
+	// the record; only the verdict is stored in it.
 	stored := *s
 	stored.ColdChain = shipment.ColdChainSummary{}
-	sb, err := json.Marshal(stored)
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
 	}
-	if err := t.stub.PutState(key, sb); err != nil {
+	if err := t.stub.PutState(key, b); err != nil {
 		return "", fmt.Errorf("write shipment %s: %w", s.ID, err)
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", fmt.Errorf("encode shipment %s: %w", s.ID, err)
 	}
 	if err := t.reindex(old, s); err != nil {
 		return "", err
@@ -179,7 +180,7 @@ func (t *txn) save(old, s *shipment.Shipment, ev shipment.Event) (string, error)
 	if err := t.emit(ev.Type, ev); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return t.receipt(s).encode()
 }
 
 // reindex deletes index entries of old that s no longer has and adds the new
@@ -404,24 +405,7 @@ func (c *Contract) FlagOverdue(ctx contractapi.TransactionContextInterface, id s
 	}, nil)
 }
 
-// ReadingsReceipt is what RecordReadings returns: that the batch is on the
-// ledger and what it did to the cold chain, never the whole record (a
-// batch does not read the other sensors, so it cannot tell the whole
-// summary; ReadShipment does).
-type ReadingsReceipt struct {
-	ShipmentID string `json:"shipmentId"`
-	Readings   int    `json:"readings"`            // readings in the batch
-	Late       int    `json:"late,omitempty"`      // of which at or before their sensor's latest
-	Duplicate  bool   `json:"duplicate,omitempty"` // the batch was already recorded; nothing changed
-	// UpdatedRecord: the batch registered a sensor or found the first
-	// breach, so it changed the shipment record (a version in its history).
-	UpdatedRecord bool                     `json:"updatedRecord,omitempty"`
-	ColdChain     *ReadingsColdChain       `json:"coldChain,omitempty"`
-	Sensors       []shipment.SensorSummary `json:"sensors,omitempty"` // the batch's sensors after it
-	// ColdChain and Sensors go only to a role that may read shipments.
-}
-
-// ReadingsColdChain is the shipment-level verdict after a batch.
+// ReadingsColdChain is the shipment-level verdict after a readings batch.
 type ReadingsColdChain struct {
 	State        shipment.ColdChainState `json:"state"` // BREACHED, or the state of the batch's sensors
 	BreachedAt   time.Time               `json:"breachedAt,omitzero"`
@@ -429,12 +413,13 @@ type ReadingsColdChain struct {
 }
 
 // RecordReadings stores a batch of temperature readings and updates the
-// summaries of the batch's sensors. It reads the shipment record and the
-// verdict and writes only the batch's chunks and its sensors' keys (and the
-// verdict when a sensor is new or the first breach is found), so batches
-// of different sensors of one shipment commit in the same block. The same
-// batch uploaded again is recognised by its digest and changes nothing, so
-// clients may retry safely.
+// summaries of the batch's sensors. It reads the shipment record and writes
+// only the batch's chunks and its sensors' keys (and the record when a
+// sensor is new or the first breach is found), so batches of registered
+// sensors of one shipment commit in the same block. The same batch uploaded
+// again is recognised by its digest and changes nothing, so clients may
+// retry safely. It returns a Receipt with what the batch did; a role that
+// may not read shipments learns only that it is on the ledger.
 func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, id string, readingsJSON string) (string, error) {
 	t, err := c.begin(ctx, shipment.OpRecordReadings)
 	if err != nil {
@@ -461,7 +446,9 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 		return "", fmt.Errorf("record readings for %s: %w", id, err)
 	} else if b != nil {
 		// Already recorded: a retry of a committed upload.
-		return t.encode(id, ReadingsReceipt{ShipmentID: id, Readings: len(batch), Duplicate: true})
+		r := t.receipt(s)
+		r.Readings, r.Duplicate = len(batch), true
+		return r.encode()
 	}
 	store := newLedgerColdChain(t.stub, id)
 	old := *s
@@ -503,16 +490,16 @@ func (c *Contract) RecordReadings(ctx contractapi.TransactionContextInterface, i
 	} else if err := t.emit(ev.Type, ev); err != nil {
 		return "", err
 	}
-	verdict := s.ColdChainVerdict
-	r := ReadingsReceipt{ShipmentID: id, Readings: ch.Result.Accepted, Late: ch.Result.Late}
+	r := t.receipt(s)
+	r.Readings, r.Late = ch.Result.Accepted, ch.Result.Late
 	if shipment.RoleAllows(t.caller.Role, shipment.OpRead) {
 		// A sensor's role may not read shipments: it learns that its batch
 		// is recorded, nothing of the verdict.
+		v := s.ColdChainVerdict
 		r.UpdatedRecord = ch.RecordChanged
-		r.ColdChain = &ReadingsColdChain{State: s.ColdChain.State, BreachedAt: verdict.BreachedAt, BreachReason: verdict.BreachReason}
-		r.Sensors = ch.Sensors
+		r.ColdChain = &ReadingsColdChain{State: s.ColdChain.State, BreachedAt: v.BreachedAt, BreachReason: v.BreachReason}
 	}
-	return t.encode(id, r)
+	return r.encode()
 }
 
 // putSensor writes a sensor's summary; a sensor new to the shipment gets
@@ -535,15 +522,6 @@ func (t *txn) putSensor(s *shipment.Shipment, st storedSensor, isNew bool) error
 		return t.setEndorsers(key, s)
 	}
 	return nil
-}
-
-// encode is a transaction's JSON result.
-func (t *txn) encode(id string, v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode result for %s: %w", id, err)
-	}
-	return string(b), nil
 }
 
 // SetBuyerContact stores the buyer contact, passed in the transient map under

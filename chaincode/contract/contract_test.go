@@ -34,8 +34,12 @@ func decodeEvent(t *testing.T, payload []byte) shipment.Event {
 func TestLifecycleByThreeOrganisations(t *testing.T) {
 	w := newWorld(t)
 	id := "SHP-LIFE-1"
-	s := w.shipment(w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id)))
-	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.Status != shipment.StatusCreated || !s.CreatedAt.Equal(w.now) {
+	if r := w.receipt(w.ok(exporterMSP, "CreateShipment", newShipmentJSON(t, id))); r.ShipmentID != id || r.Status != shipment.StatusCreated || r.Version != 1 {
+		t.Fatalf("create receipt = %+v", r)
+	}
+	createdAt := w.now
+	s := w.read(id)
+	if s.Exporter != exporterMSP || s.Custodian != exporterMSP || s.Status != shipment.StatusCreated || !s.CreatedAt.Equal(createdAt) {
 		t.Fatalf("created = %+v", s)
 	}
 	w.ok(exporterMSP, "AttachDocument", id, `{"type":"certificate_of_origin","sha256":"`+strings.Repeat("ab", 32)+`"}`)
@@ -44,7 +48,10 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("S1", 0, 4), rd("S1", 10, 5)}))
 	w.ok(carrierMSP, "HandOver", id, buyerMSP)
 	w.now = t0.Add(10*24*time.Hour + time.Hour) // one started day late
-	s = w.shipment(w.ok(buyerMSP, "Deliver", id))
+	if r := w.receipt(w.ok(buyerMSP, "Deliver", id)); r.Status != shipment.StatusDelivered || r.Version != 7 {
+		t.Fatalf("deliver receipt = %+v", r)
+	}
+	s = w.read(id)
 	if s.Status != shipment.StatusDelivered || s.Settlement == nil || s.Settlement.RefundMinor != 10_000 || s.Settlement.ReleaseMinor != 990_000 {
 		t.Fatalf("delivered = %+v, settlement %+v", s, s.Settlement)
 	}
@@ -66,23 +73,21 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		t.Fatalf("delivered event = %+v", last)
 	}
 
-	var hist []HistoryEntry
-	if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ShipmentHistory", id)), &hist); err != nil {
+	var hist HistoryPage
+	if err := json.Unmarshal([]byte(w.ok(carrierMSP, "ShipmentHistory", id, "10", "")), &hist); err != nil {
 		t.Fatal(err)
 	}
 	var who []string
-	for _, h := range hist {
-		who = append(who, h.MSPID+":"+string(h.Shipment.Status))
+	for _, h := range hist.Items {
+		who = append(who, fmt.Sprintf("%d:%s:%s", h.Shipment.Version, h.MSPID, h.Shipment.Status))
 	}
-	// The readings batch is a version of the record because it registers
-	// sensor S1; later batches of S1 would not be.
-	wantWho := []string{"ExporterMSP:CREATED", "ExporterMSP:CREATED", "ExporterMSP:SHIPPED", "ExporterMSP:IN_TRANSIT",
-		"CarrierMSP:IN_TRANSIT", "CarrierMSP:IN_TRANSIT", "RetailerMSP:DELIVERED"}
-	if !slices.Equal(who, wantWho) {
-		t.Fatalf("history = %v, want %v", who, wantWho)
+	wantWho := []string{"7:RetailerMSP:DELIVERED", "6:CarrierMSP:IN_TRANSIT", "5:CarrierMSP:IN_TRANSIT", "4:ExporterMSP:IN_TRANSIT",
+		"3:ExporterMSP:SHIPPED", "2:ExporterMSP:CREATED", "1:ExporterMSP:CREATED"}
+	if !slices.Equal(who, wantWho) || hist.Bookmark != "" {
+		t.Fatalf("history = %v (bookmark %q), want %v, newest first, on one page", who, hist.Bookmark, wantWho)
 	}
-	if hist[0].TxID == "" || hist[0].Time.IsZero() || !hist[0].Time.Before(hist[6].Time) {
-		t.Fatalf("history entries lack tx or time: %+v", hist[0])
+	if h := hist.Items; h[6].TxID == "" || h[6].Time.IsZero() || !h[6].Time.Before(h[0].Time) {
+		t.Fatalf("history entries lack tx or time: %+v", h[6])
 	}
 }
 
@@ -111,9 +116,10 @@ func TestEveryStateChangeSetsExactlyOneEvent(t *testing.T) {
 	if rejected.Settlement.Outcome != shipment.OutcomeFullRefund || rejected.ColdChain.State != shipment.ColdChainBreached || rejected.Reason != "cold chain breached" {
 		t.Fatalf("rejected event = %+v", rejected)
 	}
-	for _, fn := range []string{"ReadShipment", "ShipmentHistory"} {
-		if res := w.invoke(call{msp: carrierMSP, fn: fn, args: []string{id}}); res.Stub.SetEventCalls != 0 || len(res.Writes) != 0 {
-			t.Fatalf("%s wrote or set an event", fn)
+	for _, c := range []call{{fn: "ReadShipment", args: []string{id}}, {fn: "ShipmentHistory", args: []string{id, "10", ""}}} {
+		c.msp = carrierMSP
+		if res := w.invoke(c); res.Response.GetStatus() != 200 || res.Stub.SetEventCalls != 0 || len(res.Writes) != 0 {
+			t.Fatalf("%s failed (%s), wrote or set an event", c.fn, res.Response.GetMessage())
 		}
 	}
 }
@@ -330,18 +336,17 @@ func TestSameBatchTwiceIsRecordedOnce(t *testing.T) {
 	id := "SHP-IDEM-1"
 	w.inTransit(id)
 	batch := readingsJSON(t, []shipment.Reading{rd("S1", 0, 5), rd("S1", 90, 6)})
-	var first, again ReadingsReceipt
-	decodeJSON(t, w.ok(carrierMSP, "RecordReadings", id, batch), &first)
+	first := w.receipt(w.ok(carrierMSP, "RecordReadings", id, batch))
 	res := w.invoke(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, batch}})
 	if res.Response.GetStatus() != 200 || len(res.Writes) != 0 || res.Event != nil {
 		t.Fatalf("retry: status %d, writes %v, event %v", res.Response.GetStatus(), res.Writes, res.Event)
 	}
-	decodeJSON(t, string(res.Response.GetPayload()), &again)
-	if first.Duplicate || first.Readings != 2 || !again.Duplicate || again.Readings != 2 {
-		t.Fatalf("receipts %+v then %+v", first, again)
+	again := w.receipt(string(res.Response.GetPayload()))
+	if first.Duplicate || !again.Duplicate || again.Version != first.Version || again.Readings != 2 || again.TxID != res.Stub.GetTxID() {
+		t.Fatalf("first %+v, retry %+v: want the retry marked duplicate at the same version", first, again)
 	}
-	if s := w.shipment(w.ok(carrierMSP, "ReadShipment", id)); s.ColdChain.Count != 2 {
-		t.Fatalf("count %d after the same batch twice, want 2", s.ColdChain.Count)
+	if n := w.read(id).ColdChain.Count; n != 2 {
+		t.Fatalf("count %d, want 2", n)
 	}
 }
 
@@ -354,7 +359,7 @@ func TestLateReadingsAreEvaluatedFromStoredHistory(t *testing.T) {
 	if res.Event == nil || res.Event.Name != string(shipment.EventColdChainBreached) {
 		t.Fatalf("late excursion: event %+v", res.Event)
 	}
-	s := w.shipment(w.ok(carrierMSP, "ReadShipment", id))
+	s := w.read(id)
 	if s.ColdChain.LateCount != 2 || !s.ColdChain.BreachedAt.Equal(rbase.Add(40*time.Minute)) {
 		t.Fatalf("cold chain = %+v", s.ColdChain)
 	}

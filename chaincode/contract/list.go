@@ -3,7 +3,8 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -16,6 +17,9 @@ import (
 const (
 	MaxListPage     = 200
 	MaxReadingsPage = 1000
+	// MaxHistoryPage bounds a ShipmentHistory page: each entry carries a
+	// whole version of the record (1-2 KB).
+	MaxHistoryPage = 100
 )
 
 // Filter selects shipments in ListShipments; empty fields match everything.
@@ -38,6 +42,13 @@ type ShipmentPage struct {
 type ReadingPage struct {
 	Items    []shipment.Reading `json:"items"`
 	Bookmark string             `json:"bookmark"`
+}
+
+// HistoryPage is one page of ShipmentHistory, newest first. An empty
+// bookmark means there is no further page.
+type HistoryPage struct {
+	Items    []HistoryEntry `json:"items"`
+	Bookmark string         `json:"bookmark"`
 }
 
 // HistoryEntry is one committed change of a shipment.
@@ -184,9 +195,20 @@ func listShipments(stub shim.ChaincodeStubInterface, f Filter, pageSize int32, b
 	return page, nil
 }
 
-// ShipmentHistory returns every committed version of a shipment, oldest
-// first, with the transaction, its time and the organisation that made it.
-func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+// ShipmentHistory returns a page of a shipment's committed versions, newest
+// first, each with its transaction, time and the organisation that made it,
+// resuming after bookmark (empty for the newest). The order is Fabric's:
+// GetHistoryForKey iterates from the newest change to the oldest, and it
+// cannot seek. So a page resumes by walking from the newest change again,
+// skipping entries until the bookmarked transaction; a page at depth d costs
+// the peer d+pageSize history entries (each a read of its transaction from
+// the block store), whatever the total. The peer hands them to the
+// chaincode in batches of 100 (fixed in Fabric 2.5: MaxResultLimit in
+// core/chaincode/chaincode_support.go), so even the first page costs up to
+// 101 entries. The peer ends the iteration after
+// ledger.state.totalQueryLimit entries: versions deeper than that cannot be
+// read through the chaincode. Measured costs are in chaincode/README.md.
+func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, id string, pageSize int, bookmark string) (string, error) {
 	t, err := c.begin(ctx, shipment.OpHistory)
 	if err != nil {
 		return "", err
@@ -198,38 +220,110 @@ func (c *Contract) ShipmentHistory(ctx contractapi.TransactionContextInterface, 
 	if err := shipment.Authorize(t.caller, s, shipment.OpHistory); err != nil {
 		return "", err
 	}
+	if err := checkPageSize(pageSize, MaxHistoryPage); err != nil {
+		return "", err
+	}
+	after, err := decodeHistoryBookmark(bookmark)
+	if err != nil {
+		return "", err
+	}
 	key, err := shipmentKey(t.stub, id)
 	if err != nil {
 		return "", err
 	}
-	it, err := t.stub.GetHistoryForKey(key)
+	page, err := historyPage(t.stub, id, key, pageSize, after)
 	if err != nil {
-		return "", fmt.Errorf("history of %s: %w", id, err)
+		return "", err
 	}
-	defer it.Close()
-	entries := []HistoryEntry{}
-	for it.HasNext() {
-		m, err := it.Next()
-		if err != nil {
-			return "", fmt.Errorf("history of %s: %w", id, err)
-		}
-		e := HistoryEntry{TxID: m.GetTxId(), Time: m.GetTimestamp().AsTime().UTC(), IsDelete: m.GetIsDelete()}
-		if !m.GetIsDelete() {
-			var v shipment.Shipment
-			if err := json.Unmarshal(m.GetValue(), &v); err != nil {
-				return "", fmt.Errorf("history of %s: decode %s: %w", id, m.GetTxId(), err)
-			}
-			e.MSPID, e.Shipment = v.UpdatedBy, &v
-		}
-		entries = append(entries, e)
-	}
-	// Fabric returns the newest change first.
-	slices.Reverse(entries)
-	b, err := json.Marshal(entries)
+	b, err := json.Marshal(page)
 	if err != nil {
 		return "", fmt.Errorf("encode history of %s: %w", id, err)
 	}
 	return string(b), nil
+}
+
+// historyMark is where a history page ended: the transaction of its last
+// entry and that entry's position counted from the newest (1-based) when it
+// was returned. Versions are only ever added at the newest end, so the
+// transaction is found again at that position or deeper.
+type historyMark struct {
+	position int
+	txID     string
+}
+
+// String renders the bookmark, "h1.<position>.<txID>".
+func (m historyMark) String() string {
+	return "h1." + strconv.Itoa(m.position) + "." + m.txID
+}
+
+func decodeHistoryBookmark(s string) (*historyMark, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := shipment.Errorf(shipment.Invalid, "bookmark: not a bookmark ShipmentHistory returned")
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] != "h1" || len(parts[2]) == 0 || len(parts[2]) > 128 {
+		return nil, bad
+	}
+	pos, err := strconv.Atoi(parts[1])
+	if err != nil || pos < 1 || strconv.Itoa(pos) != parts[1] {
+		return nil, bad
+	}
+	for _, r := range parts[2] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_') {
+			return nil, bad
+		}
+	}
+	return &historyMark{position: pos, txID: parts[2]}, nil
+}
+
+// historyPage walks the key's history from the newest change, skips up to
+// and including the bookmarked entry, and decodes the next pageSize. It stops
+// reading as soon as the page is full and it knows whether more follow.
+func historyPage(stub shim.ChaincodeStubInterface, id, key string, pageSize int, after *historyMark) (HistoryPage, error) {
+	it, err := stub.GetHistoryForKey(key)
+	if err != nil {
+		return HistoryPage{}, fmt.Errorf("history of %s: %w", id, err)
+	}
+	defer it.Close()
+	page := HistoryPage{Items: []HistoryEntry{}}
+	position := 0
+	if after != nil {
+		found := false
+		for !found && it.HasNext() {
+			m, err := it.Next()
+			if err != nil {
+				return HistoryPage{}, fmt.Errorf("history of %s: %w", id, err)
+			}
+			position++
+			found = m.GetTxId() == after.txID
+		}
+		if !found || position < after.position {
+			return HistoryPage{}, shipment.Errorf(shipment.Invalid,
+				"bookmark: transaction %s is not in the history of shipment %s where the bookmark says (a bookmark of another shipment, or deeper than this peer iterates: ledger.state.totalQueryLimit)",
+				after.txID, id)
+		}
+	}
+	for len(page.Items) < pageSize && it.HasNext() {
+		m, err := it.Next()
+		if err != nil {
+			return HistoryPage{}, fmt.Errorf("history of %s: %w", id, err)
+		}
+		position++
+		e := HistoryEntry{TxID: m.GetTxId(), Time: m.GetTimestamp().AsTime().UTC(), IsDelete: m.GetIsDelete()}
+		if !m.GetIsDelete() {
+			var v shipment.Shipment
+			if err := json.Unmarshal(m.GetValue(), &v); err != nil {
+				return HistoryPage{}, fmt.Errorf("history of %s: decode %s: %w", id, m.GetTxId(), err)
+			}
+			e.MSPID, e.Shipment = v.UpdatedBy, &v
+		}
+		page.Items = append(page.Items, e)
+	}
+	if len(page.Items) == pageSize && it.HasNext() {
+		page.Bookmark = historyMark{position: position, txID: page.Items[len(page.Items)-1].TxID}.String()
+	}
+	return page, nil
 }
 
 // Readings returns a page of a shipment's readings in time order, optionally

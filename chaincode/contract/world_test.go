@@ -233,6 +233,25 @@ func (w *world) shipment(payload string) shipment.Shipment {
 	return s
 }
 
+// read returns the record as the buyer's peer has it.
+func (w *world) read(id string) shipment.Shipment {
+	w.t.Helper()
+	return w.shipment(w.ok(buyerMSP, "ReadShipment", id))
+}
+
+// receipt decodes a write's result strictly: a field the Receipt does not
+// have (say, the whole record) fails.
+func (w *world) receipt(payload string) Receipt {
+	w.t.Helper()
+	var r Receipt
+	dec := json.NewDecoder(strings.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		w.t.Fatalf("decode receipt %q: %v", payload, err)
+	}
+	return r
+}
+
 func newShipmentJSON(t testing.TB, id string, change ...func(n *shipment.NewShipment)) string {
 	t.Helper()
 	n := shipment.NewShipment{

@@ -195,6 +195,9 @@ type Stub struct {
 	// keys they returned, for cost tests.
 	RangeQueries int
 	ScannedKeys  int
+	// HistoryReads counts the history entries the transaction read: on a
+	// peer each is a read from the block store.
+	HistoryReads int
 	// SetEventCalls counts SetEvent calls: Fabric keeps only the last one.
 	SetEventCalls int
 }
@@ -423,8 +426,9 @@ func (s *Stub) GetStateByPartialCompositeKeyWithPagination(objectType string, ke
 }
 
 type historyIterator struct {
-	mods []*queryresult.KeyModification
-	i    int
+	mods  []*queryresult.KeyModification
+	i     int
+	reads *int
 }
 
 func (it *historyIterator) HasNext() bool { return it.i < len(it.mods) }
@@ -433,6 +437,7 @@ func (it *historyIterator) Next() (*queryresult.KeyModification, error) {
 		return nil, fmt.Errorf("no more results")
 	}
 	it.i++
+	*it.reads++
 	return it.mods[it.i-1], nil
 }
 func (it *historyIterator) Close() error { return nil }
@@ -445,7 +450,7 @@ func (s *Stub) GetHistoryForKey(key string) (shim.HistoryQueryIteratorInterface,
 		v := vs[i]
 		mods = append(mods, &queryresult.KeyModification{TxId: v.txID, Value: v.value, Timestamp: timestamppb.New(v.at), IsDelete: v.deleted})
 	}
-	return &historyIterator{mods: mods}, nil
+	return &historyIterator{mods: mods, reads: &s.HistoryReads}, nil
 }
 
 func (s *Stub) GetPrivateData(collection, key string) ([]byte, error) {

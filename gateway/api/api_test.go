@@ -90,7 +90,8 @@ func TestRoutesCallTheContract(t *testing.T) {
 		{"list with filters", "GET", "/v1/shipments?status=SHIPPED&buyer=RetailerMSP&pageSize=2&cursor=YWJj", "",
 			"ListShipments", []string{`{"buyer":"RetailerMSP","status":"SHIPPED"}`, "2", "abc"}, 200, ""},
 		{"list defaults", "GET", "/v1/shipments", "", "ListShipments", []string{`{}`, "50", ""}, 200, ""},
-		{"history", "GET", "/v1/shipments/SHP-1/history", "", "ShipmentHistory", []string{"SHP-1"}, 200, ""},
+		{"history", "GET", "/v1/shipments/SHP-1/history", "", "ShipmentHistory", []string{"SHP-1", "20", ""}, 200, ""},
+		{"history page", "GET", "/v1/shipments/SHP-1/history?pageSize=100&cursor=aDEuMi50MQ", "", "ShipmentHistory", []string{"SHP-1", "100", "h1.2.t1"}, 200, ""},
 		{"readings page", "GET", "/v1/shipments/SHP-1/readings?from=2026-11-23T00:00:00Z&pageSize=10", "",
 			"Readings", []string{"SHP-1", "2026-11-23T00:00:00Z", "", "10", ""}, 200, ""},
 		{"record readings", "POST", "/v1/shipments/SHP-1/readings", validReadings, "RecordReadings",
@@ -116,7 +117,7 @@ func TestRoutesCallTheContract(t *testing.T) {
 				case "ListShipments", "Readings":
 					return []byte(`{"items":[{"id":"SHP-1"}],"bookmark":""}`), nil
 				case "ShipmentHistory":
-					return []byte(`[{"txId":"t1"}]`), nil
+					return []byte(`{"items":[{"txId":"t1"}],"bookmark":""}`), nil
 				}
 				return []byte(`{"id":"SHP-1"}`), nil
 			}}
@@ -352,6 +353,9 @@ func TestBadInputIsA4xxProblem(t *testing.T) {
 		{"too short an id", "POST", "/v1/shipments/ab/ship", "", "", 400},
 		{"id with a slash", "GET", "/v1/shipments/a%2Fb/history", "", "", 400},
 		{"page size too large", "GET", "/v1/shipments?pageSize=1000", "", "", 400},
+		{"history page size too large", "GET", "/v1/shipments/SHP-1/history?pageSize=101", "", "", 400},
+		{"history page size 0", "GET", "/v1/shipments/SHP-1/history?pageSize=0", "", "", 400},
+		{"a history cursor we did not issue", "GET", "/v1/shipments/SHP-1/history?cursor=%00%01", "", "", 400},
 		{"page size not a number", "GET", "/v1/shipments?pageSize=ten", "", "", 400},
 		{"unknown status filter", "GET", "/v1/shipments?status=LOST", "", "", 400},
 		{"bad from time", "GET", "/v1/shipments/SHP-1/readings?from=monday", "", "", 400},
@@ -473,21 +477,15 @@ func TestConcurrentRequestWithTheSameKeyIs409(t *testing.T) {
 // TestIdempotencyAcrossARestart: the gateway died after the orderer took the
 // transaction; after a restart, a retry is answered from the ledger.
 func TestIdempotencyAcrossARestart(t *testing.T) {
-	var submitted string
 	ledger := &fakeLedger{}
-	ledger.start = func(req fabric.Request) (fabric.Submission, error) {
-		submitted = nextTxID()
-		if err := req.OnTxID(context.Background(), submitted); err != nil {
-			return nil, err
-		}
-		return nil, &fabric.Error{Stage: fabric.StageSubmit, TxID: submitted, Code: codes.Unavailable, Retryable: true, MayHaveCommitted: true, Err: errors.New("gateway died")}
-	}
+	lost := ledger.loseOutcome()
 	h := newHarness(t, ledger)
 	key := withHeader("Idempotency-Key", "batch-42")
 	if rec := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, key, withKey(carrierKey)); rec.Code != 503 {
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
 	}
 	h.restart()
+	submitted := *lost
 	ledger.start = func(fabric.Request) (fabric.Submission, error) {
 		t.Error("the retry submitted a new transaction")
 		return nil, errors.New("unexpected")
@@ -496,15 +494,16 @@ func TestIdempotencyAcrossARestart(t *testing.T) {
 		if identity != "carrier" {
 			t.Errorf("looked up as %s", identity)
 		}
-		return fabric.TxRecord{TxID: txID, Found: txID == submitted, Valid: true, BlockNumber: 99, Result: []byte(`{"id":"SHP-1","coldChain":{"count":2}}`)}, nil
+		return fabric.TxRecord{TxID: txID, Found: txID == submitted, Valid: true, BlockNumber: 99, Result: []byte(`{"shipmentId":"SHP-1","txId":"` + txID + `","readings":2}`)}, nil
 	}
 	rec := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, key, withKey(carrierKey))
 	if rec.Code != 200 {
 		t.Fatalf("retry after restart: %d %s", rec.Code, rec.Body)
 	}
 	var r Receipt
-	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Transaction.ID != submitted || *r.Transaction.BlockNumber != 99 {
-		t.Fatalf("receipt %s: want tx %s in block 99", rec.Body, submitted)
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Transaction.ID != submitted || *r.Transaction.BlockNumber != 99 ||
+		string(r.Result) != `{"blockNumber":99,"readings":2,"shipmentId":"SHP-1","txId":"`+submitted+`"}` {
+		t.Fatalf("receipt %s: want tx %s in block 99 with the contract's receipt from the block", rec.Body, submitted)
 	}
 	// And now it is a plain replay.
 	again := h.do("POST", "/v1/shipments/SHP-1/readings", validReadings, key, withKey(carrierKey))
@@ -568,7 +567,7 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 			case <-ctx.Done():
 				return fabric.Committed{}, ctx.Err()
 			}
-			return fabric.Committed{TxID: id, BlockNumber: 12, Result: []byte(readingsReceipt), Attempts: 2}, nil
+			return fabric.Committed{TxID: id, BlockNumber: 12, Result: []byte(`{"shipmentId":"SHP-1","txId":"` + id + `"}`), Attempts: 2}, nil
 		}}, nil
 	}
 	h := newHarness(t, ledger)
@@ -586,7 +585,7 @@ func TestAsyncWriteIsAcceptedThenCommitted(t *testing.T) {
 	pollTx(t, h, carrierKey, r.Transaction.ID, "PENDING")
 	close(release)
 	v := pollTx(t, h, carrierKey, r.Transaction.ID, "COMMITTED")
-	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Readings) != readingsReceipt || v.Shipment != nil {
+	if v.BlockNumber == nil || *v.BlockNumber != 12 || v.Attempts != 2 || string(v.Result) != `{"blockNumber":12,"shipmentId":"SHP-1","txId":"`+v.ID+`"}` {
 		t.Errorf("committed view %+v", v)
 	}
 }
@@ -623,14 +622,15 @@ func TestTransactionStatusComesFromTheLedger(t *testing.T) {
 	known := strings.Repeat("ab", 32)
 	h := newHarness(t, &fakeLedger{lookup: func(_, txID string) (fabric.TxRecord, error) {
 		if txID == known {
-			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"id":"SHP-1"}`),
+			return fabric.TxRecord{TxID: txID, Found: true, Valid: true, Code: "VALID", BlockNumber: 3, Result: []byte(`{"shipmentId":"SHP-1"}`),
 				CreatorMSPID: "ExporterMSP", Submitter: "exporter"}, nil
 		}
 		return fabric.TxRecord{TxID: txID}, nil
 	}})
 	rec := h.do("GET", "/v1/transactions/"+known, "")
 	var v TxView
-	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 || v.Status != "COMMITTED" || *v.BlockNumber != 3 {
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 || v.Status != "COMMITTED" || *v.BlockNumber != 3 ||
+		string(v.Result) != `{"blockNumber":3,"shipmentId":"SHP-1"}` {
 		t.Fatalf("known: %d %s", rec.Code, rec.Body)
 	}
 	rec = h.do("GET", "/v1/transactions/"+strings.Repeat("cd", 32), "")
@@ -772,14 +772,26 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 // TestOpenAPIResponsesMatchTheHandlers: the receipts and problems the
 // handlers write validate against the documented schemas.
 func TestOpenAPIResponsesMatchTheHandlers(t *testing.T) {
-	h := newHarness(t, &fakeLedger{})
-	for _, tc := range []struct{ method, path, body, schema string }{
-		{"POST", "/v1/shipments", validCreate, "Receipt"},
-		{"POST", "/v1/shipments/SHP-1/readings", validReadings, "Receipt"},
-		{"POST", "/v1/shipments/x", "", "Problem"},
-		{"GET", "/v1/shipments/%20", "", "Problem"},
+	h := newHarness(t, &fakeLedger{evaluate: func(req fabric.Request) ([]byte, error) {
+		if req.Tx == "ShipmentHistory" {
+			return []byte(`{"items":[{"txId":"t2","time":"2026-11-23T10:00:00Z","mspId":"ExporterMSP","shipment":{"id":"SHP-1","version":2}}],"bookmark":"h1.1.t2"}`), nil
+		}
+		return []byte(`{"id":"SHP-1","status":"CREATED","version":1}`), nil
+	}})
+	for _, tc := range []struct{ method, path, body, prefer, schema string }{
+		{"POST", "/v1/shipments", validCreate, "", "Receipt"},
+		{"POST", "/v1/shipments/SHP-1/readings", validReadings, "", "Receipt"},
+		{"POST", "/v1/shipments/SHP-1/ship", "", "return=representation", "Receipt"},
+		{"POST", "/v1/shipments/SHP-1/ship", "", "respond-async", "Receipt"},
+		{"GET", "/v1/shipments/SHP-1/history", "", "", "HistoryPage"},
+		{"POST", "/v1/shipments/x", "", "", "Problem"},
+		{"GET", "/v1/shipments/%20", "", "", "Problem"},
 	} {
-		rec := h.do(tc.method, tc.path, tc.body)
+		var opts []reqOpt
+		if tc.prefer != "" {
+			opts = append(opts, withHeader("Prefer", tc.prefer))
+		}
+		rec := h.do(tc.method, tc.path, tc.body, opts...)
 		var v any
 		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 			t.Fatalf("%s %s: %v", tc.method, tc.path, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
@@ -39,9 +41,6 @@ func (f *fakeLedger) record(req fabric.Request) {
 	f.calls = append(f.calls, req)
 }
 
-// readingsReceipt is what the contract answers a readings batch.
-const readingsReceipt = `{"shipmentId":"SHP-1","readings":2,"coldChain":{"state":"OK"}}`
-
 func (f *fakeLedger) Calls() []fabric.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -59,10 +58,7 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 func (f *fakeLedger) Start(ctx context.Context, req fabric.Request) (fabric.Submission, error) {
 	f.record(req)
 	if f.start == nil {
-		if req.Tx == "RecordReadings" {
-			return committedSub(ctx, req, readingsReceipt)
-		}
-		return committedSub(ctx, req, `{"id":"SHP-1","status":"CREATED"}`)
+		return committedSub(ctx, req, testReceipt)
 	}
 	return f.start(req)
 }
@@ -114,6 +110,10 @@ func hexOf(b []byte) string {
 	return string(out)
 }
 
+// testReceipt is what the fake contract returns for a write, as the real one
+// does: a receipt, not the record.
+const testReceipt = `{"shipmentId":"SHP-1","status":"CREATED","version":1,"txId":"t1"}`
+
 // committedSub behaves as the real client: it announces the transaction ID
 // (OnTxID) before "endorsing", then commits in block 7.
 func committedSub(ctx context.Context, req fabric.Request, result string) (fabric.Submission, error) {
@@ -126,6 +126,23 @@ func committedSub(ctx context.Context, req fabric.Request, result string) (fabri
 	return fakeSub{id: id, wait: func(context.Context) (fabric.Committed, error) {
 		return fabric.Committed{TxID: id, BlockNumber: 7, Result: []byte(result), Attempts: 1}, nil
 	}}, nil
+}
+
+// loseOutcome makes every write reach the orderer and then lose its
+// outcome, as when the gateway dies after submitting: the transaction ID is
+// journaled, the answer is an unknown outcome. It returns where the last
+// submitted ID is kept.
+func (f *fakeLedger) loseOutcome() *string {
+	submitted := new(string)
+	f.start = func(req fabric.Request) (fabric.Submission, error) {
+		*submitted = nextTxID()
+		if err := req.OnTxID(context.Background(), *submitted); err != nil {
+			return nil, err
+		}
+		return nil, &fabric.Error{Stage: fabric.StageSubmit, TxID: *submitted, Code: codes.Unavailable, Retryable: true,
+			MayHaveCommitted: true, Err: errors.New("gateway died")}
+	}
+	return submitted
 }
 
 const (

@@ -183,19 +183,19 @@ func (s *Server) getBuyerContact(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out)
 }
 
+// shipmentHistory pages through a shipment's versions, newest first. Pages
+// are small by default: each entry is a whole version of the record, and a
+// deep page costs the peer every entry above it (chaincode/README.md).
 func (s *Server) shipmentHistory(c echo.Context) error {
-	out, err := s.evaluate(c, "ShipmentHistory", c.Param("id"))
+	cursor, err := decodeCursor(c.QueryParam("cursor"))
 	if err != nil {
 		return err
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(out, &items); err != nil {
+	out, err := s.evaluate(c, string(shipment.OpHistory), c.Param("id"), pageSize(c, 20), cursor)
+	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []json.RawMessage{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	return s.pageOf(c, out)
 }
 
 type page struct {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -28,11 +29,16 @@ type write struct {
 	contact   []byte // create only: the buyer contact, stored by a second transaction
 }
 
-// Receipt is the body of a successful write.
+// Receipt is the body of a successful write: the transaction, and the
+// contract's receipt of it (Result: shipmentId, status, version, txId, plus
+// the block number). Shipment, the whole record read after the commit, only
+// when the caller asked for it with Prefer: return=representation: the
+// contract no longer returns the record, which Fabric would store in the
+// block a second time (docs/contract.md, "What a write returns").
 type Receipt struct {
 	Transaction  TxView          `json:"transaction"`
+	Result       json.RawMessage `json:"result,omitempty"`
 	Shipment     json.RawMessage `json:"shipment,omitempty"`
-	Readings     json.RawMessage `json:"readings,omitempty"` // RecordReadings: the contract's receipt, not the record
 	BuyerContact *ContactReceipt `json:"buyerContact,omitempty"`
 }
 
@@ -45,29 +51,16 @@ type ContactReceipt struct {
 
 // TxView is a transaction as the API shows it.
 type TxView struct {
-	ID             string          `json:"id"`
-	Status         string          `json:"status"`
-	BlockNumber    *uint64         `json:"blockNumber,omitempty"`
-	CommittedTxID  string          `json:"committedTxId,omitempty"`
-	Attempts       int             `json:"attempts,omitempty"`
-	ValidationCode string          `json:"validationCode,omitempty"`
-	Problem        *Problem        `json:"problem,omitempty"`
-	Shipment       json.RawMessage `json:"shipment,omitempty"`
-	Readings       json.RawMessage `json:"readings,omitempty"`
-}
-
-// setResult places a transaction's result where the API shows it: a
-// readings batch answers with the contract's receipt (a batch does not
-// read the whole record), every other write with the shipment.
-func setResult(op string, result json.RawMessage, shipmentField, readingsField *json.RawMessage) {
-	if !json.Valid(result) || len(result) == 0 {
-		return
-	}
-	if op == string(shipment.OpRecordReadings) {
-		*readingsField = result
-		return
-	}
-	*shipmentField = result
+	ID             string   `json:"id"`
+	Status         string   `json:"status"`
+	BlockNumber    *uint64  `json:"blockNumber,omitempty"`
+	CommittedTxID  string   `json:"committedTxId,omitempty"`
+	Attempts       int      `json:"attempts,omitempty"`
+	ValidationCode string   `json:"validationCode,omitempty"`
+	Problem        *Problem `json:"problem,omitempty"`
+	// Result is what the contract returned (a write's receipt) with the
+	// block number added.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // response is what a write answers and what the journal replays.
@@ -84,29 +77,56 @@ func (r response) send(c echo.Context) error {
 	return c.Blob(r.status, echo.MIMEApplicationJSON, r.body)
 }
 
-func wantsAsync(c echo.Context) bool {
+// preferences are the RFC 7240 preferences a write honours.
+type preferences struct {
+	async          bool // respond-async: 202 once the orderer has the transaction
+	representation bool // return=representation: the whole record, read after the commit
+}
+
+// preferred reads the Prefer headers (RFC 7240: comma-separated
+// preferences, each a token with an optional value and ;parameters).
+// Unknown preferences are ignored, as the RFC asks.
+func preferred(c echo.Context) preferences {
+	var p preferences
 	for _, v := range c.Request().Header.Values("Prefer") {
-		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "respond-async") {
-				return true
+		for _, item := range strings.Split(v, ",") {
+			name, value, _ := strings.Cut(strings.TrimSpace(strings.SplitN(item, ";", 2)[0]), "=")
+			name, value = strings.ToLower(strings.TrimSpace(name)), strings.Trim(strings.TrimSpace(value), `"`)
+			switch {
+			case name == "respond-async":
+				p.async = true
+			case name == "return" && strings.EqualFold(value, "representation"):
+				p.representation = true
+			case name == "return" && strings.EqualFold(value, "minimal"):
+				p.representation = false
 			}
 		}
 	}
-	return false
+	return p
+}
+
+// hasRecord reports whether the write changes the shipment record, so that
+// return=representation can answer with it. The buyer-contact writes change
+// only private data, and echoing a contact back is not wanted.
+func (w write) hasRecord() bool {
+	return w.op != string(shipment.OpSetContact) && w.op != string(shipment.OpDeleteContact)
 }
 
 // submit runs a write: with an Idempotency-Key it is claimed in the journal
 // first, so that a repeat replays the first response, a request still running
 // is refused, and one interrupted by a restart is settled from the ledger.
+// The Prefer return= preference is not part of the fingerprint: a repeat
+// gets the first answer byte for byte, whichever it asks for, and the stored
+// Preference-Applied header (or its absence) tells it which one that is.
 func (s *Server) submit(c echo.Context, w write) error {
 	caller := callerOf(c)
-	async := wantsAsync(c)
+	prefs := preferred(c)
 	key := c.Request().Header.Get("Idempotency-Key")
 	if key == "" {
-		return s.execute(c, w, async, nil)
+		return s.execute(c, w, prefs, nil)
 	}
 	sum := sha256.New()
-	for _, part := range []string{c.Request().Method, c.Request().URL.Path, map[bool]string{true: "async", false: "sync"}[async]} {
+	for _, part := range []string{c.Request().Method, c.Request().URL.Path, map[bool]string{true: "async", false: "sync"}[prefs.async]} {
 		sum.Write([]byte(part))
 		sum.Write([]byte{0})
 	}
@@ -131,19 +151,21 @@ func (s *Server) submit(c echo.Context, w write) error {
 		p.retryAfter = 1
 		return p
 	case journal.Orphaned:
-		done, err := s.settle(c, w, entry)
+		done, err := s.settle(c, w, prefs, entry)
 		if done || err != nil {
 			return err
 		}
 	}
-	return s.execute(c, w, async, &entry)
+	return s.execute(c, w, prefs, &entry)
 }
 
 // settle finishes an idempotent request whose earlier run started
 // transactions but recorded no response. If one of them committed, its
-// response is rebuilt from the ledger. If none did and enough time passed for
-// any of them to have committed, the request runs again (done false).
-func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, err error) {
+// response is rebuilt from the ledger; nobody received an answer before, so
+// this request's preferences shape it, and it is the one stored. If none did
+// and enough time passed for any of them to have committed, the request runs
+// again (done false).
+func (s *Server) settle(c echo.Context, w write, prefs preferences, e journal.Entry) (done bool, err error) {
 	ctx := c.Request().Context()
 	var main, contact *fabric.TxRecord
 	allInvalid := true
@@ -188,6 +210,9 @@ func (s *Server) settle(c echo.Context, w write, e journal.Entry) (done bool, er
 				"The buyer contact was not confirmed", "send it again with PUT /v1/shipments/{id}/buyer-contact")}
 		}
 	}
+	if prefs.representation {
+		s.represent(ctx, c, w, &r)
+	}
 	resp, err := s.respond(w, r, http.StatusOK)
 	if err != nil {
 		return true, err
@@ -211,7 +236,7 @@ func (s *Server) request(c echo.Context, w write, e *journal.Entry) fabric.Reque
 
 // execute submits the transaction and answers, synchronously after the
 // commit or with 202 once the orderer accepted it.
-func (s *Server) execute(c echo.Context, w write, async bool, e *journal.Entry) error {
+func (s *Server) execute(c echo.Context, w write, prefs preferences, e *journal.Entry) error {
 	ctx := c.Request().Context()
 	sub, err := s.ledger.Start(ctx, s.request(c, w, e))
 	if err != nil {
@@ -221,7 +246,7 @@ func (s *Server) execute(c echo.Context, w write, async bool, e *journal.Entry) 
 		return err
 	}
 	c.Set(ctxTxID, sub.TxID())
-	if async {
+	if prefs.async {
 		return s.accept(c, w, sub, e)
 	}
 	// Wait for the commit while the caller waits, at most SyncWait. If the
@@ -242,6 +267,9 @@ func (s *Server) execute(c echo.Context, w write, async bool, e *journal.Entry) 
 	r := s.receipt(w, committed)
 	if w.contact != nil {
 		r.BuyerContact = s.storeContact(wctx, c, w, e)
+	}
+	if prefs.representation {
+		s.represent(wctx, c, w, &r)
 	}
 	resp, err := s.respond(w, r, http.StatusOK)
 	if err != nil {
@@ -280,9 +308,51 @@ func fabricSubmit(ctx context.Context, l Ledger, req fabric.Request) (fabric.Com
 
 func (s *Server) receipt(w write, committed fabric.Committed) Receipt {
 	block := committed.BlockNumber
-	r := Receipt{Transaction: TxView{ID: committed.TxID, Status: string(journal.TxCommitted), BlockNumber: &block, Attempts: committed.Attempts}}
-	setResult(w.op, committed.Result, &r.Shipment, &r.Readings)
-	return r
+	return Receipt{
+		Transaction: TxView{ID: committed.TxID, Status: string(journal.TxCommitted), BlockNumber: &block, Attempts: committed.Attempts},
+		Result:      withBlock(committed.Result, block),
+	}
+}
+
+// withBlock adds the block number to the contract's receipt: the contract
+// cannot know it (the block is cut after endorsement); the commit status
+// says it. A result that is not a JSON object is passed on as it is.
+func withBlock(result []byte, block uint64) json.RawMessage {
+	var m map[string]json.RawMessage
+	if len(result) == 0 || json.Unmarshal(result, &m) != nil || m == nil {
+		if json.Valid(result) && len(result) > 0 {
+			return result
+		}
+		return nil
+	}
+	m["blockNumber"] = json.RawMessage(strconv.FormatUint(block, 10))
+	b, err := json.Marshal(m)
+	if err != nil {
+		return result
+	}
+	return b
+}
+
+// represent adds the whole record to a receipt (Prefer:
+// return=representation), read from the caller's own peer, which has the
+// block since it reported the commit: the record as of this write or a later
+// one (its version says which). If the read fails, the write still stands:
+// the answer is the receipt without the record and without
+// Preference-Applied, as RFC 7240 allows a server to decline a preference.
+func (s *Server) represent(ctx context.Context, c echo.Context, w write, r *Receipt) {
+	if !w.hasRecord() {
+		return
+	}
+	out, err := s.ledger.Evaluate(ctx, fabric.Request{Identity: callerOf(c).Identity, Tx: string(shipment.OpRead), Args: []string{w.target}})
+	if err == nil && !json.Valid(out) {
+		err = errors.New("ReadShipment returned no JSON")
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "record not read after the commit; answering with the receipt only", "request_id", requestIDOf(c),
+			"shipment", w.target, "error", causeText(toProblem(err)))
+		return
+	}
+	r.Shipment = out
 }
 
 func (s *Server) respond(w write, r Receipt, status int) (response, error) {
@@ -293,9 +363,12 @@ func (s *Server) respond(w write, r Receipt, status int) (response, error) {
 	if w.status != 0 {
 		status = w.status
 	}
-	resp := response{status: status, body: body}
+	resp := response{status: status, body: body, header: map[string]string{}}
 	if w.location != "" {
-		resp.header = map[string]string{"Location": w.location}
+		resp.header["Location"] = w.location
+	}
+	if len(r.Shipment) > 0 {
+		resp.header["Preference-Applied"] = "return=representation"
 	}
 	return resp, nil
 }
@@ -353,9 +426,7 @@ func (s *Server) follow(id string, caller Key, w write, sub fabric.Submission) {
 		t.BlockNumber = committed.BlockNumber
 		t.CommittedTxID = committed.TxID
 		t.Attempts = committed.Attempts
-		if json.Valid(committed.Result) && len(committed.Result) > 0 {
-			t.Result = committed.Result
-		}
+		t.Result = withBlock(committed.Result, committed.BlockNumber)
 	}
 	if err := s.journal.PutTx(t); err != nil {
 		s.log.Error("journal", "tx_id", id, "error", err.Error())
@@ -408,12 +479,12 @@ func (s *Server) getTransaction(c echo.Context) error {
 	v := TxView{ID: id, BlockNumber: &rec.BlockNumber, ValidationCode: rec.Code}
 	if rec.Valid {
 		v.Status = string(journal.TxCommitted)
-		setResult(t.Op, rec.Result, &v.Shipment, &v.Readings)
+		v.Result = withBlock(rec.Result, rec.BlockNumber)
 	} else {
 		v.Status = string(journal.TxFailed)
 	}
 	if found && rec.Valid {
-		t.Status, t.BlockNumber, t.CommittedTxID, t.Result = journal.TxCommitted, rec.BlockNumber, id, rec.Result
+		t.Status, t.BlockNumber, t.CommittedTxID, t.Result = journal.TxCommitted, rec.BlockNumber, id, v.Result
 		_ = s.journal.PutTx(t)
 	}
 	return c.JSON(http.StatusOK, v)
@@ -425,8 +496,7 @@ func noSuchTransaction() *Problem {
 }
 
 func txView(t journal.Tx) TxView {
-	v := TxView{ID: t.ID, Status: string(t.Status), CommittedTxID: t.CommittedTxID, Attempts: t.Attempts}
-	setResult(t.Op, t.Result, &v.Shipment, &v.Readings)
+	v := TxView{ID: t.ID, Status: string(t.Status), CommittedTxID: t.CommittedTxID, Attempts: t.Attempts, Result: t.Result}
 	if t.Status == journal.TxCommitted {
 		b := t.BlockNumber
 		v.BlockNumber = &b

@@ -15,8 +15,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,31 +153,7 @@ func (r *Response) Err() error {
 
 // Do sends one request as member (exporter, carrier, retailer; "" for no
 // key). body is marshalled as JSON unless nil.
-//
-// A read (GET) answered 429 is sent again after its Retry-After, a few
-// times: reads are safe to repeat, and a client that reads back many
-// records at once (a test checking a load, the demo) should pace itself
-// to its key's rate rather than fail. Writes are never repeated here; see
-// DoRetry.
 func (c *Client) Do(ctx context.Context, member, method, path string, body any, header map[string]string) (*Response, error) {
-	for attempt := 1; ; attempt++ {
-		r, err := c.do(ctx, member, method, path, body, header)
-		if err != nil || method != http.MethodGet || r.Status != http.StatusTooManyRequests || attempt == 5 {
-			return r, err
-		}
-		pause := time.Second
-		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err == nil && s > 0 {
-			pause = min(time.Duration(s)*time.Second, 5*time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return r, nil
-		case <-time.After(pause):
-		}
-	}
-}
-
-func (c *Client) do(ctx context.Context, member, method, path string, body any, header map[string]string) (*Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -225,24 +203,9 @@ func (c *Client) Expect(ctx context.Context, want int, member, method, path stri
 	return r, nil
 }
 
-// ReadingsReceipt is what a readings batch did (the contract's receipt).
-type ReadingsReceipt struct {
-	ShipmentID string `json:"shipmentId"`
-	Readings   int    `json:"readings"`
-	Late       int    `json:"late,omitempty"`
-	Duplicate  bool   `json:"duplicate,omitempty"`
-	// UpdatedRecord: the batch registered a sensor or found the first
-	// breach, which changes the shipment record.
-	UpdatedRecord bool `json:"updatedRecord,omitempty"`
-	ColdChain     *struct {
-		State        shipment.ColdChainState `json:"state"`
-		BreachedAt   time.Time               `json:"breachedAt,omitzero"`
-		BreachReason string                  `json:"breachReason,omitempty"`
-	} `json:"coldChain,omitempty"`
-	Sensors []shipment.SensorSummary `json:"sensors,omitempty"`
-}
-
-// Receipt is the gateway's answer to a write.
+// Receipt is the gateway's answer to a write: the transaction, the
+// contract's receipt, and the whole record only when it was asked for
+// (ReturnRecord).
 type Receipt struct {
 	Transaction struct {
 		ID          string `json:"id"`
@@ -250,14 +213,38 @@ type Receipt struct {
 		BlockNumber uint64 `json:"blockNumber"`
 		Attempts    int    `json:"attempts"`
 	} `json:"transaction"`
-	Shipment     shipment.Shipment `json:"shipment"`
-	Readings     *ReadingsReceipt  `json:"readings,omitempty"` // a readings batch's answer
+	Result       WriteResult        `json:"result"`
+	Shipment     *shipment.Shipment `json:"shipment"`
 	BuyerContact *struct {
 		Stored  bool     `json:"stored"`
 		TxID    string   `json:"txId"`
 		Problem *Problem `json:"problem"`
 	} `json:"buyerContact"`
 }
+
+// WriteResult is the contract's receipt of a write, with the block number.
+type WriteResult struct {
+	ShipmentID  string          `json:"shipmentId"`
+	Status      shipment.Status `json:"status"`
+	Version     int64           `json:"version"`
+	TxID        string          `json:"txId"`
+	BlockNumber uint64          `json:"blockNumber"`
+	Readings    int             `json:"readings"`
+	Late        int             `json:"late"`
+	Duplicate   bool            `json:"duplicate"`
+	// UpdatedRecord: a readings batch that registered a sensor or found the
+	// first breach, which changes the shipment record.
+	UpdatedRecord bool `json:"updatedRecord"`
+	ColdChain     *struct {
+		State        shipment.ColdChainState `json:"state"`
+		BreachedAt   time.Time               `json:"breachedAt,omitzero"`
+		BreachReason string                  `json:"breachReason,omitempty"`
+	} `json:"coldChain,omitempty"`
+}
+
+// ReturnRecord asks the gateway to answer a write with the whole record,
+// read after the commit (RFC 7240).
+var ReturnRecord = map[string]string{"Prefer": "return=representation"}
 
 // HistoryEntry is one committed change of a shipment.
 type HistoryEntry struct {
@@ -277,16 +264,37 @@ func (c *Client) Shipment(ctx context.Context, member, id string) (*shipment.Shi
 	return &s, r.Decode(&s)
 }
 
-// History reads every committed change, oldest first.
+// History reads every committed change, oldest first: it follows the
+// gateway's pages (newest first) to the end and reverses them.
 func (c *Client) History(ctx context.Context, member, id string) ([]HistoryEntry, error) {
-	r, err := c.Expect(ctx, http.StatusOK, member, http.MethodGet, "/v1/shipments/"+id+"/history", nil, nil)
-	if err != nil {
-		return nil, err
+	var all []HistoryEntry
+	path := "/v1/shipments/" + id + "/history?pageSize=100"
+	for cursor, pages := "", 0; ; pages++ {
+		if pages > 1000 {
+			return nil, fmt.Errorf("history of %s: more than 1000 pages", id)
+		}
+		p := path
+		if cursor != "" {
+			p += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r, err := c.Expect(ctx, http.StatusOK, member, http.MethodGet, p, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		var h struct {
+			Items      []HistoryEntry `json:"items"`
+			NextCursor string         `json:"nextCursor"`
+		}
+		if err := r.Decode(&h); err != nil {
+			return nil, err
+		}
+		all = append(all, h.Items...)
+		if cursor = h.NextCursor; cursor == "" {
+			break
+		}
 	}
-	var h struct {
-		Items []HistoryEntry `json:"items"`
-	}
-	return h.Items, r.Decode(&h)
+	slices.Reverse(all)
+	return all, nil
 }
 
 // Ready reports whether the gateway's /readyz answers 200 (every identity's

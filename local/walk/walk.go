@@ -6,13 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
+	"maps"
 	"math/big"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -26,17 +25,8 @@ func NewID(prefix string) string {
 
 // NewPhone returns a random E.164 number under the country prefix (e.g.
 // "+49152"), so the notifier's per-number daily cap and pacing never
-// involve another run's messages. The number is valid in its country's
-// numbering plan (the notifier skips others as invalid_phone): the random
-// part is as long as the country's numbers need.
+// involve another run's messages.
 func NewPhone(prefix string) string {
-	for width := 8; width >= 4; width-- {
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(math.Pow10(width))))
-		p := fmt.Sprintf("%s%0*d", prefix, width, n.Int64())
-		if _, err := phone.Parse(p); err == nil {
-			return p
-		}
-	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
 	return fmt.Sprintf("%s%08d", prefix, n.Int64())
 }
@@ -102,38 +92,75 @@ type Result struct {
 type Logf func(format string, args ...any)
 
 // Create posts a new shipment as the exporter and expects 201 (and, with a
-// contact, the contact stored).
+// contact, the contact stored). The answer is the receipt; CreateRecord
+// also gets the record.
 func (c *Client) Create(ctx context.Context, req CreateRequest, idemKey string) (*Receipt, error) {
-	var h map[string]string
-	if idemKey != "" {
-		h = map[string]string{"Idempotency-Key": idemKey}
-	}
-	r, err := c.Expect(ctx, http.StatusCreated, "exporter", http.MethodPost, "/v1/shipments", req, h)
+	return c.create(ctx, req, idemKey, false)
+}
+
+// CreateRecord is Create with Prefer: return=representation: the answer
+// carries the record as it stands after the create.
+func (c *Client) CreateRecord(ctx context.Context, req CreateRequest, idemKey string) (*Receipt, error) {
+	return c.create(ctx, req, idemKey, true)
+}
+
+func (c *Client) create(ctx context.Context, req CreateRequest, idemKey string, record bool) (*Receipt, error) {
+	r, err := c.Expect(ctx, http.StatusCreated, "exporter", http.MethodPost, "/v1/shipments", req, writeHeader(idemKey, record))
 	if err != nil {
 		return nil, err
 	}
+	rc, err := decodeReceipt(r, record)
+	if err != nil {
+		return rc, err
+	}
+	if req.BuyerContact != nil && (rc.BuyerContact == nil || !rc.BuyerContact.Stored) {
+		return rc, fmt.Errorf("create %s: buyer contact not stored: %+v", req.ID, rc.BuyerContact)
+	}
+	return rc, nil
+}
+
+// Act posts /v1/shipments/{id}/{action} as member and expects 200; the
+// answer is the receipt (ActRecord also gets the record).
+func (c *Client) Act(ctx context.Context, member, id, action string, body any, idemKey string) (*Receipt, error) {
+	return c.act(ctx, member, id, action, body, idemKey, false)
+}
+
+// ActRecord is Act with Prefer: return=representation.
+func (c *Client) ActRecord(ctx context.Context, member, id, action string, body any, idemKey string) (*Receipt, error) {
+	return c.act(ctx, member, id, action, body, idemKey, true)
+}
+
+func (c *Client) act(ctx context.Context, member, id, action string, body any, idemKey string, record bool) (*Receipt, error) {
+	r, err := c.Expect(ctx, http.StatusOK, member, http.MethodPost, "/v1/shipments/"+id+"/"+action, body, writeHeader(idemKey, record))
+	if err != nil {
+		return nil, err
+	}
+	return decodeReceipt(r, record)
+}
+
+func writeHeader(idemKey string, record bool) map[string]string {
+	h := map[string]string{}
+	if idemKey != "" {
+		h["Idempotency-Key"] = idemKey
+	}
+	if record {
+		maps.Copy(h, ReturnRecord)
+	}
+	return h
+}
+
+// decodeReceipt decodes a write's answer; asked for the record, it insists
+// on getting it (the gateway declines only when its peer cannot be read).
+func decodeReceipt(r *Response, record bool) (*Receipt, error) {
 	var rc Receipt
 	if err := r.Decode(&rc); err != nil {
 		return nil, err
 	}
-	if req.BuyerContact != nil && (rc.BuyerContact == nil || !rc.BuyerContact.Stored) {
-		return &rc, fmt.Errorf("create %s: buyer contact not stored: %+v", req.ID, rc.BuyerContact)
+	if record && (rc.Shipment == nil || r.Header.Get("Preference-Applied") != "return=representation") {
+		return &rc, fmt.Errorf("%s %s: asked for the record, got %s (Preference-Applied %q)", r.Method, r.Path, clip(r.Body),
+			r.Header.Get("Preference-Applied"))
 	}
 	return &rc, nil
-}
-
-// Act posts /v1/shipments/{id}/{action} as member and expects 200.
-func (c *Client) Act(ctx context.Context, member, id, action string, body any, idemKey string) (*Receipt, error) {
-	var h map[string]string
-	if idemKey != "" {
-		h = map[string]string{"Idempotency-Key": idemKey}
-	}
-	r, err := c.Expect(ctx, http.StatusOK, member, http.MethodPost, "/v1/shipments/"+id+"/"+action, body, h)
-	if err != nil {
-		return nil, err
-	}
-	var rc Receipt
-	return &rc, r.Decode(&rc)
 }
 
 // Certificate is a certificate of origin's digest and where it is kept.
@@ -186,12 +213,12 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", s.ID, name, err)
 		}
-		if rc.Readings == nil { // a readings batch does not answer with the record
-			s.Final = rc.Shipment
+		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber, Status: rc.Result.Status,
+			BesideRecord: rc.Result.Readings > 0 && !rc.Result.UpdatedRecord})
+		if rc.Shipment != nil {
+			s.Final = *rc.Shipment
 		}
-		s.Steps = append(s.Steps, Step{Name: name, Member: member, TxID: rc.Transaction.ID, Block: rc.Transaction.BlockNumber,
-			Status: s.Final.Status, BesideRecord: rc.Readings != nil && !rc.Readings.UpdatedRecord})
-		logf("  %-9s %-26s -> %-10s block %-4d tx %s", member, name, s.Final.Status, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
+		logf("  %-9s %-26s -> %-10s v%-3d block %-4d tx %s", member, name, rc.Result.Status, rc.Result.Version, rc.Transaction.BlockNumber, short(rc.Transaction.ID))
 		return nil
 	}
 
@@ -222,7 +249,8 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 	if err := step(a, "hand over to RetailerMSP", "carrier", rc, err); err != nil {
 		return nil, err
 	}
-	rc, err = c.Act(ctx, "retailer", a.ID, "deliver", nil, "")
+	// The last write of each story asks for the record: Final.
+	rc, err = c.ActRecord(ctx, "retailer", a.ID, "deliver", nil, "")
 	if err := step(a, "deliver", "retailer", rc, err); err != nil {
 		return nil, err
 	}
@@ -243,20 +271,14 @@ func Run(ctx context.Context, c *Client, prefix string, logf Logf) (*Result, err
 		return nil, err
 	}
 	b.Readings = Breaching(time.Now())
-	rc, err = c.Act(ctx, "carrier", b.ID, "readings", map[string]any{"readings": b.Readings}, NewID("logger-batch"))
+	rc, err = c.ActRecord(ctx, "carrier", b.ID, "readings", map[string]any{"readings": b.Readings}, NewID("logger-batch"))
 	if err := step(b, fmt.Sprintf("upload %d readings (breach)", len(b.Readings)), "carrier", rc, err); err != nil {
 		return nil, err
 	}
 	b.BreachTx = rc.Transaction.ID
-	// A readings batch answers with what it did, not the record: read the
-	// shipment for its cold chain.
-	sh, err := c.Shipment(ctx, "carrier", b.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read %s after the breach: %w", b.ID, err)
-	}
-	b.breachState = sh.ColdChain
-	logf("  cold chain %s: %s", sh.ColdChain.State, sh.ColdChain.BreachReason)
-	rc, err = c.Act(ctx, "retailer", b.ID, "reject", map[string]string{"reason": "cold chain breached in transit"}, "")
+	b.breachState = rc.Shipment.ColdChain
+	logf("  cold chain %s: %s", rc.Shipment.ColdChain.State, rc.Shipment.ColdChain.BreachReason)
+	rc, err = c.ActRecord(ctx, "retailer", b.ID, "reject", map[string]string{"reason": "cold chain breached in transit"}, "")
 	if err := step(b, "reject", "retailer", rc, err); err != nil {
 		return nil, err
 	}

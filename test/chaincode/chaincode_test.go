@@ -61,8 +61,10 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		{SensorID: "logger-1", Time: now.Add(time.Minute), Celsius: 9.5},
 		{SensorID: "logger-1", Time: now.Add(2 * time.Minute), Celsius: 12.5},
 	}
-	o.call(t, carrierMSP, "RecordReadings", id, mustJSON(t, readings))
-	s := decode[shipment.Shipment](t, o.evaluate(t, retailerMSP, "ReadShipment", id))
+	if r := decode[writeReceipt](t, o.call(t, carrierMSP, "RecordReadings", id, mustJSON(t, readings))); r.Readings != 3 || r.Version != 5 {
+		t.Fatalf("readings receipt = %+v", r)
+	}
+	s := decode[shipment.Shipment](t, o.evaluate(t, carrierMSP, "ReadShipment", id))
 	if s.ColdChain.State != shipment.ColdChainBreached || s.ColdChain.Count != 3 {
 		t.Fatalf("cold chain after a reading above the hard maximum = %+v", s.ColdChain)
 	}
@@ -72,7 +74,11 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		}
 	}
 	o.call(t, carrierMSP, "HandOver", id, retailerMSP)
-	s = decode[shipment.Shipment](t, o.call(t, retailerMSP, "Deliver", id))
+	res := o.call(t, retailerMSP, "Deliver", id)
+	if r := decode[writeReceipt](t, res); r.ShipmentID != id || r.Status != shipment.StatusDelivered || r.Version != 7 || r.TxID == "" {
+		t.Fatalf("deliver receipt = %s", res)
+	}
+	s = decode[shipment.Shipment](t, o.evaluate(t, retailerMSP, "ReadShipment", id))
 	if s.Status != shipment.StatusDelivered || s.Settlement == nil || s.Settlement.RefundMinor != 250_000 {
 		t.Fatalf("delivered = %s, settlement %+v", s.Status, s.Settlement)
 	}
@@ -85,19 +91,25 @@ func TestLifecycleByThreeOrganisations(t *testing.T) {
 		}
 	}
 
-	hist := decode[[]historyEntry](t, o.evaluate(t, carrierMSP, "ShipmentHistory", id))
+	var hist []historyEntry
+	for bookmark := ""; ; {
+		page := decode[wirePage[historyEntry]](t, o.evaluate(t, carrierMSP, "ShipmentHistory", id, "3", bookmark))
+		hist = append(hist, page.Items...)
+		if bookmark = page.Bookmark; bookmark == "" {
+			break
+		}
+	}
 	var who []string
 	for _, h := range hist {
-		who = append(who, h.MSPID+":"+string(h.Shipment.Status))
+		who = append(who, fmt.Sprintf("%d:%s:%s", h.Shipment.Version, h.MSPID, h.Shipment.Status))
 	}
-	// The readings batch is a version of the record: it registers logger-1.
-	wantWho := []string{"ExporterMSP:CREATED", "ExporterMSP:CREATED", "ExporterMSP:SHIPPED", "ExporterMSP:IN_TRANSIT",
-		"CarrierMSP:IN_TRANSIT", "CarrierMSP:IN_TRANSIT", "RetailerMSP:DELIVERED"}
+	wantWho := []string{"7:RetailerMSP:DELIVERED", "6:CarrierMSP:IN_TRANSIT", "5:CarrierMSP:IN_TRANSIT", "4:ExporterMSP:IN_TRANSIT",
+		"3:ExporterMSP:SHIPPED", "2:ExporterMSP:CREATED", "1:ExporterMSP:CREATED"}
 	if !slices.Equal(who, wantWho) {
-		t.Fatalf("history = %v, want %v", who, wantWho)
+		t.Fatalf("history in pages of 3 = %v, want %v (newest first)", who, wantWho)
 	}
 	for i, h := range hist {
-		if h.TxID == "" || (i > 0 && h.Time.Before(hist[i-1].Time)) {
+		if h.TxID == "" || h.TxID != h.Shipment.UpdatedTx || (i > 0 && h.Time.After(hist[i-1].Time)) {
 			t.Fatalf("history entry %d: tx %q at %s", i, h.TxID, h.Time)
 		}
 	}

@@ -257,6 +257,16 @@ type wirePage[T any] struct {
 	Bookmark string `json:"bookmark"`
 }
 
+// writeReceipt is what every write returns.
+type writeReceipt struct {
+	ShipmentID string          `json:"shipmentId"`
+	Status     shipment.Status `json:"status"`
+	Version    int64           `json:"version"`
+	TxID       string          `json:"txId"`
+	Readings   int             `json:"readings"`
+	Duplicate  bool            `json:"duplicate"`
+}
+
 type historyEntry struct {
 	TxID     string             `json:"txId"`
 	Time     time.Time          `json:"time"`

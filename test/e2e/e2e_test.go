@@ -70,8 +70,9 @@ func TestWalkthrough(t *testing.T) {
 			got.Carrier != "CarrierMSP" || got.Buyer != "RetailerMSP" {
 			t.Errorf("%s: status %s custodian %s exporter %s carrier %s buyer %s", a.ID, got.Status, got.Custodian, got.Exporter, got.Carrier, got.Buyer)
 		}
-		if got.UpdatedTx != a.DeliverTx || got.UpdatedBy != "RetailerMSP" {
-			t.Errorf("%s: last change %s by %s, want the delivery %s by RetailerMSP", a.ID, got.UpdatedTx, got.UpdatedBy, a.DeliverTx)
+		if got.UpdatedTx != a.DeliverTx || got.UpdatedBy != "RetailerMSP" || got.Version != int64(len(a.Steps)) {
+			t.Errorf("%s: last change %s by %s at version %d, want the delivery %s by RetailerMSP at version %d (one per write)",
+				a.ID, got.UpdatedTx, got.UpdatedBy, got.Version, a.DeliverTx, len(a.Steps))
 		}
 		if got.Product != req.Product || got.Destination != req.Destination || !got.ExpectedDeliveryAt.Equal(req.ExpectedDeliveryAt) {
 			t.Errorf("%s: product %+v destination %+v expected %s", a.ID, got.Product, got.Destination, got.ExpectedDeliveryAt)

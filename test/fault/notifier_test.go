@@ -70,10 +70,10 @@ func (st *story) expectDelivered() walk.Expected {
 // act posts a write with an Idempotency-Key and retries it, with the same
 // key, while the answer is retryable (502/503, 409 key in use). Retries are
 // logged: they are not what these tests are about, but they are worth
-// seeing.
-func (s *system) act(ctx context.Context, t *testing.T, member, id, action string, body any) (*walk.Receipt, error) {
+// seeing. header adds headers (walk.ReturnRecord for the record).
+func (s *system) act(ctx context.Context, t *testing.T, member, id, action string, body any, header map[string]string) (*walk.Receipt, error) {
 	r, attempts, err := s.c.DoRetry(ctx, walk.RetryPolicy{MaxAttempts: 10, MaxWait: time.Minute}, member, http.MethodPost,
-		"/v1/shipments/"+id+"/"+action, body, walk.NewID("idem"), nil)
+		"/v1/shipments/"+id+"/"+action, body, walk.NewID("idem"), header)
 	if len(attempts) > 1 {
 		t.Logf("%s %s %s: retried: %s", member, action, id, compact(attempts))
 	}
@@ -84,7 +84,13 @@ func (s *system) act(ctx context.Context, t *testing.T, member, id, action strin
 		return nil, r.Err()
 	}
 	var rc walk.Receipt
-	return &rc, r.Decode(&rc)
+	if err := r.Decode(&rc); err != nil {
+		return nil, err
+	}
+	if header["Prefer"] != "" && rc.Shipment == nil {
+		return nil, fmt.Errorf("%s %s: asked for the record (%s), got %s", action, id, header["Prefer"], r.Body)
+	}
+	return &rc, nil
 }
 
 // waitSeenBy polls until member's peer (reads go through the caller's own
@@ -151,9 +157,9 @@ func TestNotifierKilledMidStream(t *testing.T) {
 	const n = 12
 	stories := newStories(n, "FLT-NTF")
 	if err := each(stories, 4, func(st *story) error {
-		rc, err := s.c.Create(ctx, walk.NewShipment(st.id, &st.contact), "")
+		rc, err := s.c.CreateRecord(ctx, walk.NewShipment(st.id, &st.contact), "")
 		if err == nil {
-			st.created = rc.Shipment
+			st.created = *rc.Shipment
 		}
 		return err
 	}); err != nil {
@@ -172,7 +178,7 @@ func TestNotifierKilledMidStream(t *testing.T) {
 		// Ship everything, then deliver everything: two waves of events,
 		// and the per-recipient pacing (6 s) spreads the sends further.
 		err := each(stories, 4, func(st *story) error {
-			rc, err := s.act(ctx, t, "exporter", st.id, "ship", nil)
+			rc, err := s.act(ctx, t, "exporter", st.id, "ship", nil, nil)
 			if err != nil {
 				return err
 			}
@@ -187,11 +193,11 @@ func TestNotifierKilledMidStream(t *testing.T) {
 		})
 		if err == nil {
 			err = each(stories, 4, func(st *story) error {
-				rc, err := s.act(ctx, t, "retailer", st.id, "deliver", nil)
+				rc, err := s.act(ctx, t, "retailer", st.id, "deliver", nil, walk.ReturnRecord)
 				if err != nil {
 					return err
 				}
-				st.deliver, st.final = rc.Transaction.ID, rc.Shipment
+				st.deliver, st.final = rc.Transaction.ID, *rc.Shipment
 				wmu.Lock()
 				want = append(want, st.expectDelivered())
 				wmu.Unlock()
@@ -283,11 +289,11 @@ func TestWholeSystemStopStart(t *testing.T) {
 	stories := newStories(2, "FLT-RST")
 	a, b := stories[0], stories[1]
 	for _, st := range stories {
-		rc, err := s.c.Create(ctx, walk.NewShipment(st.id, &st.contact), "")
+		rc, err := s.c.CreateRecord(ctx, walk.NewShipment(st.id, &st.contact), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.created = rc.Shipment
+		st.created = *rc.Shipment
 	}
 	// a's "shipped" goes out and is read before the stop.
 	rc, err := s.c.Act(ctx, "exporter", a.id, "ship", nil, "")
@@ -407,17 +413,17 @@ func TestWholeSystemStopStart(t *testing.T) {
 	})
 
 	// Processing resumes: a's journey continues and is notified.
-	if _, err := s.act(ctx, t, "exporter", a.id, "handover", map[string]string{"toMSP": "RetailerMSP"}); err != nil {
+	if _, err := s.act(ctx, t, "exporter", a.id, "handover", map[string]string{"toMSP": "RetailerMSP"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.waitSeenBy(ctx, "retailer", a.id, shipment.StatusInTransit); err != nil {
 		t.Fatal(err)
 	}
-	rc, err = s.act(ctx, t, "retailer", a.id, "deliver", nil)
+	rc, err = s.act(ctx, t, "retailer", a.id, "deliver", nil, walk.ReturnRecord)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.deliver, a.final = rc.Transaction.ID, rc.Shipment
+	a.deliver, a.final = rc.Transaction.ID, *rc.Shipment
 
 	// The stand-in restarted with an empty record: since the start it must
 	// have received b's pending "shipped" and a's new "delivered", once

@@ -193,24 +193,46 @@ type shipmentView struct {
 	} `json:"coldChain"`
 	Settlement      json.RawMessage `json:"settlement"`
 	HasBuyerContact bool            `json:"hasBuyerContact"`
+	Version         int64           `json:"version"`
 }
 
+// receipt is a write's answer: the transaction, the contract's receipt
+// (result) and, asked for with withRecord, the record.
 type receipt struct {
 	Transaction struct {
 		ID          string `json:"id"`
 		Status      string `json:"status"`
 		BlockNumber uint64 `json:"blockNumber"`
 	} `json:"transaction"`
-	Shipment     shipmentView `json:"shipment"`
-	Readings     *struct {
-		Readings  int `json:"readings"`
-		ColdChain struct {
-			State string `json:"state"`
-		} `json:"coldChain"`
-	} `json:"readings"`
+	Result struct {
+		ShipmentID  string `json:"shipmentId"`
+		Status      string `json:"status"`
+		Version     int64  `json:"version"`
+		TxID        string `json:"txId"`
+		BlockNumber uint64 `json:"blockNumber"`
+		Readings    int    `json:"readings"`
+		Duplicate   bool   `json:"duplicate"`
+	} `json:"result"`
+	Shipment     *shipmentView `json:"shipment"`
 	BuyerContact *struct {
 		Stored bool `json:"stored"`
 	} `json:"buyerContact"`
+}
+
+// withRecord is the header pair that asks a write for the whole record.
+var withRecord = []string{"Prefer", "return=representation"}
+
+// record decodes a write's answer that was asked for the record, and checks
+// the gateway says it applied the preference and the record is the version
+// the write left (or a later one).
+func (r resp) record(t testing.TB) receipt {
+	t.Helper()
+	var rc receipt
+	r.json(t, &rc)
+	if rc.Shipment == nil || r.Header.Get("Preference-Applied") != "return=representation" || rc.Shipment.Version < rc.Result.Version {
+		t.Fatalf("asked for the record, got Preference-Applied %q: %s", r.Header.Get("Preference-Applied"), r.Body)
+	}
+	return rc
 }
 
 func newShipment(id string) map[string]any {
@@ -285,9 +307,11 @@ func TestShipmentLifecycleThroughHTTP(t *testing.T) {
 	var r receipt
 	cr := g.must(201, "POST", "/v1/shipments", "exporter", create)
 	cr.json(t, &r)
-	if r.Transaction.Status != "COMMITTED" || r.Transaction.BlockNumber == 0 || r.Shipment.Status != "CREATED" ||
+	if r.Transaction.Status != "COMMITTED" || r.Transaction.BlockNumber == 0 || r.Result.Status != "CREATED" || r.Result.Version != 1 ||
+		r.Result.ShipmentID != id || r.Result.TxID != r.Transaction.ID || r.Result.BlockNumber != r.Transaction.BlockNumber ||
+		r.Shipment != nil || cr.Header.Get("Preference-Applied") != "" ||
 		r.BuyerContact == nil || !r.BuyerContact.Stored || cr.Header.Get("Location") != base {
-		t.Fatalf("create receipt %s", cr.Body)
+		t.Fatalf("create receipt %s: want the contract's receipt with the block, and no record", cr.Body)
 	}
 	g.must(409, "POST", "/v1/shipments", "exporter", newShipment(id))
 
@@ -302,31 +326,31 @@ func TestShipmentLifecycleThroughHTTP(t *testing.T) {
 	g.refused("POST", base+"/ship", "carrier", nil, id)
 	g.refused("POST", base+"/ship", "retailer", nil, id)
 	g.must(200, "POST", base+"/documents", "exporter", map[string]any{"type": "certificate_of_origin", "sha256": strings.Repeat("ab", 32)})
-	g.must(200, "POST", base+"/ship", "exporter", nil).json(t, &r)
-	if r.Shipment.Status != "SHIPPED" {
-		t.Fatalf("after ship: %+v", r.Shipment)
+	r = g.must(200, "POST", base+"/ship", "exporter", nil, withRecord...).record(t)
+	if r.Shipment.Status != "SHIPPED" || r.Result.Status != "SHIPPED" || r.Result.Version != 3 || r.Shipment.UpdatedTx != r.Transaction.ID {
+		t.Fatalf("after ship: %+v", r)
 	}
 	g.must(409, "POST", base+"/cancel", "exporter", map[string]any{"reason": "too late"})
 	g.refused("POST", base+"/handover", "carrier", map[string]any{"toMSP": "CarrierMSP"}, id)
+	r = receipt{}
 	g.must(200, "POST", base+"/handover", "exporter", map[string]any{"toMSP": "CarrierMSP"}).json(t, &r)
-	if r.Shipment.Custodian != "CarrierMSP" || r.Shipment.Status != "IN_TRANSIT" {
-		t.Fatalf("after hand-over: %+v", r.Shipment)
+	if r.Result.Status != "IN_TRANSIT" || r.Result.Version != 4 || r.Shipment != nil {
+		t.Fatalf("after hand-over: %+v", r)
+	}
+	if s := g.get(id); s.Custodian != "CarrierMSP" || s.Version != 4 {
+		t.Fatalf("after hand-over: %+v", s)
 	}
 	start := time.Now().Add(time.Second) // inside the carrier's custody, which began at the hand-over
 	g.refused("POST", base+"/readings", "exporter", readings(start, 3, 4), id)
-	var rr receipt // a batch answers with what it did, not the record
-	g.must(200, "POST", base+"/readings", "carrier", readings(start, 3, 4)).json(t, &rr)
-	if rr.Readings == nil || rr.Readings.Readings != 3 || rr.Readings.ColdChain.State != "OK" {
-		t.Fatalf("after readings: %+v", rr.Readings)
-	}
-	if s := g.get(id); s.ColdChain.Count != 3 || s.ColdChain.State != "OK" {
-		t.Fatalf("shipment after readings: %+v", s.ColdChain)
+	r = g.must(200, "POST", base+"/readings", "carrier", readings(start, 3, 4), withRecord...).record(t)
+	if r.Shipment.ColdChain.Count != 3 || r.Shipment.ColdChain.State != "OK" || r.Result.Readings != 3 || r.Result.Duplicate {
+		t.Fatalf("after readings: %+v", r)
 	}
 	g.refused("POST", base+"/deliver", "carrier", nil, id)
 	g.refused("POST", base+"/deliver", "exporter", nil, id)
-	g.must(200, "POST", base+"/deliver", "retailer", nil).json(t, &r)
-	if r.Shipment.Status != "DELIVERED" || len(r.Shipment.Settlement) == 0 {
-		t.Fatalf("after delivery: %+v", r.Shipment)
+	r = g.must(200, "POST", base+"/deliver", "retailer", nil, withRecord...).record(t)
+	if r.Shipment.Status != "DELIVERED" || len(r.Shipment.Settlement) == 0 || r.Result.Version != 6 {
+		t.Fatalf("after delivery: %+v", r)
 	}
 	g.must(409, "POST", base+"/reject", "retailer", map[string]any{"reason": "changed my mind"})
 
@@ -341,10 +365,8 @@ func TestShipmentLifecycleThroughHTTP(t *testing.T) {
 	for _, h := range hist.Items {
 		by = append(by, h.MSPID)
 	}
-	// create, document, ship, hand-over, the readings batch (it registers
-	// sensor S1 in the record), delivery.
-	if strings.Join(by, ",") != "ExporterMSP,ExporterMSP,ExporterMSP,ExporterMSP,CarrierMSP,RetailerMSP" {
-		t.Errorf("history by %v", by)
+	if strings.Join(by, ",") != "RetailerMSP,CarrierMSP,ExporterMSP,ExporterMSP,ExporterMSP,ExporterMSP" {
+		t.Errorf("history (newest first) by %v", by)
 	}
 	g.must(200, "DELETE", base+"/buyer-contact", "exporter", nil)
 	g.must(404, "GET", base+"/buyer-contact", "exporter", nil)
@@ -457,8 +479,9 @@ func TestRetryAfterALostCommitIsSettledFromTheLedger(t *testing.T) {
 	g = startGateway(t, net, gatewayOpts{journalPath: path})
 	var r receipt
 	g.must(200, "POST", base+"/readings", "carrier", batch, "Idempotency-Key", "lost-"+id).json(t, &r)
-	if r.Transaction.ID != p.TxID || r.Transaction.BlockNumber == 0 || r.Readings == nil || r.Readings.Readings != 20 {
-		t.Fatalf("settled receipt %+v, want tx %s", r, p.TxID)
+	if r.Transaction.ID != p.TxID || r.Transaction.BlockNumber == 0 || r.Result.TxID != p.TxID || r.Result.Readings != 20 ||
+		r.Result.BlockNumber != r.Transaction.BlockNumber {
+		t.Fatalf("settled receipt %+v, want tx %s and the contract's receipt from the block", r, p.TxID)
 	}
 	if s := g.get(id); s.ColdChain.Count != 20 {
 		t.Fatalf("%d readings, want 20", s.ColdChain.Count)

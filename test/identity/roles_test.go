@@ -145,14 +145,22 @@ func checkPair(ctx context.Context, o *orgs, m *member, op shipment.Operation) e
 	return nil
 }
 
-// checkResult checks what an allowed call returned: a sensor gets a receipt,
-// never the shipment; the exporter's roles get the buyer contact.
+// checkResult checks what an allowed call returned: a sensor's receipt
+// says nothing of the record (no status, no version); the exporter's roles
+// get the buyer contact.
 func checkResult(m *member, op shipment.Operation, c call, res []byte) error {
 	switch {
 	case op == shipment.OpRecordReadings && m.role == "sensor":
 		var got map[string]any
-		if err := json.Unmarshal(res, &got); err != nil || got["shipmentId"] != c.args[0] || got["readings"] != 1.0 || got["exporter"] != nil || got["coldChain"] != nil || got["sensors"] != nil {
-			return fmt.Errorf("sensor's RecordReadings returned %s, want a receipt without the shipment or its cold chain", res)
+		if err := json.Unmarshal(res, &got); err != nil || got["shipmentId"] != c.args[0] || got["readings"] != 1.0 || got["txId"] == nil ||
+			got["status"] != nil || got["version"] != nil || got["exporter"] != nil || got["coldChain"] != nil || got["updatedRecord"] != nil {
+			return fmt.Errorf("sensor's RecordReadings returned %s, want a receipt without status, version, verdict or record", res)
+		}
+	case op == shipment.OpRecordReadings:
+		var got map[string]any
+		if err := json.Unmarshal(res, &got); err != nil || got["shipmentId"] != c.args[0] || got["status"] == nil || got["version"] == nil ||
+			got["exporter"] != nil {
+			return fmt.Errorf("%s's RecordReadings returned %s, want a receipt with status and version", m.role, res)
 		}
 	case op == shipment.OpReadContact:
 		if !strings.Contains(string(res), `"phone":"+4915123456789"`) {
@@ -232,8 +240,11 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 	case shipment.OpReadings:
 		steps = inTransit
 		c.args = append(c.args, "", "", "10", "")
-	case shipment.OpFlagOverdue, shipment.OpRead, shipment.OpHistory:
+	case shipment.OpFlagOverdue, shipment.OpRead:
 		steps = inTransit
+	case shipment.OpHistory:
+		steps = inTransit
+		c.args = append(c.args, "10", "")
 	case shipment.OpReadMembers:
 		c.args = nil
 	default:
