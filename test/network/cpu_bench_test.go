@@ -289,29 +289,25 @@ func describeTransaction(proposed, prepared []byte) (string, error) {
 		ca  peer.ChaincodeAction
 		rws rwset.TxReadWriteSet
 	)
-	if err := proto.Unmarshal(proposed, &pt); err != nil {
-		return "", fmt.Errorf("proposal: %w", err)
-	}
-	if err := proto.Unmarshal(prepared, &pr); err != nil {
-		return "", fmt.Errorf("transaction: %w", err)
-	}
-	if err := proto.Unmarshal(pr.GetEnvelope().GetPayload(), &pl); err != nil {
-		return "", fmt.Errorf("payload: %w", err)
-	}
-	if err := proto.Unmarshal(pl.GetData(), &tx); err != nil || len(tx.GetActions()) == 0 {
-		return "", fmt.Errorf("transaction: %v", err)
-	}
-	if err := proto.Unmarshal(tx.GetActions()[0].GetPayload(), &cap); err != nil {
-		return "", fmt.Errorf("chaincode action payload: %w", err)
-	}
-	if err := proto.Unmarshal(cap.GetAction().GetProposalResponsePayload(), &prp); err != nil {
-		return "", fmt.Errorf("proposal response payload: %w", err)
-	}
-	if err := proto.Unmarshal(prp.GetExtension(), &ca); err != nil {
-		return "", fmt.Errorf("chaincode action: %w", err)
-	}
-	if err := proto.Unmarshal(ca.GetResults(), &rws); err != nil {
-		return "", fmt.Errorf("read-write set: %w", err)
+	// Each layer is the bytes of a field of the one before, so the steps
+	// run in order, each reading what the previous one decoded.
+	for _, step := range []struct {
+		what string
+		from func() []byte
+		into proto.Message
+	}{
+		{"proposal", func() []byte { return proposed }, &pt},
+		{"transaction", func() []byte { return prepared }, &pr},
+		{"payload", func() []byte { return pr.GetEnvelope().GetPayload() }, &pl},
+		{"transaction actions", func() []byte { return pl.GetData() }, &tx},
+		{"chaincode action payload", func() []byte { return firstAction(&tx) }, &cap},
+		{"proposal response payload", func() []byte { return cap.GetAction().GetProposalResponsePayload() }, &prp},
+		{"chaincode action", func() []byte { return prp.GetExtension() }, &ca},
+		{"read-write set", func() []byte { return ca.GetResults() }, &rws},
+	} {
+		if err := proto.Unmarshal(step.from(), step.into); err != nil {
+			return "", fmt.Errorf("%s: %w", step.what, err)
+		}
 	}
 	var ns []string
 	for _, n := range rws.GetNsRwset() {
@@ -329,6 +325,14 @@ func describeTransaction(proposed, prepared []byte) (string, error) {
 	return fmt.Sprintf("proposal %d B, transaction %d B, %d endorsements, response %d B, event %d B; %s",
 		proto.Size(pt.GetProposal()), proto.Size(pr.GetEnvelope()), len(cap.GetAction().GetEndorsements()), len(ca.GetResponse().GetPayload()), len(ca.GetEvents()),
 		strings.Join(ns, "; ")), nil
+}
+
+// firstAction is the payload of a transaction's only action (nil if none).
+func firstAction(tx *peer.Transaction) []byte {
+	if len(tx.GetActions()) == 0 {
+		return nil
+	}
+	return tx.GetActions()[0].GetPayload()
 }
 
 // process is one process whose CPU time counts.
