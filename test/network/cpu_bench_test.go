@@ -55,9 +55,11 @@ const refChaincode = "refcc"
 // SHIPTRACE_BENCH_PROFILE_SECONDS is 0 (default 25), takes CPU profiles under
 // each load: pprof from the peers and orderers (started with their profiling
 // endpoint for this network only) and the reference chaincode's servers, and
-// `perf record` of shiptrace's chaincode servers when perf is installed (the
-// contract's server has no pprof endpoint). Profiles and their top lists go
-// to SHIPTRACE_BENCH_PROFILE_DIR (default .cache/profiles/<time>).
+// `perf record` of both chaincodes' servers when perf is installed (the
+// contract's server has no pprof endpoint, and one tool for both keeps them
+// comparable). It prints, per process group, the CPU per transaction by
+// what burns it. Profiles and their top lists go to
+// SHIPTRACE_BENCH_PROFILE_DIR (default .cache/profiles/<time>).
 //
 // The network is private: SHIPTRACE_BENCH_BASE_PORT (default 27100), in a
 // temporary directory, down at the end.
@@ -457,10 +459,10 @@ func profileUnderLoad(ctx context.Context, k txKind, rate float64, seconds time.
 		defer mu.Unlock()
 		errs = append(errs, err)
 	}
-	var ccPIDs []string
+	ccPIDs := map[string][]string{} // chaincode server group -> PIDs
 	for _, p := range ps {
-		if p.group == "chaincode" {
-			ccPIDs = append(ccPIDs, strconv.Itoa(p.pid))
+		if strings.HasPrefix(p.group, "chaincode") {
+			ccPIDs[p.group] = append(ccPIDs[p.group], strconv.Itoa(p.pid))
 		}
 		if p.pprof == "" {
 			continue
@@ -473,16 +475,20 @@ func profileUnderLoad(ctx context.Context, k txKind, rate float64, seconds time.
 			}
 		}()
 	}
+	// Both contracts' servers through perf, so they compare with one tool
+	// (perf also sees the kernel's share of each wake-up, pprof does not).
 	if perf, err := exec.LookPath("perf"); err == nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := exec.CommandContext(ctx, perf, "record", "-e", "cpu-clock", "-F", "249", "-g", "-o", filepath.Join(dir, "chaincode.perf.data"),
-				"-p", strings.Join(ccPIDs, ","), "--", "sleep", strconv.Itoa(int(seconds.Seconds())))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fail(fmt.Errorf("perf record: %w: %s", err, out))
-			}
-		}()
+		for group, pids := range ccPIDs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.CommandContext(ctx, perf, "record", "-e", "cpu-clock", "-F", "249", "-g", "-o", filepath.Join(dir, group+".perf.data"),
+					"-p", strings.Join(pids, ","), "--", "sleep", strconv.Itoa(int(seconds.Seconds())))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					fail(fmt.Errorf("perf record %s: %w: %s", group, err, out))
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	r := <-loaded
@@ -556,24 +562,25 @@ func summarise(dir string, kinds [2]txKind, cpu [2]cpuSample) {
 		_ = pprofTo(filepath.Join(dir, g.title+".diff.top.txt"), "-top", "-cum", "-nodecount=80", "-diff_base="+merged[1], merged[0])
 		breakdown(g.title, perTx([2]string{g.group, g.group}), samples, names)
 	}
-	// The contract's servers have no pprof endpoint: perf sampled them.
-	perfData := filepath.Join(dirs[0], "chaincode.perf.data")
-	refFiles, _ := filepath.Glob(filepath.Join(dirs[1], "chaincode-"+refChaincode+".*.pb.gz"))
-	refMerged := filepath.Join(dirs[1], "chaincode-"+refChaincode+".pb.gz")
-	if !fileExists(perfData) || len(refFiles) == 0 || pprofTo(refMerged, append([]string{"-proto"}, refFiles...)...) != nil {
-		fmt.Println("chaincode servers: no profile (perf not installed?)")
-		return
+	// The contract's servers have no pprof endpoint: perf sampled both
+	// chaincodes' servers.
+	perfData := [2]string{filepath.Join(dirs[0], "chaincode.perf.data"), filepath.Join(dirs[1], "chaincode-"+refChaincode+".perf.data")}
+	var cc [2][]stack
+	for i, path := range perfData {
+		if !fileExists(path) {
+			fmt.Println("chaincode servers: no perf profile (perf not installed?)")
+			return
+		}
+		var err error
+		if cc[i], err = perfStacks(path); err != nil {
+			fmt.Println("chaincode servers:", err)
+			return
+		}
+		if b, err := exec.Command("perf", "report", "-i", path, "--stdio", "--children", "--sort", "symbol", "-g", "none", "--percent-limit", "1").Output(); err == nil {
+			_ = os.WriteFile(strings.TrimSuffix(path, ".data")+".top.txt", b, 0o644)
+		}
 	}
-	cc, err1 := perfStacks(perfData)
-	ref, err2 := pprofStacks(refMerged)
-	if err1 != nil || err2 != nil {
-		fmt.Println("chaincode servers:", err1, err2)
-		return
-	}
-	if b, err := exec.Command("perf", "report", "-i", perfData, "--stdio", "--children", "--sort", "symbol", "-g", "none", "--percent-limit", "1").Output(); err == nil {
-		_ = os.WriteFile(filepath.Join(dirs[0], "chaincode.perf.top.txt"), b, 0o644)
-	}
-	breakdown("chaincode servers (shiptrace: perf; "+refChaincode+": pprof)", perTx([2]string{"chaincode", "chaincode-" + refChaincode}), [2][]stack{cc, ref}, names)
+	breakdown("chaincode servers (perf: shiptrace's / "+refChaincode+"'s)", perTx([2]string{"chaincode", "chaincode-" + refChaincode}), cc, names)
 	fmt.Printf("profiles, top lists and CreateShipment-minus-reference diffs (go tool pprof -top -cum -diff_base) are in %s\n", dir)
 }
 

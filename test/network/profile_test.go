@@ -40,7 +40,8 @@ var categories = []category{
 	{"gossip", regexp.MustCompile(`fabric/gossip/`)},
 	{"Raft + block cutting", regexp.MustCompile(`etcdraft|go\.etcd\.io|blockcutter|orderer/common/(broadcast|msgprocessor)`)},
 	{"deliver (block events)", regexp.MustCompile(`common/deliver|deliverevents`)},
-	{"Go GC + scheduler", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcDrain|gcAssist|mallocgc|findRunnable|schedule|sysmon)`)},
+	{"Go GC (allocation, marking)", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcDrain|gcAssist|mallocgc|scanobject|scanObject)`)},
+	{"scheduler, thread wake-ups, sleeps", regexp.MustCompile(`^runtime\.(findRunnable|schedule|park_m|sysmon|futex|usleep|notewakeup|notesleep|netpoll)|^(schedule|__schedule|finish_task_switch.*|futex_wait|do_futex|do_nanosleep)$`)},
 }
 
 // markers are read the other way: CPU with the marker anywhere on the
