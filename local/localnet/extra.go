@@ -26,7 +26,9 @@ type ExtraChaincode struct {
 
 // ExtraServerName is the process name of an extra chaincode's server for
 // a peer's org.
-func ExtraServerName(name string, p topology.Node) string { return "chaincode-" + name + "." + p.Org.Label }
+func ExtraServerName(name string, p topology.Node) string {
+	return "chaincode-" + name + "." + p.Org.Label
+}
 
 // DeployExtra builds the chaincode's server, installs a package per org
 // (its connection names the org's ExtraCCServerPort and takes the TLS files

@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -253,26 +254,27 @@ func (k txKind) load(ctx context.Context, rate float64, d time.Duration, from in
 func (k txKind) anatomy(ctx context.Context, id string) (string, error) {
 	prop, err := k.contract.NewProposal(k.fn, client.WithArguments(k.args(id)...))
 	if err != nil {
-		return "", err
-	}
-	proposed, err := prop.Bytes()
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("new proposal: %w", err)
 	}
 	txn, err := prop.EndorseWithContext(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("endorse: %w", err)
 	}
-	prepared, err := txn.Bytes()
-	if err != nil {
-		return "", err
+	proposed, err1 := prop.Bytes()
+	prepared, err2 := txn.Bytes()
+	if err := errors.Join(err1, err2); err != nil {
+		return "", fmt.Errorf("serialise: %w", err)
 	}
 	commit, err := txn.SubmitWithContext(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("submit: %w", err)
 	}
-	if st, err := commit.StatusWithContext(ctx); err != nil || !st.Successful {
-		return "", fmt.Errorf("commit: %v %v", st, err)
+	st, err := commit.StatusWithContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("commit status: %w", err)
+	}
+	if !st.Successful {
+		return "", fmt.Errorf("transaction %s: %s", st.TransactionID, st.Code)
 	}
 	return describeTransaction(proposed, prepared)
 }
