@@ -50,7 +50,7 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	for _, p := range n.Layout.Peers() {
 		var pkgID string
 		if err := n.step(fmt.Sprintf("install %s on %s", label, p.Name), func() error {
-			pkgID, err = n.install(ctx, p, label, pkg)
+			pkgID, err = n.install(ctx, p, label, label, pkg)
 			return err
 		}); err != nil {
 			return err
@@ -68,13 +68,13 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 			return err
 		}
 		if err := n.step(fmt.Sprintf("approve %s seq %d for %s", version, seq, p.Org.MSPID), func() error {
-			return n.approve(ctx, p, version, seq, pkgID)
+			return n.approve(ctx, p, definition{topology.Chaincode, version, seq}, pkgID)
 		}); err != nil {
 			return err
 		}
 	}
 	if err := n.step(fmt.Sprintf("commit %s seq %d (policy %s)", version, seq, EndorsementPolicy), func() error {
-		return n.commit(ctx, version, seq)
+		return n.commit(ctx, definition{topology.Chaincode, version, seq})
 	}); err != nil {
 		return err
 	}
@@ -93,20 +93,20 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 
 func ccServerName(p topology.Node) string { return "chaincode." + p.Org.Label }
 
-// install writes the chaincode package and installs it on p's peer,
-// returning the package ID the peer reports for it.
-func (n *Network) install(ctx context.Context, p topology.Node, label string, pkg []byte) (string, error) {
+// install writes the chaincode package to packages/<file>.tar.gz and
+// installs it on p's peer, returning the package ID the peer reports for it.
+func (n *Network) install(ctx context.Context, p topology.Node, file, label string, pkg []byte) (string, error) {
 	dir := filepath.Join(n.Layout.Home, "packages")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	file := filepath.Join(dir, label+".tar.gz") // the same bytes for every org
-	if err := os.WriteFile(file, pkg, 0o600); err != nil {
+	path := filepath.Join(dir, file+".tar.gz")
+	if err := os.WriteFile(path, pkg, 0o600); err != nil {
 		return "", err
 	}
 	want := ccaas.PackageID(label, pkg)
 	err := retry(ctx, 60*time.Second, func(ctx context.Context) error {
-		_, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "install", file)
+		_, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "install", path)
 		if err != nil && strings.Contains(err.Error(), "already successfully installed") {
 			return nil
 		}
@@ -175,16 +175,21 @@ func (n *Network) ChaincodePackage(ctx context.Context, label string) ([]byte, e
 // startCCServer starts the org's chaincode server for a package ID and waits
 // until it accepts connections.
 func (n *Network) startCCServer(ctx context.Context, p topology.Node, packageID string) error {
-	name := ccServerName(p)
+	return n.startServer(ctx, ccServerName(p), n.chaincodeBin(), n.ccServerEnv(p, packageID), p.CCServerPort())
+}
+
+// startServer starts a chaincode server process unless it runs, and waits
+// until it accepts connections on port.
+func (n *Network) startServer(ctx context.Context, name, bin string, env []string, port int) error {
 	if _, ok := proc.Running(n.Layout.PIDFile(name)); ok {
 		return nil
 	}
-	_, err := proc.Start(proc.Spec{Name: name, Path: n.chaincodeBin(), Env: n.ccServerEnv(p, packageID),
+	_, err := proc.Start(proc.Spec{Name: name, Path: bin, Env: env,
 		Dir: n.Layout.Home, LogFile: n.Layout.LogFile(name), PIDFile: n.Layout.PIDFile(name)})
 	if err != nil {
 		return err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(p.CCServerPort())
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	return retry(ctx, 20*time.Second, func(ctx context.Context) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(name)); !ok {
 			return n.exited(name)
@@ -197,9 +202,16 @@ func (n *Network) startCCServer(ctx context.Context, p topology.Node, packageID 
 	})
 }
 
-func (n *Network) approve(ctx context.Context, p topology.Node, version string, seq int, pkgID string) error {
+// definition is a chaincode definition on the channel, under
+// EndorsementPolicy.
+type definition struct {
+	name, version string
+	seq           int
+}
+
+func (n *Network) approve(ctx context.Context, p topology.Node, def definition, pkgID string) error {
 	args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--channelID", topology.Channel,
-		"--name", topology.Chaincode, "--version", version, "--sequence", strconv.Itoa(seq),
+		"--name", def.name, "--version", def.version, "--sequence", strconv.Itoa(def.seq),
 		"--package-id", pkgID, "--signature-policy", EndorsementPolicy, "--waitForEvent"}, n.ordererClientArgs(p)...)
 	return retry(ctx, 90*time.Second, func(ctx context.Context) error {
 		_, err := n.run(ctx, n.adminEnv(p), "peer", args...)
@@ -210,10 +222,10 @@ func (n *Network) approve(ctx context.Context, p topology.Node, version string, 
 	})
 }
 
-func (n *Network) commit(ctx context.Context, version string, seq int) error {
+func (n *Network) commit(ctx context.Context, def definition) error {
 	peers := n.Layout.Peers()
 	args := []string{"lifecycle", "chaincode", "commit", "--channelID", topology.Channel,
-		"--name", topology.Chaincode, "--version", version, "--sequence", strconv.Itoa(seq),
+		"--name", def.name, "--version", def.version, "--sequence", strconv.Itoa(def.seq),
 		"--signature-policy", EndorsementPolicy, "--waitForEvent"}
 	for _, p := range peers {
 		args = append(args, "--peerAddresses", p.Address(), "--tlsRootCertFiles", n.Layout.TLSCACert(p.Org))
@@ -230,18 +242,18 @@ func (n *Network) commit(ctx context.Context, version string, seq int) error {
 	for _, p := range peers {
 		err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
 			out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "querycommitted",
-				"--channelID", topology.Channel, "--name", topology.Chaincode, "--output", "json")
+				"--channelID", topology.Channel, "--name", def.name, "--output", "json")
 			if err != nil {
 				return err
 			}
-			var def struct {
+			var committed struct {
 				Sequence int `json:"sequence"`
 			}
-			if err := json.Unmarshal(out, &def); err != nil {
+			if err := json.Unmarshal(out, &committed); err != nil {
 				return err
 			}
-			if def.Sequence != seq {
-				return fmt.Errorf("%s sees sequence %d, want %d", p.Name, def.Sequence, seq)
+			if committed.Sequence != def.seq {
+				return fmt.Errorf("%s sees %s sequence %d, want %d", p.Name, def.name, committed.Sequence, def.seq)
 			}
 			return nil
 		})

@@ -49,7 +49,7 @@ func (n *Network) ordererEnv(o topology.Node) []string {
 	tlsDir := l.NodeTLSDir(o)
 	dir := l.NodeDir(o)
 	ordererTLSCA := l.TLSCACert(topology.OrdererOrg)
-	return append(n.baseEnv(),
+	return append(append(n.baseEnv(),
 		"GOMEMLIMIT="+memLimitOrderer,
 		"ORDERER_GENERAL_LISTENADDRESS=127.0.0.1",
 		fmt.Sprintf("ORDERER_GENERAL_LISTENPORT=%d", o.Port),
@@ -86,7 +86,16 @@ func (n *Network) ordererEnv(o topology.Node) []string {
 		"ORDERER_FILELEDGER_LOCATION="+filepath.Join(dir, "ledger"),
 		"ORDERER_CONSENSUS_WALDIR="+filepath.Join(dir, "etcdraft", "wal"),
 		"ORDERER_CONSENSUS_SNAPDIR="+filepath.Join(dir, "etcdraft", "snapshot"),
-	)
+	), n.profileEnv(o, "ORDERER_GENERAL_PROFILE_ENABLED", "ORDERER_GENERAL_PROFILE_ADDRESS")...)
+}
+
+// profileEnv turns on a node's Go profiling endpoint (net/http/pprof) on
+// loopback when the network runs with Profile; Fabric leaves it off.
+func (n *Network) profileEnv(node topology.Node, enabled, address string) []string {
+	if !n.Profile {
+		return nil
+	}
+	return []string{enabled + "=true", fmt.Sprintf("%s=127.0.0.1:%d", address, node.ProfilePort())}
 }
 
 // peerEnv configures one peer through environment overrides of the shared
@@ -95,7 +104,7 @@ func (n *Network) peerEnv(p topology.Node) []string {
 	l := n.Layout
 	tlsDir := l.NodeTLSDir(p)
 	dir := l.NodeDir(p)
-	return append(n.baseEnv(),
+	return append(append(n.baseEnv(),
 		"GOMEMLIMIT="+memLimitPeer,
 		"CORE_PEER_ID="+p.Host,
 		"CORE_PEER_ADDRESS="+p.Address(),
@@ -133,7 +142,7 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_METRICS_PROVIDER=prometheus",
 		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: shiptrace-ccaas, path: "+n.builderDir()+", propagateEnvironment: ["+ccaas.ConfigEnv+"]}]",
 		ccaas.ConfigEnv+"="+n.builderConfig(p),
-	)
+	), n.profileEnv(p, "CORE_PEER_PROFILE_ENABLED", "CORE_PEER_PROFILE_LISTENADDRESS")...)
 }
 
 // adminEnv is the environment of the peer CLI acting as an org's admin

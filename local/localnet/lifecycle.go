@@ -184,6 +184,9 @@ func (n *Network) Stop(ctx context.Context) error {
 	for _, ca := range n.Layout.CAs() {
 		names = append(names, ca.Name)
 	}
+	if st, err := n.LoadState(); err == nil {
+		names = append(names, st.Extras...)
+	}
 	return inParallel(names, func(name string) error {
 		return proc.Stop(ctx, n.Layout.PIDFile(name), 15*time.Second)
 	})

@@ -37,7 +37,11 @@ type Network struct {
 	LogSpec      string        // FABRIC_LOGGING_SPEC for the nodes
 	Crypto       string        // CryptoCA or CryptoCryptogen, for a new network
 	Services     bool          // also run the gateway, notifier and WhatsApp stand-in
-	Out          io.Writer     // progress lines
+	// Profile starts peers and orderers (and extra chaincode servers) with
+	// their pprof endpoint on ProfilePort, for a benchmark that asks; it is
+	// not recorded, so a later start runs without it.
+	Profile bool
+	Out     io.Writer // progress lines
 }
 
 // State is what `up` recorded about the network it created.
@@ -48,7 +52,10 @@ type State struct {
 	Complete  bool              `json:"complete"` // up got to the end once: channel joined, chaincode committed
 	Chaincode ChaincodeState    `json:"chaincode"`
 	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
-	Created   time.Time         `json:"created"`
+	// Extras are the processes of extra chaincodes (DeployExtra), which
+	// stop and down stop too.
+	Extras  []string  `json:"extras,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // ChaincodeState is the committed chaincode definition.

@@ -73,3 +73,24 @@ func TestStopIgnoresRecycledPID(t *testing.T) {
 		t.Fatal("Stop killed a process it did not start")
 	}
 }
+
+// TestCPUTimeGrowsWithWork: the test process's own CPU time, read from
+// /proc, grows while it burns CPU (by at least one 10 ms tick; a busy
+// machine may give it little of the 300 ms).
+func TestCPUTimeGrowsWithWork(t *testing.T) {
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		x++
+	}
+	after, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 10*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("CPU time grew by %s over 300 ms of spinning (%d loops)", d, x)
+	}
+}

@@ -41,7 +41,9 @@ type Org struct {
 // Node is one Fabric process. Its ports are a block of ten starting at Port:
 // Port+0 main gRPC listener (peer or orderer, also Raft cluster traffic),
 // Port+1 orderer admin (channel participation) or peer chaincode listener,
-// Port+2 operations (health, metrics), Port+3 the org's chaincode server.
+// Port+2 operations (health, metrics), Port+3 the org's chaincode server;
+// only when a benchmark asks: Port+4 the node's pprof endpoint, Port+5 an
+// extra chaincode server (a benchmark's reference) and Port+6 its pprof.
 type Node struct {
 	Name string // short process name, e.g. orderer1, peer0.exporter
 	Host string // cryptogen host name, e.g. orderer1.orderer.shiptrace
@@ -62,6 +64,17 @@ func (n Node) OpsPort() int { return n.Port + 2 }
 
 // CCServerPort is where the org's chaincode server listens (peers only).
 func (n Node) CCServerPort() int { return n.Port + 3 }
+
+// ProfilePort is the node's Go profiling endpoint (net/http/pprof), bound
+// only on a network started with profiling on.
+func (n Node) ProfilePort() int { return n.Port + 4 }
+
+// ExtraCCServerPort is where the org's server of an extra chaincode (a
+// benchmark's reference, deployed beside shiptrace) listens (peers only).
+func (n Node) ExtraCCServerPort() int { return n.Port + 5 }
+
+// ExtraCCProfilePort is that extra chaincode server's pprof endpoint.
+func (n Node) ExtraCCProfilePort() int { return n.Port + 6 }
 
 // Address is host:port of the main listener.
 func (n Node) Address() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }

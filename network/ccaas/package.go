@@ -53,7 +53,15 @@ const SourceFile = "source.sum"
 // code.tar.gz holding SharedConnection and the source digest. Entries, times
 // and modes are fixed, so equal inputs give byte-identical packages.
 func Package(label, sourceDigest string) ([]byte, error) {
-	conn, err := json.Marshal(SharedConnection)
+	return PackageWith(label, sourceDigest, SharedConnection)
+}
+
+// PackageWith is Package with another connection.json: a chaincode whose
+// server address is not the peer's configured one (a benchmark's reference
+// chaincode beside shiptrace) names it literally and still takes its TLS
+// files from the peer's ConfigEnv.
+func PackageWith(label, sourceDigest string, c Connection) ([]byte, error) {
+	conn, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}

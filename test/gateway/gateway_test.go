@@ -73,6 +73,17 @@ type gatewayOpts struct {
 	mutate      func(*fabric.Member)
 	wrap        func(api.Ledger) api.Ledger
 	logs        io.Writer
+	limits      api.Limits // zero: every fair-use limit off
+}
+
+// clientOptions are the Fabric adapter's settings of the in-process gateway,
+// also used by whatever a test compares the gateway with, so both retry and
+// time out alike.
+func clientOptions(net *testnet.Network, log *slog.Logger, reg prometheus.Registerer) fabric.Options {
+	return fabric.Options{
+		Channel: net.Profile.Channel, Chaincode: net.Profile.Chaincode, Logger: log, Registerer: reg,
+		EndorseTimeout: 20 * time.Second, CommitTimeout: 30 * time.Second,
+	}
 }
 
 func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
@@ -85,10 +96,7 @@ func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
 	}
 	log := slog.New(slog.NewJSONHandler(o.logs, nil))
 	reg := prometheus.NewRegistry()
-	client, err := fabric.Open(members(t, net.Profile, o.mutate), fabric.Options{
-		Channel: net.Profile.Channel, Chaincode: net.Profile.Chaincode, Logger: log, Registerer: reg,
-		EndorseTimeout: 20 * time.Second, CommitTimeout: 30 * time.Second,
-	})
+	client, err := fabric.Open(members(t, net.Profile, o.mutate), clientOptions(net, log, reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +113,7 @@ func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
 		ledger = o.wrap(client)
 	}
 	srv, err := api.New(api.Options{Ledger: ledger, Journal: j, Keys: keys, Logger: log, Registry: reg,
-		CommitTimeout: time.Minute, SettleAfter: time.Minute})
+		CommitTimeout: time.Minute, SettleAfter: time.Minute, Limits: o.limits})
 	if err != nil {
 		t.Fatal(err)
 	}

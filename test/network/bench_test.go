@@ -46,12 +46,7 @@ func benchUp(b *testing.B, crypto string, load bool) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shipnet := filepath.Join(repo, ".cache", "bin", "shipnet")
-	build := exec.Command("go", "build", "-o", shipnet, "./local/cmd/shipnet")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build shipnet: %v\n%s", err, out)
-	}
+	shipnet := buildShipnet(b, repo)
 	home := b.TempDir()
 	run := func(args ...string) string {
 		cmd := exec.Command(shipnet, append(args, "--home", home, "--base-port", "27000", "--crypto", crypto)...)
@@ -111,6 +106,19 @@ func benchUp(b *testing.B, crypto string, load bool) float64 {
 	fmt.Printf("  %-20s %6.0f MiB (idle under a transaction load)\n", "the 4 Fabric CAs", float64(cas)/(1<<20))
 	b.ReportMetric(float64(sum)/(1<<20), "MiB-peak-RSS")
 	return upSeconds
+}
+
+// buildShipnet builds the shipnet command from this checkout, so a
+// benchmark's private network runs this commit's local tooling.
+func buildShipnet(b *testing.B, repo string) string {
+	b.Helper()
+	shipnet := filepath.Join(repo, ".cache", "bin", "shipnet")
+	build := exec.Command("go", "build", "-o", shipnet, "./local/cmd/shipnet")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build shipnet: %v\n%s", err, out)
+	}
+	return shipnet
 }
 
 var upLine = regexp.MustCompile(`chaincode committed ([0-9.]+)s after the binaries were ready; every org's endorsers discoverable after ([0-9.]+)s`)

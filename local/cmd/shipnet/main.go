@@ -66,6 +66,7 @@ func run(args []string) error {
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	services := fs.Bool("services", envOr("SHIPTRACE_SERVICES", "true") == "true", "also run the gateway, notifier and WhatsApp stand-in (env SHIPTRACE_SERVICES)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
+	profile := fs.Bool("pprof", envOr("SHIPTRACE_PPROF", "false") == "true", "up/start: serve pprof on each peer's and orderer's port+4, on loopback, for benchmarks (env SHIPTRACE_PPROF)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build|identity")
 		fs.PrintDefaults()
@@ -106,6 +107,7 @@ func run(args []string) error {
 		LogSpec:      *logSpec,
 		Crypto:       *crypto,
 		Services:     *services,
+		Profile:      *profile,
 		Out:          os.Stdout,
 	}
 	// An existing network keeps the base port and crypto source it was created
