@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/local/walk"
+	"github.com/shiptrace/shiptrace/test/loadgen"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
@@ -110,7 +111,7 @@ func (l *uploader) postReadings(ctx context.Context, id string, rs []map[string]
 func BenchmarkReadings(b *testing.B) {
 	c, where := benchTarget(b)
 	hc := c.HTTP
-	dur := time.Duration(envInt("SHIPTRACE_BENCH_SECONDS", 20)) * time.Second
+	dur := loadgen.EnvSeconds("SHIPTRACE_BENCH_SECONDS", 20*time.Second)
 	fmt.Printf("\nReadings through REST on %s (%s per load, 500 readings per batch)\n", where, dur)
 	newUploader := func(sensor string, start time.Time) *uploader {
 		return &uploader{url: c.Base, hc: hc, key: c.Keys["carrier"], sensor: sensor, next: start, step: time.Millisecond}
@@ -216,7 +217,7 @@ func BenchmarkReadings(b *testing.B) {
 	}
 	fill(10_000)
 	probe("10,000")
-	fill(envInt("SHIPTRACE_BENCH_FILL", 1_000_000))
+	fill(loadgen.EnvInt("SHIPTRACE_BENCH_FILL", 1_000_000))
 	probe(fmt.Sprint(filled))
 }
 
@@ -244,5 +245,5 @@ func benchTarget(b *testing.B) (*walk.Client, string) {
 		keys[name] = keyOf(name)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
-	return &walk.Client{Base: g.URL, Keys: keys, HTTP: hc}, "an in-process gateway (batch timeout " + batchTimeout(net) + ")"
+	return &walk.Client{Base: g.URL, Keys: keys, HTTP: hc}, "an in-process gateway (batch timeout " + batchTimeout(net.Home) + ")"
 }
