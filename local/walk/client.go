@@ -153,7 +153,31 @@ func (r *Response) Err() error {
 
 // Do sends one request as member (exporter, carrier, retailer; "" for no
 // key). body is marshalled as JSON unless nil.
+//
+// A read (GET) answered 429 is sent again after its Retry-After, a few
+// times: reads are safe to repeat, and a client that reads back many
+// records at once (a test checking a load, the demo) should pace itself
+// to its key's rate rather than fail. Writes are never repeated here; see
+// DoRetry.
 func (c *Client) Do(ctx context.Context, member, method, path string, body any, header map[string]string) (*Response, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := c.do(ctx, member, method, path, body, header)
+		if err != nil || method != http.MethodGet || r.Status != http.StatusTooManyRequests || attempt == 5 {
+			return r, err
+		}
+		pause := time.Second
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err == nil && s > 0 {
+			pause = min(time.Duration(s)*time.Second, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return r, nil
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (c *Client) do(ctx context.Context, member, method, path string, body any, header map[string]string) (*Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

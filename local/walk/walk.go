@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"math/big"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -25,8 +27,17 @@ func NewID(prefix string) string {
 
 // NewPhone returns a random E.164 number under the country prefix (e.g.
 // "+49152"), so the notifier's per-number daily cap and pacing never
-// involve another run's messages.
+// involve another run's messages. The number is valid in its country's
+// numbering plan (the notifier skips others as invalid_phone): the random
+// part is as long as the country's numbers need.
 func NewPhone(prefix string) string {
+	for width := 8; width >= 4; width-- {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(math.Pow10(width))))
+		p := fmt.Sprintf("%s%0*d", prefix, width, n.Int64())
+		if _, err := phone.Parse(p); err == nil {
+			return p
+		}
+	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
 	return fmt.Sprintf("%s%08d", prefix, n.Int64())
 }
