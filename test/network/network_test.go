@@ -4,6 +4,7 @@
 package network_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -74,6 +75,17 @@ func submit(t *testing.T, net *testnet.Network, msp, fn string, args ...string) 
 	}
 	if !status.Successful {
 		t.Fatalf("%s %s: transaction %s invalid: %s", msp, fn, status.TransactionID, status.Code)
+	}
+	// The commit status comes from the submitting org's peer; the next
+	// transaction is endorsed by others, which must have this one too or
+	// they answer from the state before it (a CONFLICT, or mismatched
+	// endorsements).
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, org := range orgs {
+		if err := testnet.AwaitBlock(ctx, net.Gateway(t, org).GetNetwork(net.Profile.Channel), status.BlockNumber); err != nil {
+			t.Fatalf("%s %s: %s's peer: %v", msp, fn, org, err)
+		}
 	}
 }
 
