@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -22,8 +23,9 @@ type historyPage struct {
 }
 
 // inTransitWithVersions creates a shipment, hands it to the carrier and
-// records single-reading batches until it has n versions; it returns the
-// time after the last reading, for more.
+// records single-reading batches, each from a new logger, until it has n
+// versions (a batch is a version of the record when it registers a
+// sensor); it returns the time after the last reading, for more.
 func (g *gateway) inTransitWithVersions(t *testing.T, id string, n int) time.Time {
 	t.Helper()
 	base := "/v1/shipments/" + id
@@ -33,7 +35,7 @@ func (g *gateway) inTransitWithVersions(t *testing.T, id string, n int) time.Tim
 	at := time.Now().Add(time.Second).Truncate(time.Second) // inside the carrier's custody
 	for v := 4; v <= n; v++ {
 		var r receipt
-		g.must(200, "POST", base+"/readings", "carrier", readings(at, 1, 5)).json(t, &r)
+		g.must(200, "POST", base+"/readings", "carrier", loggerBatch(fmt.Sprintf("V%d", v), at, 1, time.Second, 5)).json(t, &r)
 		if r.Result.Version != int64(v) {
 			t.Fatalf("batch for version %d answered version %d", v, r.Result.Version)
 		}
@@ -72,7 +74,7 @@ func TestHistoryPagesOverManyVersions(t *testing.T) {
 		if pages == 1 {
 			// A write after the first page: it must not shift the pages
 			// that follow.
-			g.must(200, "POST", base+"/readings", "carrier", readings(at, 1, 5))
+			g.must(200, "POST", base+"/readings", "carrier", loggerBatch("V-between", at, 1, time.Second, 5))
 		}
 		if p.NextCursor == "" {
 			if r.Header.Get("Link") != "" {
@@ -143,7 +145,7 @@ func TestWriteAnswersAndTheirReplays(t *testing.T) {
 		t.Fatalf("replay without the preference: %q %s\nfirst: %s", again.Header.Get("Preference-Applied"), again.Body, first.Body)
 	}
 
-	batch := readings(at, 5, 4)
+	batch := loggerBatch("V-batch", at, 5, time.Second, 4) // a new logger: the batch is a version
 	minimal := g.must(200, "POST", base+"/readings", "carrier", batch, "Idempotency-Key", "batch-"+id)
 	var r receipt
 	minimal.json(t, &r)
