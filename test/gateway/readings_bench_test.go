@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,7 +165,7 @@ func BenchmarkReadings(b *testing.B) {
 		if u.firstErr != "" {
 			fmt.Printf("    first error: %s\n", u.firstErr)
 		}
-		b.ReportMetric(rate, "readings/s-"+name)
+		b.ReportMetric(rate, "readings/s-"+unit(name))
 	}
 	load("8 loggers, 1 shipment", 1, 8)
 	load("1 logger each, 32 shipments", 32, 1)
@@ -213,12 +214,17 @@ func BenchmarkReadings(b *testing.B) {
 		if late.firstErr != "" || onTime.firstErr != "" {
 			fmt.Printf("    first errors: late %s; on time %s\n", late.firstErr, onTime.firstErr)
 		}
-		b.ReportMetric(float64(late.pct(0.5).Milliseconds()), "late-p50-ms-"+label)
+		b.ReportMetric(float64(late.pct(0.5).Milliseconds()), "late-p50-ms-"+unit(label))
 	}
 	fill(10_000)
 	probe("10,000")
 	fill(loadgen.EnvInt("SHIPTRACE_BENCH_FILL", 1_000_000))
 	probe(fmt.Sprint(filled))
+}
+
+// unit makes a label usable in a metric's unit, which may not hold spaces.
+func unit(label string) string {
+	return strings.NewReplacer(" ", "", ",", "").Replace(label)
 }
 
 // benchTarget is the REST gateway a benchmark loads: the running system
