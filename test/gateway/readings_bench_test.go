@@ -107,8 +107,9 @@ func (l *uploader) postReadings(ctx context.Context, id string, rs []map[string]
 //
 //	go test ./test/gateway -run '^$' -bench Readings -benchtime 1x
 //
-// SHIPTRACE_BENCH_SECONDS (default 20) is the time per load and
-// SHIPTRACE_BENCH_FILL (default 1000000) the larger fill.
+// SHIPTRACE_BENCH_SECONDS (default 20) is the time per load,
+// SHIPTRACE_BENCH_FILL (default 1000000) the larger fill, and
+// SHIPTRACE_BENCH_LATE_ONLY=1 skips the two loads.
 func BenchmarkReadings(b *testing.B) {
 	c, where := benchTarget(b)
 	hc := c.HTTP
@@ -167,8 +168,10 @@ func BenchmarkReadings(b *testing.B) {
 		}
 		b.ReportMetric(rate, "readings/s-"+unit(name))
 	}
-	load("8 loggers, 1 shipment", 1, 8)
-	load("1 logger each, 32 shipments", 32, 1)
+	if os.Getenv("SHIPTRACE_BENCH_LATE_ONLY") == "" {
+		load("8 loggers, 1 shipment", 1, 8)
+		load("1 logger each, 32 shipments", 32, 1)
+	}
 
 	// Late readings: fill one shipment from eight loggers, then alternate a
 	// late one-reading batch of logger L0 (somewhere in what it recorded)
@@ -202,7 +205,7 @@ func BenchmarkReadings(b *testing.B) {
 		l0 := loggers[0]
 		for i := range 40 {
 			if i%2 == 0 {
-				at := start.Add(time.Duration(rand.Int64N(int64(l0.next.Sub(start)))))
+				at := start.Add(time.Duration(rand.Int64N(int64(l0.next.Sub(start))))).Truncate(time.Millisecond)
 				l0.postReadings(context.Background(), id, []map[string]any{{"sensorId": l0.sensor, "time": at.UTC().Format(time.RFC3339Nano), "celsius": 5}}, &late)
 			} else {
 				l0.post(context.Background(), id, 1, 5, &onTime)
