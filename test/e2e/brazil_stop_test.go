@@ -26,15 +26,7 @@ func TestStopFromABrazilianNumber(t *testing.T) {
 	_, sys := system(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c := sys.Client()
-	if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-		if !c.Ready(ctx) {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("gateway not ready: %v", err)
-	}
+	c := readyClient(t, ctx, sys)
 	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
 	local := fmt.Sprintf("%08d", n.Int64())
 	number, waID := "+55119"+local, "5511"+local // São Paulo mobile; the account's wa_id lacks the 9

@@ -41,15 +41,7 @@ func TestWalkthrough(t *testing.T) {
 	net, sys := system(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	c := sys.Client()
-	if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-		if !c.Ready(ctx) {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("gateway %s not ready: %v", sys.GatewayURL, err)
-	}
+	c := readyClient(t, ctx, sys)
 
 	start := time.Now()
 	res, err := walk.Run(ctx, c, "E2E", t.Logf)
@@ -284,3 +276,19 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 var errNotReady = errorString("not ready")
+
+// readyClient waits, up to a minute, until the system's gateway is ready
+// and returns a client of it.
+func readyClient(t *testing.T, ctx context.Context, sys *walk.System) *walk.Client {
+	t.Helper()
+	c := sys.Client()
+	if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
+		if !c.Ready(ctx) {
+			return errNotReady
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("gateway %s not ready: %v", sys.GatewayURL, err)
+	}
+	return c
+}

@@ -25,10 +25,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/proc"
-	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/test/loadgen"
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
@@ -67,32 +65,9 @@ const refChaincode = "refcc"
 //
 //	go test ./test/network -run '^$' -bench CreateShipmentCPU -benchtime 1x
 func BenchmarkCreateShipmentCPU(b *testing.B) {
-	repo, err := testnet.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := loadgen.EnvInt("SHIPTRACE_BENCH_BASE_PORT", 27100)
-	home := filepath.Join(b.TempDir(), "shiptrace")
-	shipnet := buildShipnet(b, repo)
-	run := func(args ...string) {
-		cmd := exec.Command(shipnet, append(args, "--home", home, "--base-port", strconv.Itoa(port))...)
-		cmd.Dir = repo
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("shipnet %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("up", "--services=false", "--pprof")
-	defer run("down")
+	n := upWithReference(b, 27100, true)
 	ctx := context.Background()
-	ln := &localnet.Network{Layout: topology.Layout{BasePort: port, Home: home}, Repo: repo,
-		Cache: filepath.Join(repo, ".cache"), Crypto: localnet.CryptoCA, Profile: true, Out: io.Discard}
-	if err := ln.DeployExtra(ctx, localnet.ExtraChaincode{Name: refChaincode, ModuleDir: filepath.Join(repo, "test", "refcc"), MainPkg: "."}); err != nil {
-		b.Fatal(err)
-	}
-	prof, err := fabric.Load(filepath.Join(home, "connection.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln, prof, port := n.ln, n.prof, n.ln.Layout.BasePort
 	gw, conn, err := prof.Connect("ExporterMSP", "User1")
 	if err != nil {
 		b.Fatal(err)
@@ -188,7 +163,7 @@ func BenchmarkCreateShipmentCPU(b *testing.B) {
 	}
 	dir := os.Getenv("SHIPTRACE_BENCH_PROFILE_DIR")
 	if dir == "" {
-		dir = filepath.Join(repo, ".cache", "profiles", time.Now().UTC().Format("20060102T150405"))
+		dir = filepath.Join(ln.Repo, ".cache", "profiles", time.Now().UTC().Format("20060102T150405"))
 	}
 	var during [2]cpuSample
 	for i, k := range kinds {

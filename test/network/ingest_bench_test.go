@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +12,6 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
-	"github.com/shiptrace/shiptrace/fabric"
-	"github.com/shiptrace/shiptrace/local/localnet"
-	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/loadgen"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -35,42 +28,10 @@ import (
 //
 //	go test ./test/network -run '^$' -bench IngestAgainstOneKey -benchtime 1x
 func BenchmarkIngestAgainstOneKey(b *testing.B) {
-	repo, err := testnet.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := loadgen.EnvInt("SHIPTRACE_BENCH_BASE_PORT", 27300)
-	home := filepath.Join(b.TempDir(), "shiptrace")
-	shipnet := buildShipnet(b, repo)
-	run := func(args ...string) {
-		cmd := exec.Command(shipnet, append(args, "--home", home, "--base-port", strconv.Itoa(port))...)
-		cmd.Dir = repo
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("shipnet %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("up", "--services=false")
-	defer run("down")
+	n := upWithReference(b, 27300, false)
 	ctx := context.Background()
-	ln := &localnet.Network{Layout: topology.Layout{BasePort: port, Home: home}, Repo: repo,
-		Cache: filepath.Join(repo, ".cache"), Crypto: localnet.CryptoCA, Out: io.Discard}
-	if err := ln.DeployExtra(ctx, localnet.ExtraChaincode{Name: refChaincode, ModuleDir: filepath.Join(repo, "test", "refcc"), MainPkg: "."}); err != nil {
-		b.Fatal(err)
-	}
-	prof, err := fabric.Load(filepath.Join(home, "connection.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	contractOf := func(msp, cc string) *client.Contract {
-		gw, conn, err := prof.Connect(msp, "User1")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { gw.Close(); conn.Close() })
-		return gw.GetNetwork(prof.Channel).GetContract(cc)
-	}
-	exporter, carrier := contractOf("ExporterMSP", prof.Chaincode), contractOf("CarrierMSP", prof.Chaincode)
-	ref := contractOf("ExporterMSP", refChaincode)
+	exporter, carrier := n.contract(b, "ExporterMSP", n.prof.Chaincode), n.contract(b, "CarrierMSP", n.prof.Chaincode)
+	ref := n.contract(b, "ExporterMSP", refChaincode)
 
 	conc := loadgen.EnvInt("SHIPTRACE_BENCH_CONC", 32)
 	rounds := loadgen.EnvInt("SHIPTRACE_BENCH_ROUNDS", 2)
