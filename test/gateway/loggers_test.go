@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -61,6 +62,7 @@ func TestConcurrentLoggersOnOneShipment(t *testing.T) {
 	const loggers, batches, size = 8, 4, 100
 	var wg sync.WaitGroup
 	var failed atomic.Int64
+	var attempts [16]atomic.Int64 // batches by the attempts their commit took
 	for l := range loggers {
 		wg.Add(1)
 		go func() {
@@ -79,11 +81,26 @@ func TestConcurrentLoggersOnOneShipment(t *testing.T) {
 				if r.Status != http.StatusOK {
 					failed.Add(1)
 					t.Errorf("%s batch %d: %d %s", sensor, b, r.Status, r.Body)
+					continue
 				}
+				var receipt struct {
+					Transaction struct{ Attempts int } `json:"transaction"`
+				}
+				if err := json.Unmarshal(r.Body, &receipt); err != nil {
+					t.Errorf("%s batch %d: receipt %s: %v", sensor, b, r.Body, err)
+				}
+				attempts[min(receipt.Transaction.Attempts, len(attempts)-1)].Add(1)
 			}
 		}()
 	}
 	wg.Wait()
+	var spread []string
+	for n := range attempts {
+		if c := attempts[n].Load(); c > 0 {
+			spread = append(spread, fmt.Sprintf("%d×%d", c, n))
+		}
+	}
+	t.Logf("batches × attempts to commit: %s", strings.Join(spread, " "))
 	if failed.Load() > 0 {
 		t.Fatalf("%d of %d batches failed", failed.Load(), loggers*batches)
 	}
