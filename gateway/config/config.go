@@ -140,7 +140,7 @@ var defaults = map[string]any{
 	"fabric.endorse_timeout":  "30s",
 	"fabric.submit_timeout":   "10s",
 	"fabric.commit_timeout":   "60s",
-	"fabric.mvcc_retries":     6,
+	"fabric.mvcc_retries":     10,
 	"limits.rate":             50,
 	"limits.burst":            100,
 	"limits.in_flight":        128,
