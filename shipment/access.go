@@ -10,30 +10,31 @@ type Operation string
 
 // The operations of the contract, named as the transactions are.
 const (
-	OpCreate         Operation = "CreateShipment"
-	OpSetContact     Operation = "SetBuyerContact"
-	OpAttachDocument Operation = "AttachDocument"
-	OpShip           Operation = "Ship"
-	OpHandOver       Operation = "HandOver"
-	OpRecordReadings Operation = "RecordReadings"
-	OpDeliver        Operation = "Deliver"
-	OpReject         Operation = "Reject"
-	OpCancel         Operation = "Cancel"
-	OpFlagOverdue    Operation = "FlagOverdue"
-	OpRead           Operation = "ReadShipment"
-	OpList           Operation = "ListShipments"
-	OpHistory        Operation = "ShipmentHistory"
-	OpReadings       Operation = "Readings"
-	OpReadContact    Operation = "BuyerContact"
-	OpDeleteContact  Operation = "DeleteBuyerContact"
-	OpReadMembers    Operation = "Members"
-	OpApproveMembers Operation = "ApproveMembers"
-	OpCommitMembers  Operation = "CommitMembers"
+	OpCreate          Operation = "CreateShipment"
+	OpSetContact      Operation = "SetBuyerContact"
+	OpAttachDocument  Operation = "AttachDocument"
+	OpShip            Operation = "Ship"
+	OpHandOver        Operation = "HandOver"
+	OpRecordReadings  Operation = "RecordReadings"
+	OpRegisterSensors Operation = "RegisterSensors"
+	OpDeliver         Operation = "Deliver"
+	OpReject          Operation = "Reject"
+	OpCancel          Operation = "Cancel"
+	OpFlagOverdue     Operation = "FlagOverdue"
+	OpRead            Operation = "ReadShipment"
+	OpList            Operation = "ListShipments"
+	OpHistory         Operation = "ShipmentHistory"
+	OpReadings        Operation = "Readings"
+	OpReadContact     Operation = "BuyerContact"
+	OpDeleteContact   Operation = "DeleteBuyerContact"
+	OpReadMembers     Operation = "Members"
+	OpApproveMembers  Operation = "ApproveMembers"
+	OpCommitMembers   Operation = "CommitMembers"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
-	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpDeliver,
+	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpRegisterSensors, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
 	OpReadMembers, OpApproveMembers, OpCommitMembers,
 }
@@ -77,7 +78,7 @@ var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembe
 // shipmentOps are every operation on shipments: what the gateway signs for
 // its API keys. Governance (membership votes) is the admin's alone.
 var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
-	OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
+	OpRegisterSensors, OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
 	OpDeleteContact, OpReadMembers}
 
 // roleOps says which operations each role may ask for; the organisation's
@@ -85,7 +86,7 @@ var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, 
 var roleOps = map[string][]Operation{
 	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
 		OpCancel, OpFlagOverdue, OpReadContact}, publicReads...),
-	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpFlagOverdue}, publicReads...),
+	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpRegisterSensors, OpFlagOverdue}, publicReads...),
 	RoleSensor:          {OpRecordReadings},
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
@@ -144,7 +145,7 @@ func partiesFor(op Operation) ([]party, bool) {
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
 	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact:
 		return []party{partyExporter}, true
-	case OpHandOver, OpRecordReadings:
+	case OpHandOver, OpRecordReadings, OpRegisterSensors:
 		return []party{partyCustodian}, true
 	case OpDeliver, OpReject:
 		return []party{partyBuyer}, true

@@ -12,6 +12,7 @@ const (
 	EventShipped           EventType = "shipment.shipped"
 	EventCustodyTransfered EventType = "shipment.custody_transferred"
 	EventReadingsRecorded  EventType = "readings.recorded"
+	EventSensorsRegistered EventType = "coldchain.sensors_registered"
 	EventColdChainBreached EventType = "coldchain.breached"
 	EventDelivered         EventType = "shipment.delivered"
 	EventRejected          EventType = "shipment.rejected"
@@ -58,6 +59,9 @@ type Event struct {
 	Reason             string          `json:"reason,omitempty"`
 	Document           *Document       `json:"document,omitempty"`
 	Readings           int             `json:"readings,omitempty"`
+	// Sensors are the loggers a coldchain.sensors_registered event paired
+	// with the shipment.
+	Sensors []string `json:"sensors,omitempty"`
 }
 
 // NewEvent describes s after a change of type t made at time at.

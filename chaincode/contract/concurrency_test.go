@@ -1,10 +1,13 @@
 package contract
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
 	"github.com/shiptrace/shiptrace/chaincode/shimfake"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -129,4 +132,93 @@ func TestLateReadingReadsItsWindowNotTheHour(t *testing.T) {
 	if scanned[200] != scanned[20] || scanned[20] > 6 {
 		t.Fatalf("a late reading read %v chunks: it must read its window, not the hour", scanned)
 	}
+}
+
+// TestPairedLoggersFirstBatchesShareABlock: loggers paired with the
+// shipment beforehand (RegisterSensors) do not meet on the record with
+// their first batches, so eight of them commit in one block. Unpaired,
+// the same eight first batches register themselves and only the first of
+// the block commits: the conflict the pairing removes.
+func TestPairedLoggersFirstBatchesShareABlock(t *testing.T) {
+	const loggers = 8
+	firstBatches := func(w *world, id string) []shimfake.Result {
+		var block []shimfake.Result
+		for i := range loggers {
+			batch := []shipment.Reading{rd(fmt.Sprintf("L%d", i), 0, 5), rd(fmt.Sprintf("L%d", i), 5, 6)}
+			block = append(block, w.endorse(call{msp: carrierMSP, fn: "RecordReadings", args: []string{id, readingsJSON(t, batch)}}))
+		}
+		return block
+	}
+	sensors := make([]string, loggers)
+	for i := range sensors {
+		sensors[i] = fmt.Sprintf("L%d", i)
+	}
+
+	w := newWorld(t)
+	w.inTransit("SHP-PAIR-1")
+	if valid := w.ledger.CommitBlock(firstBatches(w, "SHP-PAIR-1")...); slices.Index(valid, false) != 1 || slices.Contains(valid[1:], true) {
+		t.Fatalf("unpaired: validity %v, want only the first batch committed", valid)
+	}
+
+	w = newWorld(t) // readings from t0 on fall in the carrier's custody
+	w.inTransit("SHP-PAIR-2")
+	r := w.receipt(w.ok(carrierMSP, "RegisterSensors", "SHP-PAIR-2", `["L7","L6","L5","L4","L3","L2","L1","L0"]`))
+	if !slices.Equal(r.Registered, sensors) {
+		t.Fatalf("receipt lists %v, want %v", r.Registered, sensors)
+	}
+	if ev := w.events()[len(w.events())-1]; ev.Name != string(shipment.EventSensorsRegistered) {
+		t.Fatalf("last event %s, want %s", ev.Name, shipment.EventSensorsRegistered)
+	}
+	sensorKey, _ := shim.CreateCompositeKey(sensorObject, []string{"SHP-PAIR-2", "L3"})
+	wantPeersPolicy(t, w.ledger.ValidationParameter(sensorKey), 3, carrierMSP, exporterMSP, buyerMSP)
+	if valid := w.ledger.CommitBlock(firstBatches(w, "SHP-PAIR-2")...); slices.Contains(valid, false) {
+		t.Fatalf("paired: validity %v, want all eight committed", valid)
+	}
+	s := w.read("SHP-PAIR-2")
+	if s.ColdChain.Count != 2*loggers || len(s.ColdChain.Sensors) != loggers || s.Version != r.Version {
+		t.Fatalf("after the block: %d readings from %d sensors at version %d; want %d from %d, the record at version %d",
+			s.ColdChain.Count, len(s.ColdChain.Sensors), s.Version, 2*loggers, loggers, r.Version)
+	}
+
+	again := w.receipt(w.ok(carrierMSP, "RegisterSensors", "SHP-PAIR-2", `["L0"]`))
+	if again.Registered != nil || again.Version != r.Version {
+		t.Fatalf("pairing L0 again: %+v, want nothing added at version %d", again, r.Version)
+	}
+}
+
+// TestPairingReplacesAForgedSummary: a summary written under a sensor's
+// key before the sensor was registered (which the chaincode-level policy
+// lets two colluding members do) is not counted, neither before nor after
+// the pairing: pairing starts the sensor's summary afresh.
+func TestPairingReplacesAForgedSummary(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-PAIR-3"
+	w.inTransit(id)
+	key, _ := shim.CreateCompositeKey(sensorObject, []string{id, "L9"})
+	forged, _ := json.Marshal(storedSensor{SensorSummary: shipment.SensorSummary{ID: "L9", Count: 1000, MinC: 3, MaxC: 4, SumMilliC: 3_500_000}})
+	w.ledger.Forge(key, forged)
+	if s := w.read(id); s.ColdChain.Count != 0 {
+		t.Fatalf("a forged summary of an unregistered sensor counts: %+v", s.ColdChain)
+	}
+	w.ok(carrierMSP, "RegisterSensors", id, `["L9"]`)
+	if s := w.read(id); s.ColdChain.Count != 0 {
+		t.Fatalf("after pairing, the forged summary counts: %+v", s.ColdChain)
+	}
+	w.ok(carrierMSP, "RecordReadings", id, readingsJSON(t, []shipment.Reading{rd("L9", 0, 11), rd("L9", 60, 11)}))
+	if s := w.read(id); s.ColdChain.Count != 2 || s.ColdChain.State != shipment.ColdChainBreached {
+		t.Fatalf("after two readings at 11 °C: %+v, want 2 readings and BREACHED", s.ColdChain)
+	}
+}
+
+// TestRegisterSensorsRefusals: what the contract refuses changes nothing.
+func TestRegisterSensorsRefusals(t *testing.T) {
+	w := newWorld(t)
+	id := "SHP-PAIR-4"
+	w.inTransit(id)
+	w.refused(shipment.Invalid, carrierMSP, "RegisterSensors", id, `{"sensors":["L1"]}`)
+	w.refused(shipment.Invalid, carrierMSP, "RegisterSensors", id, `[]`)
+	w.refused(shipment.Invalid, carrierMSP, "RegisterSensors", id, `["L1","L1"]`)
+	w.refused(shipment.Forbidden, exporterMSP, "RegisterSensors", id, `["L1"]`)
+	w.refusedCall(shipment.Forbidden, call{msp: carrierMSP, role: shipment.RoleSensor, fn: "RegisterSensors", args: []string{id, `["L1"]`}})
+	w.refused(shipment.NotFound, carrierMSP, "RegisterSensors", "SHP-NOPE", `["L1"]`)
 }

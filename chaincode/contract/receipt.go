@@ -30,6 +30,7 @@ type Receipt struct {
 	// does.
 	UpdatedRecord bool               `json:"updatedRecord,omitempty"`
 	ColdChain     *ReadingsColdChain `json:"coldChain,omitempty"`
+	Registered    []string           `json:"registered,omitempty"` // RegisterSensors: the sensors it added
 }
 
 // receipt describes s after this transaction as the caller may see it: a

@@ -65,7 +65,7 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 		if res := w.invoke(call{msp: msp, fn: "SetBuyerContact", args: []string{id}, transient: contact}); res.Response.GetStatus() != 200 {
 			w.t.Fatalf("SetBuyerContact: %s", res.Response.GetMessage())
 		}
-	case shipment.OpHandOver, shipment.OpRecordReadings:
+	case shipment.OpHandOver, shipment.OpRecordReadings, shipment.OpRegisterSensors:
 		if msp == exporterMSP {
 			createAs(exporterMSP, buyerMSP, carrierMSP)
 			w.ok(exporterMSP, "Ship", id)
@@ -81,6 +81,8 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 				to = buyerMSP
 			}
 			c.args = append(c.args, to)
+		} else if op == shipment.OpRegisterSensors {
+			c.args = append(c.args, `["S1"]`)
 		} else {
 			c.args = append(c.args, readingsJSON(w.t, []shipment.Reading{rd("S1", 0, 5)}))
 		}

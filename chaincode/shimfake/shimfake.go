@@ -154,6 +154,13 @@ func (l *Ledger) newStub(tx Tx) *Stub {
 // Events returns every committed event in order.
 func (l *Ledger) Events() []Event { return slices.Clone(l.events) }
 
+// Forge commits a public value outside the contract: what two colluding
+// members, whose peers satisfy the chaincode-level policy, could write to
+// a key that has no key-level policy yet by endorsing other code. Trust
+// tests use it to check that the contract does not take such a key for
+// its own.
+func (l *Ledger) Forge(key string, value []byte) { l.state[key] = value }
+
 // State returns a committed public value.
 func (l *Ledger) State(key string) []byte { return l.state[key] }
 

@@ -181,6 +181,7 @@ func New(o Options) (*Server, error) {
 	v1.GET("/shipments/:id/history", s.shipmentHistory, mw...)
 	v1.GET("/shipments/:id/readings", s.listReadings, mw...)
 	v1.POST("/shipments/:id/readings", s.recordReadings, mw...)
+	v1.POST("/shipments/:id/sensors", s.registerSensors, mw...)
 	v1.POST("/shipments/:id/documents", s.attachDocument, mw...)
 	v1.POST("/shipments/:id/ship", s.simple("Ship"), mw...)
 	v1.POST("/shipments/:id/handover", s.handOver, mw...)

@@ -108,6 +108,24 @@ func (s *Server) handOver(c echo.Context) error {
 	return s.submit(c, write{op: string(shipment.OpHandOver), target: c.Param("id"), args: []string{c.Param("id"), in.ToMSP}})
 }
 
+// registerSensors pairs loggers with a shipment (RegisterSensors).
+func (s *Server) registerSensors(c echo.Context) error {
+	var in struct {
+		Sensors []string `json:"sensors"`
+	}
+	if err := decodeJSON(bodyOf(c), &in); err != nil {
+		return err
+	}
+	if err := shipment.ValidateSensorIDs(in.Sensors); err != nil {
+		return err
+	}
+	sensors, err := json.Marshal(in.Sensors)
+	if err != nil {
+		return err
+	}
+	return s.submit(c, write{op: string(shipment.OpRegisterSensors), target: c.Param("id"), args: []string{c.Param("id"), string(sensors)}})
+}
+
 // simple serves the writes that take nothing but the shipment id.
 func (s *Server) simple(tx string) echo.HandlerFunc {
 	return func(c echo.Context) error {
