@@ -118,6 +118,12 @@ const chaincodeVersion = "1.0"
 // signatures of endorsers over (proposal response payload || endorser). It
 // returns the signed envelope and its transaction ID.
 func forgeWrite(creator *party, endorsers []*party, id string, value []byte) (*common.Envelope, string, error) {
+	return forgeKeyWrite(creator, endorsers, id, "\x00shipment\x00"+id+"\x00", value)
+}
+
+// forgeKeyWrite is forgeWrite for any public key of the chaincode's
+// namespace (id only names the shipment in the proposal's arguments).
+func forgeKeyWrite(creator *party, endorsers []*party, id, key string, value []byte) (*common.Envelope, string, error) {
 	creatorBytes, err := creator.creator()
 	if err != nil {
 		return nil, "", err
@@ -157,7 +163,7 @@ func forgeWrite(creator *party, endorsers []*party, id string, value []byte) (*c
 		return nil, "", err
 	}
 
-	results, err := shipmentWrite(creator.chaincode, id, value)
+	results, err := blindWrite(creator.chaincode, key, value)
 	if err != nil {
 		return nil, "", err
 	}
@@ -215,10 +221,9 @@ func forgeWrite(creator *party, endorsers []*party, id string, value []byte) (*c
 	return &common.Envelope{Payload: payload, Signature: sig}, txID, nil
 }
 
-// shipmentWrite is a read-write set that blindly writes value under the
-// composite key of shipment id ("\x00shipment\x00<id>\x00").
-func shipmentWrite(namespace, id string, value []byte) ([]byte, error) {
-	kv, err := proto.Marshal(&kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "\x00shipment\x00" + id + "\x00", Value: value}}})
+// blindWrite is a read-write set that blindly writes value under key.
+func blindWrite(namespace, key string, value []byte) ([]byte, error) {
+	kv, err := proto.Marshal(&kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: key, Value: value}}})
 	if err != nil {
 		return nil, err
 	}

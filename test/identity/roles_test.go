@@ -22,7 +22,7 @@ var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "
 // shipmentOps are every operation on shipments (and the membership read):
 // everything but the membership votes.
 var shipmentOps = []string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver", "RecordReadings",
-	"Deliver", "Reject", "Cancel", "FlagOverdue", "ReadShipment", "ListShipments", "ShipmentHistory", "Readings",
+	"RegisterSensors", "Deliver", "Reject", "Cancel", "FlagOverdue", "ReadShipment", "ListShipments", "ShipmentHistory", "Readings",
 	"BuyerContact", "DeleteBuyerContact", "Members"}
 
 // governance are the membership votes: they change the shared network's
@@ -36,7 +36,7 @@ var governance = []string{"ApproveMembers", "CommitMembers"}
 var documented = map[string][]string{
 	"exporter_operator": append([]string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver",
 		"Cancel", "FlagOverdue", "BuyerContact"}, publicReads...),
-	"carrier_operator": append([]string{"AttachDocument", "HandOver", "RecordReadings", "FlagOverdue"}, publicReads...),
+	"carrier_operator": append([]string{"AttachDocument", "HandOver", "RecordReadings", "RegisterSensors", "FlagOverdue"}, publicReads...),
 	"sensor":           {"RecordReadings"},
 	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, publicReads...),
 	"auditor":          publicReads,
@@ -214,7 +214,7 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 	case shipment.OpCancel:
 		steps = []step{create(msp, a, b)}
 		c.args = append(c.args, "order withdrawn")
-	case shipment.OpHandOver, shipment.OpRecordReadings:
+	case shipment.OpHandOver, shipment.OpRecordReadings, shipment.OpRegisterSensors:
 		to := carrierMSP
 		switch msp {
 		case exporterMSP:
@@ -224,9 +224,12 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 		default:
 			steps = append(inTransit, handOver(carrierMSP, msp))
 		}
-		if op == shipment.OpHandOver {
+		switch op {
+		case shipment.OpHandOver:
 			c.args = append(c.args, to)
-		} else {
+		case shipment.OpRegisterSensors:
+			c.args = append(c.args, `["S1","S2"]`)
+		default:
 			c.args = append(c.args, readingsJSON(0))
 		}
 	case shipment.OpDeliver, shipment.OpReject:
