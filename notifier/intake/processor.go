@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
@@ -50,6 +51,12 @@ type Processor struct {
 	// mu serialises recording between the stream and the retries, so a
 	// retry records with the checkpoint the stream last wrote.
 	mu sync.Mutex
+	// contactEpoch counts the contact changes and erasures the stream has
+	// seen (contact.updated, contact.deleted); changedAt holds, per
+	// shipment, the count at its latest one.
+	contactEpoch atomic.Uint64
+	changedMu    sync.Mutex
+	changedAt    map[string]uint64
 }
 
 func (p *Processor) now() time.Time {
@@ -135,23 +142,70 @@ func (p *Processor) plan(d decoded, buyer *notifier.Contact) outbox.Plan {
 	return func(v outbox.View) []notifier.Notification { return p.Decider.Plan(in, v) }
 }
 
+// Forgetter is a contact source that keeps copies (contacts.Cache): told,
+// in ledger order, which shipments' contacts changed or were erased.
+type Forgetter interface {
+	Forget(shipmentID string)
+}
+
+// lookupConcurrency bounds the contact lookups of one batch under way at
+// once: each is an evaluate on the exporter's peer, and one at a time made
+// the intake's latency the sum of a block's lookups.
+const lookupConcurrency = 8
+
+// looked is the outcome of one event's contact lookup.
+type looked struct {
+	buyer *notifier.Contact
+	park  string
+	lerr  error
+	err   error
+}
+
 // HandleBatch decodes and decides every event, then records them all with
 // the checkpoint of the last one. An event whose contact cannot be read for
 // a reason of its own is set aside (parked) and retried on its own; only
 // an unavailable contact source fails the batch, which the runner retries
 // from the checkpoint.
+//
+// The contact lookups (ledger reads) run before the lock is taken and side
+// by side, so neither the retries nor a slow peer make the stream wait for
+// one read after another. A contact that changes in this batch is
+// forgotten before any lookup, so every lookup reads what the ledger holds
+// after the batch's block, as a read at that moment would.
 func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
+	ds := make([]decoded, len(events))
+	for i, ce := range events {
+		ds[i] = p.decode(ce)
+		if t := ds[i].event.Type; t == shipment.EventContactDeleted || t == shipment.EventContactUpdated {
+			p.contactChanged(ds[i].event.ShipmentID)
+		}
+	}
+	found := make([]looked, len(ds))
+	sem := make(chan struct{}, lookupConcurrency)
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		if d.result != "" {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			l := &found[i]
+			l.buyer, l.park, l.lerr, l.err = p.lookup(ctx, d)
+		})
+	}
+	wg.Wait()
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	parker, canPark := p.Store.(Parker)
 	plans := make([]outbox.Plan, 0, len(events))
 	results := make([][2]string, 0, len(events))
 	var parked []outbox.Parked
-	for _, ce := range events {
-		d := p.decode(ce)
+	for i, d := range ds {
 		if d.result == resultErased {
 			plans = append(plans, outbox.EraseContact(d.event.ShipmentID))
 		}
@@ -159,19 +213,19 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 			results = append(results, [2]string{string(d.event.Type), d.result})
 			continue
 		}
-		buyer, park, lerr, err := p.lookup(ctx, d)
-		if err != nil {
-			return err
+		l := found[i]
+		if l.err != nil {
+			return l.err
 		}
-		if park != "" {
+		if l.park != "" {
 			if !canPark {
-				return fmt.Errorf("buyer contact of %s (tx %s): %w", d.event.ShipmentID, ce.TxID, lerr)
+				return fmt.Errorf("buyer contact of %s (tx %s): %w", d.event.ShipmentID, d.chain.TxID, l.lerr)
 			}
-			parked = append(parked, p.parked(d, park, lerr))
+			parked = append(parked, p.parked(d, l.park, l.lerr))
 			results = append(results, [2]string{string(d.event.Type), "parked"})
 			continue
 		}
-		plans = append(plans, p.plan(d, buyer))
+		plans = append(plans, p.plan(d, l.buyer))
 		results = append(results, [2]string{string(d.event.Type), "recorded"})
 	}
 	// Parked before the checkpoint moves past them; a crash in between
@@ -190,6 +244,43 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	}
 	p.recorded(written, cp, results)
 	return nil
+}
+
+// contactChanged notes, before any later lookup, that a shipment's contact
+// changed or was erased on the ledger: the contact source forgets its copy,
+// and a retry whose lookup ran across the change does not record what it
+// read (see retry).
+func (p *Processor) contactChanged(shipmentID string) {
+	p.changedMu.Lock()
+	epoch := p.contactEpoch.Add(1)
+	if p.changedAt == nil {
+		p.changedAt = map[string]uint64{}
+	}
+	p.changedAt[shipmentID] = epoch
+	if len(p.changedAt) > changesKept {
+		// A retry's lookup lasts at most an evaluate timeout; changes
+		// older than the last changesKept/2 cannot have overlapped one.
+		for id, e := range p.changedAt {
+			if e+changesKept/2 < epoch {
+				delete(p.changedAt, id)
+			}
+		}
+	}
+	p.changedMu.Unlock()
+	if f, ok := p.Contacts.(Forgetter); ok {
+		f.Forget(shipmentID)
+	}
+}
+
+// changesKept bounds the per-shipment record of contact changes.
+const changesKept = 8192
+
+// changedSince reports whether the stream saw a change or erasure of the
+// shipment's contact after epoch.
+func (p *Processor) changedSince(shipmentID string, epoch uint64) bool {
+	p.changedMu.Lock()
+	defer p.changedMu.Unlock()
+	return p.changedAt[shipmentID] > epoch
 }
 
 func (p *Processor) parked(d decoded, reason string, lerr error) outbox.Parked {

@@ -88,15 +88,25 @@ func (p *Processor) RunRetries(ctx context.Context) {
 // past the grace period) records its notifications and forgets it; a
 // per-shipment error counts an attempt, and the last one makes it a dead
 // letter; an unavailable source waits without counting.
+//
+// The lookup runs without the lock, so retries never hold the stream up
+// while the peer answers. If the stream saw a contact change or erasure
+// of this shipment while the lookup ran, what it read may be the erased
+// contact: nothing is recorded and the event is looked up again at once.
 func (p *Processor) retry(ctx context.Context, parker Parker, pe outbox.Parked) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	d := p.decode(pe.Event)
 	if d.result != "" {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		return parker.ResolveParked(pe.Event.TxID)
 	}
+	epoch := p.contactEpoch.Load()
 	buyer, park, lerr, err := p.lookup(ctx, d)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
+	case p.changedSince(pe.Shipment, epoch):
+		return nil // still due: the next round looks it up again
 	case err != nil:
 		pe.NextAt = p.now().Add(p.backoff(pe.Attempts + 1))
 		pe.Error = err.Error()

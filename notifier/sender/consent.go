@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/phone"
@@ -22,8 +23,20 @@ type ConsentChecker interface {
 // ContactConsent asks the contact source again for buyer messages:
 // no contact, no consent, or a different number now means the message
 // recorded earlier must not go out. Operators' alerts are not checked.
+//
+// A message recorded less than FreshFor ago asks Recent instead: the
+// intake's contact cache, which forgets a contact as soon as the event
+// stream shows it changed or erased, so it answers as the ledger did when
+// the stream passed that change. Reading the exporter's peer again for a
+// message decided a few milliseconds earlier doubled the peer reads per
+// message and, under load, added their latency to every send. Older
+// messages (held by a backoff, a pause or the pacing) read Contacts, the
+// ledger itself, whatever the stream's lag.
 type ContactConsent struct {
 	Contacts notifier.ContactSource
+	Recent   notifier.ContactSource // nil: always Contacts
+	FreshFor time.Duration
+	Now      func() time.Time // time.Now when nil
 }
 
 // Check implements ConsentChecker.
@@ -31,7 +44,14 @@ func (c ContactConsent) Check(ctx context.Context, n notifier.Notification) (str
 	if n.Recipient != notifier.RoleBuyer || c.Contacts == nil {
 		return "", nil
 	}
-	ct, err := c.Contacts.BuyerContact(ctx, n.ShipmentID)
+	src, now := c.Contacts, time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if c.Recent != nil && now().Sub(n.CreatedAt) < c.FreshFor {
+		src = c.Recent
+	}
+	ct, err := src.BuyerContact(ctx, n.ShipmentID)
 	switch {
 	case errors.Is(err, notifier.ErrNoContact):
 		return "no_contact", nil

@@ -181,3 +181,35 @@ func TestWaIDFromTheSendResponseLinksTheNumbersOptOut(t *testing.T) {
 		t.Error("a STOP from the wa_id of the send response did not opt out the number sent to")
 	}
 }
+
+// TestConsentOfAFreshMessageAsksTheIntakesCache: a message recorded a
+// moment ago is checked against Recent (the intake's contact cache), an
+// older one against the ledger. Here the two disagree, so the outcome
+// shows which one was asked.
+func TestConsentOfAFreshMessageAsksTheIntakesCache(t *testing.T) {
+	withdrawn := &fakeContacts{contact: notifier.Contact{Phone: "+34600000001", Consent: false}}
+	current := &fakeContacts{contact: notifier.Contact{Phone: "+34600000001", Consent: true}}
+	for _, tt := range []struct {
+		name string
+		age  time.Duration
+		want notifier.Status
+	}{
+		{"recorded just now: the cache says yes", 0, notifier.StatusSent},
+		{"recorded a minute ago: the ledger says no", time.Minute, notifier.StatusSkipped},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t)
+			p := &fakeProvider{}
+			cfg := fast()
+			now := func() time.Time { return time.Now().Add(tt.age) }
+			cfg.Consent = sender.ContactConsent{Contacts: withdrawn, Recent: current, FreshFor: 30 * time.Second, Now: now}
+			n := buyerNote("tx1", "+34600000001")
+			queue(t, st, n)
+			run(t, sender.New(cfg, st, p, quiet, nil))
+			eventually(t, 5*time.Second, "the notification settled", func() bool { return status(t, st, n.ID).Status.Terminal() })
+			if got := status(t, st, n.ID); got.Status != tt.want {
+				t.Errorf("notification %s %q, want %s", got.Status, got.Reason, tt.want)
+			}
+		})
+	}
+}

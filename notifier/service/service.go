@@ -121,17 +121,20 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 
+	// The intake reads each buyer contact once and keeps it in memory
+	// until the event stream says it changed (contacts.Cache).
+	cache := &contacts.Cache{Source: s.contacts}
 	s.sender = sender.New(sender.Config{
 		Workers: cfg.Sender.Workers, RatePerSecond: cfg.Sender.RatePerSecond,
 		PerRecipientInterval: cfg.Sender.PerRecipientInterval,
 		BackoffBase:          cfg.Sender.BackoffBase, BackoffMax: cfg.Sender.BackoffMax,
 		MaxAttempts: cfg.Sender.MaxAttempts, ReconcileWindow: cfg.Sender.ReconcileWindow,
 		PauseRetry: cfg.Sender.PauseRetry, SendTimeout: cfg.Provider.Timeout,
-		Consent: sender.ContactConsent{Contacts: s.contacts},
+		Consent: sender.ContactConsent{Contacts: s.contacts, Recent: cache, FreshFor: 30 * time.Second},
 	}, s.store, s.provider, log.With(slog.String("component", "sender")), s.metrics)
 
 	proc := &intake.Processor{
-		Decider: decider, Contacts: s.contacts, Store: s.store,
+		Decider: decider, Contacts: cache, Store: s.store,
 		Log:          log.With(slog.String("component", "intake")),
 		Observer:     s.metrics,
 		Recorded:     func([]notifier.Notification) { s.sender.Wake() },
