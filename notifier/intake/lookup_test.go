@@ -165,3 +165,26 @@ func TestARetryAcrossAnErasureRecordsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestContactUpdatedWarmsTheCache: the stream reads a contact when it sees
+// it set, so the shipment's next event is decided without reading the
+// peer on its own path.
+func TestContactUpdatedWarmsTheCache(t *testing.T) {
+	c := &contacts{by: map[string]notifier.Contact{"X": buyer(1)}, err: map[string]error{}}
+	slow := &slowContacts{contacts: c}
+	cache := &contactcache.Cache{Source: slow}
+	p, st := processor(t, c)
+	p.Contacts = cache
+	if err := p.HandleBatch(t.Context(), []notifier.ChainEvent{contactEvent(1, shipment.EventContactUpdated, "X")}); err != nil {
+		t.Fatal(err)
+	}
+	if slow.reads.Load() != 1 {
+		t.Fatalf("%d reads on contact.updated, want 1", slow.reads.Load())
+	}
+	if err := p.HandleBatch(t.Context(), []notifier.ChainEvent{chainEvent(2, "X", time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	if slow.reads.Load() != 1 || len(notes(t, st, "X")) != 1 {
+		t.Fatalf("after shipped: %d reads and %d notifications, want 1 read in all and 1 notification", slow.reads.Load(), len(notes(t, st, "X")))
+	}
+}

@@ -187,6 +187,18 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	sem := make(chan struct{}, lookupConcurrency)
 	var wg sync.WaitGroup
 	for i, d := range ds {
+		if d.event.Type == shipment.EventContactUpdated {
+			// Read the new contact now, beside the batch's lookups: the
+			// shipment's next event (typically "shipped", right after the
+			// create that set the contact) then finds it in the cache
+			// instead of reading the peer on its own path. Failures do not
+			// matter here; that event's lookup will read again.
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				_, _ = p.Contacts.BuyerContact(ctx, d.event.ShipmentID)
+			})
+		}
 		if d.result != "" {
 			continue
 		}
