@@ -67,8 +67,10 @@ func Walkthrough(gateway, ca, standin string) string {
     -d '{"type":"phytosanitary_certificate","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}'
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/ship -H "X-API-Key: $EXPORTER_KEY"
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/handover -H "X-API-Key: $EXPORTER_KEY" -H 'Content-Type: application/json' -d '{"toMSP":"CarrierMSP"}'
-  # 3. the carrier uploads temperature readings (dated inside its custody: from the hand-over on),
-  #    then hands over to the retailer, who confirms delivery
+  # 3. the carrier pairs the container's loggers (their first batches then commit side by side
+  #    instead of each rewriting the shipment record), uploads temperature readings (dated inside
+  #    its custody: from the hand-over on), then hands over to the retailer, who confirms delivery
+  curl -s -X POST $G/v1/shipments/SHP-DEMO-1/sensors -H "X-API-Key: $CARRIER_KEY" -H 'Content-Type: application/json' -d '{"sensors":["logger-1"]}'
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/readings -H "X-API-Key: $CARRIER_KEY" -H 'Content-Type: application/json' \
     -d '{"readings":[{"sensorId":"logger-1","time":"'$(date -u +%FT%T.%3NZ)'","celsius":4.5},{"sensorId":"logger-1","time":"'$(date -u -d '+1 min' +%FT%T.%3NZ)'","celsius":5.1}]}'
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/handover -H "X-API-Key: $CARRIER_KEY" -H 'Content-Type: application/json' -d '{"toMSP":"RetailerMSP"}'
