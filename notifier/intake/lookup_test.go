@@ -188,3 +188,27 @@ func TestContactUpdatedWarmsTheCache(t *testing.T) {
 		t.Fatalf("after shipped: %d reads and %d notifications, want 1 read in all and 1 notification", slow.reads.Load(), len(notes(t, st, "X")))
 	}
 }
+
+// TestContactUpdatedWakesTheEventsWaitingForIt: an event parked because
+// its shipment had no contact yet is recorded as soon as the stream meets
+// that shipment's contact.updated, not at its next backoff (30 s here).
+func TestContactUpdatedWakesTheEventsWaitingForIt(t *testing.T) {
+	c := &contacts{by: map[string]notifier.Contact{}, err: map[string]error{}}
+	p, st := processor(t, c)
+	p.RetryBackoffMin, p.RetryBackoffMax = 30*time.Second, time.Minute
+	if err := p.HandleBatch(t.Context(), []notifier.ChainEvent{chainEvent(1, "X", time.Now()), chainEvent(1, "Y", time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := st.DeadLetters(); len(ps) != 2 {
+		t.Fatalf("%d events parked, want both", len(ps))
+	}
+	runRetries(t, p)
+	c.set("X", buyer(1), nil)
+	if err := p.HandleBatch(t.Context(), []notifier.ChainEvent{contactEvent(2, shipment.EventContactUpdated, "X")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "X's event recorded after its contact.updated", func() bool { return len(notes(t, st, "X")) == 1 })
+	if ps, _ := st.DeadLetters(); len(ps) != 1 || ps[0].Shipment != "Y" || !ps[0].NextAt.After(time.Now().Add(10*time.Second)) {
+		t.Fatalf("parked after the wake: %+v, want only Y, still waiting for its backoff", ps)
+	}
+}

@@ -57,6 +57,8 @@ type Processor struct {
 	contactEpoch atomic.Uint64
 	changedMu    sync.Mutex
 	changedAt    map[string]uint64
+	signalOnce   sync.Once
+	signal       chan struct{}
 }
 
 func (p *Processor) now() time.Time {
@@ -255,7 +257,47 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 		return err
 	}
 	p.recorded(written, cp, results)
+	p.wakeParked(ds)
 	return nil
+}
+
+// Waker is a Parker that can make a shipment's parked events due at once
+// (outbox.Store.WakeParked).
+type Waker interface {
+	WakeParked(shipmentID string, now time.Time) (int, error)
+}
+
+// wakeParked makes the events parked for want of a contact due now when
+// the batch set that shipment's contact, and tells the retry loop.
+func (p *Processor) wakeParked(ds []decoded) {
+	w, ok := p.Store.(Waker)
+	if !ok {
+		return
+	}
+	woke := 0
+	for _, d := range ds {
+		if d.event.Type != shipment.EventContactUpdated {
+			continue
+		}
+		n, err := w.WakeParked(d.event.ShipmentID, p.now())
+		if err != nil {
+			// Only a delay: the event is retried at its backoff.
+			p.Log.Warn("parked events not woken", slog.String("shipment", d.event.ShipmentID), slog.Any("error", err))
+		}
+		woke += n
+	}
+	if woke > 0 {
+		select {
+		case p.retrySignal() <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// retrySignal wakes RunRetries before its next tick.
+func (p *Processor) retrySignal() chan struct{} {
+	p.signalOnce.Do(func() { p.signal = make(chan struct{}, 1) })
+	return p.signal
 }
 
 // contactChanged notes, before any later lookup, that a shipment's contact

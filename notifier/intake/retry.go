@@ -62,11 +62,13 @@ func (p *Processor) RunRetries(ctx context.Context) {
 	tick := min(max(p.RetryBackoffMin/2, 50*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	wake := p.retrySignal()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		due, err := parker.DueParked(p.now(), 64)
 		if err != nil {

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -17,7 +18,12 @@ import (
 // here, in its own record, so the checkpoint moves on and the other events
 // are not blocked. The intake retries it with backoff; after its attempts
 // run out it stays here as a dead letter, listed for an operator.
-var bParked = []byte("parked") // transaction ID → Parked
+var (
+	bParked           = []byte("parked")             // transaction ID → Parked
+	bParkedByShipment = []byte("parked-by-shipment") // shipment ID \x00 transaction ID → nothing
+)
+
+func parkedIndexKey(shipmentID, txID string) []byte { return []byte(shipmentID + "\x00" + txID) }
 
 // Parked is an event set aside for retry, or given up (Dead).
 type Parked struct {
@@ -41,6 +47,9 @@ func (s *Store) Park(p Parked) error {
 		b := tx.Bucket(bParked)
 		if b.Get([]byte(p.Event.TxID)) != nil {
 			return nil
+		}
+		if err := tx.Bucket(bParkedByShipment).Put(parkedIndexKey(p.Shipment, p.Event.TxID), nil); err != nil {
+			return err
 		}
 		return putParked(b, p)
 	})
@@ -103,11 +112,61 @@ func (s *Store) UpdateParked(p Parked) error {
 
 // ResolveParked forgets an event whose notifications are now recorded.
 func (s *Store) ResolveParked(txID string) error {
-	err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bParked).Delete([]byte(txID)) })
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bParked)
+		if v := b.Get([]byte(txID)); v != nil {
+			var p Parked
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bParkedByShipment).Delete(parkedIndexKey(p.Shipment, txID)); err != nil {
+				return err
+			}
+		}
+		return b.Delete([]byte(txID))
+	})
 	if err != nil {
 		return fmt.Errorf("resolve parked event %s: %w", txID, err)
 	}
 	return nil
+}
+
+// WakeParked makes the shipment's parked events that are still being
+// retried due now, and says how many it woke. The intake calls it when the
+// stream meets the shipment's contact.updated: an event set aside because
+// its contact was not there yet (every shipment's "created" event, since
+// the gateway sets the contact in a transaction after the create) is then
+// looked up at once instead of at its next backoff.
+func (s *Store) WakeParked(shipmentID string, now time.Time) (int, error) {
+	woke := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bParked)
+		prefix := []byte(shipmentID + "\x00")
+		c := tx.Bucket(bParkedByShipment).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			v := b.Get(k[len(prefix):])
+			if v == nil {
+				continue
+			}
+			var p Parked
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Dead || !p.NextAt.After(now) {
+				continue
+			}
+			p.NextAt = now
+			if err := putParked(b, p); err != nil {
+				return err
+			}
+			woke++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wake parked events of %s: %w", shipmentID, err)
+	}
+	return woke, nil
 }
 
 func putParked(b *bolt.Bucket, p Parked) error {
