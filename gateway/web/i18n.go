@@ -178,11 +178,10 @@ func (l lang) Num(f float64, decimals int) string {
 // one of ours, else the one signed into the link (the message's language),
 // else the best of Accept-Language, else English.
 func chooseLang(r *http.Request, signed string) lang {
-	if l, ok := langs[r.URL.Query().Get("lang")]; ok {
-		return l
-	}
-	if l, ok := langs[signed]; ok {
-		return l
+	for _, want := range []string{r.URL.Query().Get("lang"), signed} {
+		if code := matchLang(want); code != "" {
+			return langs[code]
+		}
 	}
 	best, bestQ := "en", 0.0
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
