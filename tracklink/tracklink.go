@@ -95,32 +95,46 @@ func (s *Signer) Issue(c Claims) (string, error) {
 // Verify returns the claims of a token that this secret signed for one of
 // audiences and that has not expired at now; anything else is ErrInvalid.
 func (s *Signer) Verify(token string, now time.Time, audiences ...string) (Claims, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 11+macLen+2 || b[0] != version {
+	c, body, tag, err := parse(token)
+	if err != nil || !hmac.Equal(tag, s.mac(body)) {
 		return Claims{}, ErrInvalid
-	}
-	body, tag := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(tag, s.mac(body)) {
-		return Claims{}, ErrInvalid
-	}
-	n := int(body[9])
-	if n == 0 || 11+n >= len(body) {
-		return Claims{}, ErrInvalid
-	}
-	m := int(body[10+n])
-	if 11+n+m >= len(body) {
-		return Claims{}, ErrInvalid
-	}
-	c := Claims{
-		Expires:    time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0).UTC(),
-		Audience:   string(body[10 : 10+n]),
-		Lang:       string(body[11+n : 11+n+m]),
-		ShipmentID: string(body[11+n+m:]),
 	}
 	if !slices.Contains(audiences, c.Audience) || !now.Before(c.Expires) {
 		return Claims{}, ErrInvalid
 	}
 	return c, nil
+}
+
+// Inspect reads what a token says without checking its tag or expiry: for
+// tools and tests that show which shipment a link names. Nothing may be
+// granted on its answer; that is Verify's job.
+func Inspect(token string) (Claims, error) {
+	c, _, _, err := parse(token)
+	return c, err
+}
+
+// parse splits a token into its claims, the signed body and the tag.
+func parse(token string) (c Claims, body, tag []byte, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) < 11+macLen+2 || b[0] != version {
+		return Claims{}, nil, nil, ErrInvalid
+	}
+	body, tag = b[:len(b)-macLen], b[len(b)-macLen:]
+	n := int(body[9])
+	if n == 0 || 11+n >= len(body) {
+		return Claims{}, nil, nil, ErrInvalid
+	}
+	m := int(body[10+n])
+	if 11+n+m >= len(body) {
+		return Claims{}, nil, nil, ErrInvalid
+	}
+	c = Claims{
+		Expires:    time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0).UTC(),
+		Audience:   string(body[10 : 10+n]),
+		Lang:       string(body[11+n : 11+n+m]),
+		ShipmentID: string(body[11+n+m:]),
+	}
+	return c, body, tag, nil
 }
 
 func (s *Signer) mac(body []byte) []byte {

@@ -74,3 +74,20 @@ func TestShortSecretAndEmptyClaimsAreRefused(t *testing.T) {
 		t.Error("a token without shipment ID was issued")
 	}
 }
+
+func TestInspectNamesTheShipmentButTrustsNothing(t *testing.T) {
+	s := signer(t, secret)
+	exp := time.Date(2027, 3, 3, 12, 0, 0, 0, time.UTC)
+	tok, _ := s.Issue(tracklink.Claims{ShipmentID: "SHP-9", Audience: "ops", Expires: exp})
+	again, _ := s.Issue(tracklink.Claims{ShipmentID: "SHP-9", Audience: "ops", Expires: exp})
+	if again != tok {
+		t.Error("the same claims gave two tokens")
+	}
+	c, err := tracklink.Inspect(tok)
+	if err != nil || c.ShipmentID != "SHP-9" || c.Audience != "ops" || c.Lang != "" {
+		t.Fatalf("Inspect = %+v, %v", c, err)
+	}
+	if _, err := tracklink.Inspect("abc"); err == nil {
+		t.Error("Inspect accepted a non-token")
+	}
+}

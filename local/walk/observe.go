@@ -12,6 +12,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // Message is one WhatsApp template message as the stand-in received it.
@@ -24,7 +25,12 @@ type Message struct {
 	Template     string
 	Language     string
 	Body         []string // body parameters
-	Buttons      []string // one entry per button: "url:<text>" or "quick_reply:<payload>"
+	// Buttons has one entry per button: "url:<text>" or
+	// "quick_reply:<payload>". A url button that carries a tracking link's
+	// token is shown as "url:<the shipment ID the token names>", so
+	// expectations stay readable; the token itself is in TrackTokens.
+	Buttons      []string
+	TrackTokens  []string
 	CallbackData string
 }
 
@@ -53,7 +59,12 @@ func Messages(ctx context.Context, standinURL string) ([]Message, error) {
 			case "body":
 				m.Body = append(m.Body, ps...)
 			case "button":
-				m.Buttons = append(m.Buttons, c.SubType+":"+strings.Join(ps, ","))
+				text := strings.Join(ps, ",")
+				if claims, err := tracklink.Inspect(text); c.SubType == "url" && err == nil {
+					m.TrackTokens = append(m.TrackTokens, text)
+					text = claims.ShipmentID
+				}
+				m.Buttons = append(m.Buttons, c.SubType+":"+text)
 			}
 		}
 		out = append(out, m)
