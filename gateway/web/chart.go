@@ -153,7 +153,6 @@ func newChart(s shipment.Shipment, readings []shipment.Reading, capped bool) Cha
 
 	sensors := sensorsOf(readings)
 	n := min(max(maxChartPoints/2/len(sensors), minBuckets), maxBuckets)
-	slotW := (chartW - padL - padR) / float64(n)
 	byID := downsample(readings, t0, t1, n, s.ColdChainPolicy)
 	for i, id := range sensors {
 		se := Series{Sensor: id, Color: palette[i%len(palette)]}
@@ -164,7 +163,7 @@ func newChart(s shipment.Shipment, readings []shipment.Reading, capped bool) Cha
 			pts.WriteString(strconv.FormatFloat(y(r.Celsius), 'f', 1, 64))
 			pts.WriteByte(' ')
 		}
-		for j, b := range byID[id] {
+		for _, b := range byID[id] {
 			if b.n == 0 {
 				continue
 			}
@@ -176,20 +175,50 @@ func newChart(s shipment.Shipment, readings []shipment.Reading, capped bool) Cha
 			if b.n > 1 {
 				point(second)
 			}
-			if b.outOfRange {
-				left := padL + float64(j)*slotW
-				if k := len(se.Out) - 1; k >= 0 && math.Abs(se.Out[k].X+se.Out[k].W-left) < 0.01 {
-					se.Out[k].W += slotW
-				} else {
-					se.Out = append(se.Out, Span{X: left, W: slotW})
-				}
-			}
 		}
 		se.Points = strings.TrimSpace(pts.String())
+		se.Out = excursions(readings, id, s.ColdChainPolicy, x)
 		c.Series = append(c.Series, se)
 	}
 	c.Rows = tableRows(readings, sensors, t0, t1, s)
 	return c
+}
+
+// excursions are a sensor's times out of range as the contract counts them:
+// from its first reading out of range to its next reading in range (or its
+// last reading), drawn at least a pixel wide and merged where they touch.
+func excursions(readings []shipment.Reading, sensor string, p shipment.ColdChainPolicy, x func(time.Time) float64) []Span {
+	var own []shipment.Reading
+	for _, r := range readings {
+		if r.SensorID == sensor {
+			own = append(own, r)
+		}
+	}
+	slices.SortStableFunc(own, func(a, b shipment.Reading) int { return a.Time.Compare(b.Time) })
+	var out []Span
+	add := func(from, to time.Time) {
+		x0, x1 := x(from), math.Max(x(to), x(from)+1)
+		if k := len(out) - 1; k >= 0 && x0 <= out[k].X+out[k].W+0.5 {
+			out[k].W = math.Max(out[k].W, x1-out[k].X)
+			return
+		}
+		out = append(out, Span{X: x0, W: x1 - x0})
+	}
+	var start time.Time
+	for _, r := range own {
+		outside := r.Celsius < p.MinC || r.Celsius > p.MaxC
+		switch {
+		case outside && start.IsZero():
+			start = r.Time
+		case !outside && !start.IsZero():
+			add(start, r.Time)
+			start = time.Time{}
+		}
+	}
+	if !start.IsZero() {
+		add(start, own[len(own)-1].Time)
+	}
+	return out
 }
 
 // tableRows is the same data as the chart, coarser: tableBuckets slots

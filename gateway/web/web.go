@@ -139,14 +139,14 @@ func (p *Pages) track(c echo.Context) error {
 	r := c.Request()
 	now := p.now()
 	claims, err := p.signer.Verify(c.Param("token"), now, tracklink.AudienceBuyer, tracklink.AudienceOps)
-	l := chooseLang(r, claims.Lang)
 	if err != nil {
-		return p.gone(c, l)
+		return p.gone(c)
 	}
 	s, err := p.load.shipment(r.Context(), claims.ShipmentID)
 	if errors.Is(err, errGone) {
-		return p.gone(c, l)
+		return p.gone(c)
 	}
+	l := chooseLang(r, claims.Lang)
 	if err != nil {
 		return p.unavailable(c, l, err)
 	}
@@ -161,8 +161,11 @@ func (p *Pages) track(c echo.Context) error {
 	return c.HTMLBlob(http.StatusOK, b.Bytes())
 }
 
-func (p *Pages) gone(c echo.Context, l lang) error {
-	return c.HTMLBlob(http.StatusNotFound, p.notFound[l.Code])
+// gone answers the not-found page in the language of the URL or the
+// browser, never the one signed into the link: a page in the link's
+// language would tell a valid link for an erased contact from a forged one.
+func (p *Pages) gone(c echo.Context) error {
+	return c.HTMLBlob(http.StatusNotFound, p.notFound[chooseLang(c.Request(), "").Code])
 }
 
 // unavailable answers 503 when the ledger could not be read; the cause is

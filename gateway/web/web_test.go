@@ -238,10 +238,10 @@ func TestEveryRefusedLinkGetsTheSameNotFoundPage(t *testing.T) {
 		"tampered": func() response { return h.get(t, "/track/"+string(raw)) },
 		"garbage":  func() response { return h.get(t, "/track/not-a-token") },
 		"unknown shipment": func() response {
-			return h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: "SHP-NOPE"}))
+			return h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: "SHP-NOPE", Lang: "pt_BR"}))
 		},
 		"contact erased": func() response {
-			return he.get(t, "/track/"+he.token(t, tracklink.Claims{ShipmentID: shipID}))
+			return he.get(t, "/track/"+he.token(t, tracklink.Claims{ShipmentID: shipID, Lang: "de"}))
 		},
 	}
 	var first []byte

@@ -62,6 +62,17 @@ func (n *Network) trackingSecretFile() (string, error) {
 	return p, nil
 }
 
+// TrackingSecret is the secret the local notifier signs tracking links
+// with, for tests that make links of their own (an expired one, one for an
+// unknown shipment).
+func (n *Network) TrackingSecret() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(n.serviceDir(), "tracking-secret"))
+	if err != nil {
+		return nil, fmt.Errorf("tracking link secret: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
+}
+
 // keepSecret writes 32 random bytes, hex-encoded, to path unless it exists.
 func keepSecret(path string) error {
 	b := make([]byte, 32)
