@@ -17,18 +17,9 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/local/walk"
-	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
 	"github.com/shiptrace/shiptrace/tracklink"
 )
-
-// story is a shipment walked to a breach, with the receipts of its writes.
-type story struct {
-	id      string
-	contact shipment.Contact
-	steps   map[string]*walk.Receipt // create, document, ship, handover, breach
-	token   string                   // from the "shipped" message's Track button
-}
 
 func system(t *testing.T) (*testnet.Network, *walk.System, *walk.Client) {
 	t.Helper()
@@ -54,51 +45,6 @@ func system(t *testing.T) (*testnet.Network, *walk.System, *walk.Client) {
 	return net, sys, c
 }
 
-// breachedStory creates a shipment with a buyer contact and a certificate,
-// ships it, hands it to the carrier and uploads a breaching batch; then it
-// waits for the buyer's "shipped" message and takes its Track token.
-func breachedStory(t *testing.T, ctx context.Context, sys *walk.System, c *walk.Client) *story {
-	t.Helper()
-	s := &story{id: walk.NewID("TRK"), steps: map[string]*walk.Receipt{},
-		contact: shipment.Contact{Phone: walk.NewPhone("+49152"), Name: "Greta " + walk.NewID("Privat"), Language: "de", Consent: true}}
-	must := func(name string, rc *walk.Receipt, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		s.steps[name] = rc
-	}
-	rc, err := c.Create(ctx, walk.NewShipment(s.id, &s.contact), walk.NewID("create"))
-	must("create", rc, err)
-	rc, err = c.Act(ctx, "exporter", s.id, "documents", walk.Certificate(s.id), "")
-	must("document", rc, err)
-	rc, err = c.Act(ctx, "exporter", s.id, "ship", nil, "")
-	must("ship", rc, err)
-	rc, err = c.Act(ctx, "exporter", s.id, "handover", map[string]string{"toMSP": "CarrierMSP"}, "")
-	must("handover", rc, err)
-	rc, err = c.Act(ctx, "carrier", s.id, "readings", map[string]any{"readings": walk.Breaching(time.Now())}, walk.NewID("batch"))
-	must("breach", rc, err)
-	if cc := rc.Result.ColdChain; cc == nil || cc.State != shipment.ColdChainBreached {
-		t.Fatalf("the batch did not breach: %+v", rc.Result)
-	}
-	if err := walk.Eventually(ctx, 90*time.Second, 500*time.Millisecond, func() error {
-		msgs, err := walk.Messages(ctx, sys.StandinURL)
-		if err != nil {
-			return err
-		}
-		for _, m := range walk.About(msgs, s.id) {
-			if m.Template == "shipment_shipped" && len(m.TrackTokens) == 1 {
-				s.token = m.TrackTokens[0]
-				return nil
-			}
-		}
-		return fmt.Errorf("no shipped message with a Track token for %s yet", s.id)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func get(t *testing.T, c *walk.Client, url string) (int, []byte) {
 	t.Helper()
 	res, err := c.HTTP.Get(url)
@@ -120,13 +66,16 @@ func TestTrackLinkFromWhatsAppShowsTheLedger(t *testing.T) {
 	_, sys, c := system(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	s := breachedStory(t, ctx, sys, c)
+	s, err := sys.TrackedBreach(ctx, c, "TRK")
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	claims, err := tracklink.Inspect(s.token)
-	if err != nil || claims.ShipmentID != s.id || claims.Audience != tracklink.AudienceBuyer || claims.Lang != "de" {
+	claims, err := tracklink.Inspect(s.Token)
+	if err != nil || claims.ShipmentID != s.ID || claims.Audience != tracklink.AudienceBuyer || claims.Lang != "de" {
 		t.Fatalf("token claims %+v, %v", claims, err)
 	}
-	status, body := get(t, c, sys.GatewayURL+"/track/"+s.token)
+	status, body := get(t, c, sys.GatewayURL+"/track/"+s.Token)
 	if status != http.StatusOK {
 		t.Fatalf("page: %d %s", status, body)
 	}
@@ -134,13 +83,13 @@ func TestTrackLinkFromWhatsAppShowsTheLedger(t *testing.T) {
 	if dump := os.Getenv("SHIPTRACE_DUMP_PAGE"); dump != "" {
 		_ = os.WriteFile(dump, body, 0o600)
 	}
-	for _, want := range []string{`<html lang="de">`, s.id, "Green coffee", "Übergeben", "Kühlkette verletzt",
-		`<svg class="chart"`, `class="breach"`, `<table class="readings">`, walk.Certificate(s.id)["sha256"], `id="check-file"`} {
+	for _, want := range []string{`<html lang="de">`, s.ID, "Green coffee", "Übergeben", "Kühlkette verletzt",
+		`<svg class="chart"`, `class="breach"`, `<table class="readings">`, walk.Certificate(s.ID)["sha256"], `id="check-file"`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	for name, rc := range s.steps {
+	for name, rc := range s.Steps {
 		if name == "document" || name == "ship" || name == "handover" || name == "create" || rc.Result.UpdatedRecord {
 			// Transaction, block, endorsers: the key-level policy needs the
 			// exporter's and the buyer's peers, so at least two names.
@@ -150,7 +99,7 @@ func TestTrackLinkFromWhatsAppShowsTheLedger(t *testing.T) {
 			}
 		}
 	}
-	for _, secret := range []string{s.contact.Phone, walk.Digits(s.contact.Phone), s.contact.Name, "PO-" + s.id} {
+	for _, secret := range []string{s.Contact.Phone, walk.Digits(s.Contact.Phone), s.Contact.Name, "PO-" + s.ID} {
 		if strings.Contains(html, secret) {
 			t.Errorf("the page contains %q", secret)
 		}
@@ -164,7 +113,10 @@ func TestRefusedLinksAreIndistinguishableOnTheRunningSystem(t *testing.T) {
 	net, sys, c := system(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	s := breachedStory(t, ctx, sys, c)
+	s, err := sys.TrackedBreach(ctx, c, "TRK")
+	if err != nil {
+		t.Fatal(err)
+	}
 	secret, err := net.Local(t).TrackingSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -181,21 +133,21 @@ func TestRefusedLinksAreIndistinguishableOnTheRunningSystem(t *testing.T) {
 		return tok
 	}
 	page := func(token string) (int, []byte) { return get(t, c, sys.GatewayURL+"/track/"+token) }
-	if st, _ := page(mint(s.id, time.Now().Add(time.Hour))); st != http.StatusOK {
+	if st, _ := page(mint(s.ID, time.Now().Add(time.Hour))); st != http.StatusOK {
 		t.Fatalf("a link minted with the local secret: %d", st)
 	}
-	tampered := []byte(s.token)
+	tampered := []byte(s.Token)
 	tampered[len(tampered)-3] ^= 'A' ^ 'C'
 
 	refusals := map[string]string{
-		"expired":          mint(s.id, time.Now().Add(-time.Minute)),
+		"expired":          mint(s.ID, time.Now().Add(-time.Minute)),
 		"tampered":         string(tampered),
 		"unknown shipment": mint(walk.NewID("TRK-NONE"), time.Now().Add(time.Hour)),
 	}
-	if _, err := c.Expect(ctx, http.StatusOK, "exporter", http.MethodDelete, "/v1/shipments/"+s.id+"/buyer-contact", nil, nil); err != nil {
+	if _, err := c.Expect(ctx, http.StatusOK, "exporter", http.MethodDelete, "/v1/shipments/"+s.ID+"/buyer-contact", nil, nil); err != nil {
 		t.Fatalf("erase the buyer contact: %v", err)
 	}
-	refusals["contact erased"] = s.token
+	refusals["contact erased"] = s.Token
 	var first []byte
 	for name, tok := range refusals {
 		st, body := page(tok)
@@ -208,7 +160,7 @@ func TestRefusedLinksAreIndistinguishableOnTheRunningSystem(t *testing.T) {
 			t.Errorf("%s: the answer differs from another refusal", name)
 		}
 	}
-	if bytes.Contains(first, []byte(s.id)) {
+	if bytes.Contains(first, []byte(s.ID)) {
 		t.Error("the not-found page names the shipment")
 	}
 }
