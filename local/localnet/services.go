@@ -118,8 +118,8 @@ func (n *Network) services() ([]service, error) {
 	gw := service{name: "gateway", pkg: "./gateway/cmd/shiptrace-gateway", bin: "shiptrace-gateway",
 		prepare: []string{"init-local", "--home", n.Layout.Home, "--profile", profile, "--out", n.gatewayDir(), "--listen", n.addr(0),
 			"--track-secret-file", trackSecret},
-		args:    []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
-		health:  n.GatewayURL() + "/healthz"}
+		args:   []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
+		health: n.GatewayURL() + "/healthz"}
 	if _, err := os.Stat(n.GatewayCA()); err == nil {
 		gw.args = append(gw.args, "--tls-cert", filepath.Join(n.gatewayTLSDir(), "server.crt"),
 			"--tls-key", filepath.Join(n.gatewayTLSDir(), "server.key"))

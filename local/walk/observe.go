@@ -17,14 +17,14 @@ import (
 
 // Message is one WhatsApp template message as the stand-in received it.
 type Message struct {
-	Seq          int
-	ReceivedAt   time.Time
-	Accepted     bool
-	WAMID        string
-	To           string // digits only
-	Template     string
-	Language     string
-	Body         []string // body parameters
+	Seq        int
+	ReceivedAt time.Time
+	Accepted   bool
+	WAMID      string
+	To         string // digits only
+	Template   string
+	Language   string
+	Body       []string // body parameters
 	// Buttons has one entry per button: "url:<text>" or
 	// "quick_reply:<payload>". A url button that carries a tracking link's
 	// token is shown as "url:<the shipment ID the token names>", so
