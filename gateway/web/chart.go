@@ -61,6 +61,8 @@ type Tick struct {
 	Label string
 	Value float64
 	Time  time.Time
+	// Anchor keeps the first and last time labels inside the chart.
+	Anchor string
 }
 
 // Row is one line of the screen-reader table: a sensor's readings in one
@@ -145,7 +147,7 @@ func newChart(s shipment.Shipment, readings []shipment.Reading, capped bool) Cha
 	}
 	for i := range 3 {
 		t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / 2))
-		c.XTicks = append(c.XTicks, Tick{Pos: x(t), Time: t, Label: t.UTC().Format("01-02 15:04")})
+		c.XTicks = append(c.XTicks, Tick{Pos: x(t), Time: t, Label: t.UTC().Format("01-02 15:04"), Anchor: []string{"start", "middle", "end"}[i]})
 	}
 	if b := s.ColdChain.BreachedAt; !b.IsZero() {
 		c.Breach = &Tick{Pos: x(clampTime(b, t0, t1)), Time: b}

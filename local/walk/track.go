@@ -27,12 +27,12 @@ func (s *System) TrackedBreach(ctx context.Context, c *Client, prefix string) (*
 		Contact: shipment.Contact{Phone: NewPhone("+49152"), Name: "Greta " + NewID("Privat"), Language: "de", Consent: true}}
 	writes := []struct {
 		name, member, action string
-		body                 any
+		body                 func() any // at the time of the write: readings must follow the hand-over
 	}{
-		{"document", "exporter", "documents", Certificate(tr.ID)},
-		{"ship", "exporter", "ship", nil},
-		{"handover", "exporter", "handover", map[string]string{"toMSP": "CarrierMSP"}},
-		{"breach", "carrier", "readings", map[string]any{"readings": Breaching(time.Now())}},
+		{"document", "exporter", "documents", func() any { return Certificate(tr.ID) }},
+		{"ship", "exporter", "ship", func() any { return nil }},
+		{"handover", "exporter", "handover", func() any { return map[string]string{"toMSP": "CarrierMSP"} }},
+		{"breach", "carrier", "readings", func() any { return map[string]any{"readings": Breaching(time.Now())} }},
 	}
 	rc, err := c.Create(ctx, NewShipment(tr.ID, &tr.Contact), NewID("create"))
 	if err != nil {
@@ -40,7 +40,7 @@ func (s *System) TrackedBreach(ctx context.Context, c *Client, prefix string) (*
 	}
 	tr.Steps["create"] = rc
 	for _, w := range writes {
-		if tr.Steps[w.name], err = c.Act(ctx, w.member, tr.ID, w.action, w.body, NewID(w.name)); err != nil {
+		if tr.Steps[w.name], err = c.Act(ctx, w.member, tr.ID, w.action, w.body(), NewID(w.name)); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", tr.ID, w.name, err)
 		}
 	}
