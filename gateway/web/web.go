@@ -59,7 +59,11 @@ type Pages struct {
 	now      func() time.Time
 	page     *template.Template
 	notFound map[string][]byte // per language, rendered once: every refusal is the same bytes
+	memo     *memo
 }
+
+// memoShipments bounds how many shipments' detail views are kept.
+const memoShipments = 256
 
 // Route is the public page's path; the token is its only parameter.
 const Route = "/track/:token"
@@ -85,7 +89,7 @@ func New(o Options) (*Pages, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	p := &Pages{load: loader{ledger: o.Ledger, identity: o.Identity}, signer: o.Signer, log: o.Logger,
-		now: o.Now, page: page, notFound: map[string][]byte{}}
+		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments)}
 	for code, l := range langs {
 		var b bytes.Buffer
 		if err := page.ExecuteTemplate(&b, "notfound", pageData{L: l}); err != nil {
@@ -150,12 +154,16 @@ func (p *Pages) track(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, l, err)
 	}
-	d, err := p.load.detail(r.Context(), s, now)
+	kept, err := p.memo.get(r.Context(), s, func() (*Detail, error) {
+		return p.load.detail(context.WithoutCancel(r.Context()), s, now)
+	})
 	if err != nil {
 		return p.unavailable(c, l, err)
 	}
+	d := *kept
+	d.Shipment, d.ReadAt = s, now.UTC() // the record as this request read it
 	var b bytes.Buffer
-	if err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: d}); err != nil {
+	if err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: &d}); err != nil {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
 	return c.HTMLBlob(http.StatusOK, b.Bytes())

@@ -382,3 +382,70 @@ func TestPageStaysUnder100KB(t *testing.T) {
 		t.Fatalf("too heavy: %d B transferred, %d B uncompressed", total, len(plain.body))
 	}
 }
+
+// BenchmarkWorstCasePage serves the page of 10,000 readings over eight
+// sensors from the fake ledger: what the gateway itself adds to the ledger
+// reads (decoding, downsampling, rendering).
+func BenchmarkWorstCasePage(b *testing.B) {
+	h := newHarness(&testing.T{}, breachedShipment(8, 1250))
+	tok, err := h.signer.Issue(tracklink.Claims{ShipmentID: shipID, Audience: tracklink.AudienceBuyer, Expires: now.Add(time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := h.srv.URL + "/track/" + tok
+	b.ResetTimer()
+	for range b.N {
+		res, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b.Fatal(res.Status)
+		}
+	}
+}
+
+// TestEveryViewChecksTheRecordAndReusesOnlyWhatCannotHaveChanged: a second
+// view of an unchanged shipment reads only the record; a new reading or a
+// new version reads everything again; an erasure closes the page at once
+// even though its detail is kept.
+func TestEveryViewChecksTheRecordAndReusesOnlyWhatCannotHaveChanged(t *testing.T) {
+	l := breachedShipment(2, 50)
+	h := newHarness(t, l)
+	path := "/track/" + h.token(t, tracklink.Claims{ShipmentID: shipID})
+	count := func(tx string) int {
+		n := 0
+		for _, c := range l.Calls() {
+			if strings.HasSuffix(c, " "+tx) {
+				n++
+			}
+		}
+		return n
+	}
+	view := func(want int) {
+		t.Helper()
+		if r := h.get(t, path); r.status != want {
+			t.Fatalf("status %d, want %d", r.status, want)
+		}
+	}
+	view(200)
+	view(200)
+	if count("ReadShipment") != 2 || count("ShipmentHistory") != 1 || count("Readings") != 1 {
+		t.Fatalf("two views of one state: %d record reads (want 2), %d history reads, %d readings reads (want 1 each)",
+			count("ReadShipment"), count("ShipmentHistory"), count("Readings"))
+	}
+	l.mu.Lock()
+	l.readings = append(l.readings, shipment.Reading{SensorID: "logger-2", Time: start.Add(11 * time.Hour), Celsius: 5})
+	l.record.ColdChain.Count++
+	l.mu.Unlock()
+	view(200)
+	if count("Readings") != 2 {
+		t.Errorf("a new reading did not make the page read the readings again")
+	}
+	l.mu.Lock()
+	l.record.HasBuyerContact = false
+	l.mu.Unlock()
+	view(http.StatusNotFound)
+}

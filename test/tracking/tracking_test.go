@@ -21,7 +21,7 @@ import (
 	"github.com/shiptrace/shiptrace/tracklink"
 )
 
-func system(t *testing.T) (*testnet.Network, *walk.System, *walk.Client) {
+func system(t testing.TB) (*testnet.Network, *walk.System, *walk.Client) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the running local system")
