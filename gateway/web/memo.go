@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"sync"
 	"time"
 
@@ -29,6 +30,27 @@ type memoEntry struct {
 	done  chan struct{}
 	d     *Detail
 	err   error
+
+	mu   sync.Mutex
+	html map[string]template.HTML // the detail view rendered, per language
+}
+
+// rendered returns the detail view in language code, rendering it once.
+func (e *memoEntry) rendered(code string, render func() (template.HTML, error)) (template.HTML, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h, ok := e.html[code]; ok {
+		return h, nil
+	}
+	h, err := render()
+	if err != nil {
+		return "", err
+	}
+	if e.html == nil {
+		e.html = map[string]template.HTML{}
+	}
+	e.html[code] = h
+	return h, nil
 }
 
 // stateKey is what identifies a record's state for the page.
@@ -51,9 +73,9 @@ func keyOf(s shipment.Shipment) stateKey {
 
 func newMemo(max int) *memo { return &memo{max: max, entries: map[string]*memoEntry{}} }
 
-// get returns the detail for the record s, reading it with load unless a
-// detail read at the same state is kept or being read.
-func (m *memo) get(ctx context.Context, s shipment.Shipment, load func() (*Detail, error)) (*Detail, error) {
+// get returns the entry for the record s, its detail read with load unless
+// a detail read at the same state is kept or being read.
+func (m *memo) get(ctx context.Context, s shipment.Shipment, load func() (*Detail, error)) (*memoEntry, error) {
 	k := keyOf(s)
 	m.mu.Lock()
 	e, ok := m.entries[s.ID]
@@ -77,12 +99,12 @@ func (m *memo) get(ctx context.Context, s shipment.Shipment, load func() (*Detai
 			m.mu.Unlock()
 		}
 		close(e.done)
-		return e.d, e.err
+		return e, e.err
 	}
 	m.mu.Unlock()
 	select {
 	case <-e.done:
-		return e.d, e.err
+		return e, e.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

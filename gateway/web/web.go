@@ -132,8 +132,9 @@ func assetCache(next echo.HandlerFunc) echo.HandlerFunc {
 
 // pageData is what the templates see.
 type pageData struct {
-	L lang
-	D *Detail
+	L    lang
+	D    *Detail
+	Body template.HTML // the detail view, rendered once per state and language
 }
 
 // track serves the page for a link. A token that is malformed, tampered
@@ -160,10 +161,18 @@ func (p *Pages) track(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, l, err)
 	}
-	d := *kept
+	d := *kept.d
 	d.Shipment, d.ReadAt = s, now.UTC() // the record as this request read it
+	body, err := kept.rendered(l.Code, func() (template.HTML, error) {
+		var b bytes.Buffer
+		err := p.page.ExecuteTemplate(&b, "detail", pageData{L: l, D: &d})
+		return template.HTML(b.String()), err // our own template's output: already escaped
+	})
+	if err != nil {
+		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
+	}
 	var b bytes.Buffer
-	if err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: &d}); err != nil {
+	if err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: &d, Body: body}); err != nil {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
 	return c.HTMLBlob(http.StatusOK, b.Bytes())

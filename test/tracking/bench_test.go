@@ -13,7 +13,7 @@ import (
 	"github.com/shiptrace/shiptrace/test/loadgen"
 )
 
-// BenchmarkTrackPage50Viewers: 50 viewers reload one shipment's page as
+// BenchmarkTrackPage50Viewers: 50 viewers (SHIPTRACE_BENCH_VIEWERS) reload one shipment's page as
 // fast as they can for SHIPTRACE_BENCH_SECONDS (default 20) against the
 // running system; the shipment has its breach walk-through plus 2,000
 // readings of two loggers. Each latency is the whole page (request to last
@@ -45,7 +45,8 @@ func BenchmarkTrackPage50Viewers(b *testing.B) {
 		t.MaxIdleConnsPerHost = 64
 	}
 	var size int
-	res := loadgen.Closed(ctx, 50, loadgen.EnvSeconds("SHIPTRACE_BENCH_SECONDS", 20*time.Second), func(ctx context.Context, _, _ int) (int, error) {
+	viewers := loadgen.EnvInt("SHIPTRACE_BENCH_VIEWERS", 50)
+	res := loadgen.Closed(ctx, viewers, loadgen.EnvSeconds("SHIPTRACE_BENCH_SECONDS", 20*time.Second), func(ctx context.Context, _, _ int) (int, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		req.Header.Set("Accept-Language", "de")
 		resp, err := c.HTTP.Do(req)
@@ -63,6 +64,6 @@ func BenchmarkTrackPage50Viewers(b *testing.B) {
 	b.ReportMetric(loadgen.Ms(res.Percentile(0.5)), "p50_ms")
 	b.ReportMetric(loadgen.Ms(res.Percentile(0.99)), "p99_ms")
 	b.ReportMetric(res.Rate(), "pages/s")
-	b.Logf("50 viewers: %d pages (%d errors, first %v), %.1f pages/s, p50 %.1f ms, p99 %.1f ms, page %d B as received",
-		res.OK(), res.Errors, res.FirstErr, res.Rate(), loadgen.Ms(res.Percentile(0.5)), loadgen.Ms(res.Percentile(0.99)), size)
+	b.Logf("%d viewers: %d pages (%d errors, first %v), %.1f pages/s, p50 %.1f ms, p99 %.1f ms, page %d B as received",
+		viewers, res.OK(), res.Errors, res.FirstErr, res.Rate(), loadgen.Ms(res.Percentile(0.5)), loadgen.Ms(res.Percentile(0.99)), size)
 }
