@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -40,25 +39,13 @@ func (c *Client) Provenance(ctx context.Context, identity, txID string) (Provena
 	if err != nil {
 		return Provenance{}, err
 	}
-	began := time.Now()
-	var raw []byte
-	err = c.each(ctx, m, func(p *peerGateway) error {
-		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
-		defer cancel()
-		var err error
-		raw, err = p.qscc.EvaluateWithContext(cctx, "GetBlockByTxID", client.WithArguments(c.opts.Channel, txID))
-		return err
-	})
+	raw, err := c.queryLedger(ctx, m, "GetBlockByTxID", txID)
 	if err != nil {
-		if notFound(err) {
-			c.metrics.observe(StageEvaluate, "GetBlockByTxID", began, nil)
-			return Provenance{TxID: txID}, nil
-		}
-		err = classify(StageEvaluate, m.MSPID, "", err)
-		c.metrics.observe(StageEvaluate, "GetBlockByTxID", began, err)
 		return Provenance{}, fmt.Errorf("look up the block of transaction %s: %w", txID, err)
 	}
-	c.metrics.observe(StageEvaluate, "GetBlockByTxID", began, nil)
+	if raw == nil {
+		return Provenance{TxID: txID}, nil
+	}
 	var block common.Block
 	if err := proto.Unmarshal(raw, &block); err != nil {
 		return Provenance{}, fmt.Errorf("decode the block of transaction %s: %w", txID, err)
