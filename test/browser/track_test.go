@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,15 +84,10 @@ func TestTrackPageOnAPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := sys.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := walk.Eventually(ctx, 2*time.Minute, time.Second, func() error {
-		if !c.Ready(ctx) {
-			return fmt.Errorf("gateway not ready")
-		}
-		return nil
-	}); err != nil {
+	c, err := sys.ReadyClient(ctx, 2*time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
 	tr, err := sys.TrackedBreach(ctx, c, "BRW")

@@ -31,15 +31,8 @@ func system(t testing.TB) (*testnet.Network, *walk.System, *walk.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := sys.Client()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := walk.Eventually(ctx, 2*time.Minute, time.Second, func() error {
-		if !c.Ready(ctx) {
-			return fmt.Errorf("gateway not ready")
-		}
-		return nil
-	}); err != nil {
+	c, err := sys.ReadyClient(context.Background(), 2*time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return net, sys, c
