@@ -35,6 +35,7 @@ type Detail struct {
 	Shipment  shipment.Shipment
 	Names     map[string]string // MSP ID -> display name, from the member registry
 	Steps     []Step
+	Older     bool // the history has versions before the first step shown
 	Chart     Chart
 	ReadAt    time.Time
 	Documents []string // SHA-256 of every document, for the file check
@@ -108,7 +109,7 @@ func (l loader) detail(ctx context.Context, s shipment.Shipment, now time.Time) 
 		capped                      bool
 	)
 	wg.Add(3)
-	go func() { defer wg.Done(); d.Steps, errSteps = l.steps(ctx, s.ID) }()
+	go func() { defer wg.Done(); d.Steps, d.Older, errSteps = l.steps(ctx, s.ID) }()
 	go func() { defer wg.Done(); readings, capped, errRead = l.readings(ctx, s.ID) }()
 	go func() { defer wg.Done(); d.Names, errNames = l.names(ctx) }()
 	wg.Wait()
@@ -119,25 +120,28 @@ func (l loader) detail(ctx context.Context, s shipment.Shipment, now time.Time) 
 	return d, nil
 }
 
-// steps reads the record's history (oldest first) and each change's proof.
-func (l loader) steps(ctx context.Context, id string) ([]Step, error) {
+// steps reads the record's history (oldest first, at most historyPages
+// pages of the newest versions; older says there are more) and each
+// change's proof.
+func (l loader) steps(ctx context.Context, id string) (steps []Step, older bool, err error) {
 	var entries []historyEntry
 	bookmark := ""
 	for range historyPages {
 		raw, err := l.evaluate(ctx, "ShipmentHistory", id, strconv.Itoa(historyPageSize), bookmark)
 		if err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", id, err)
+			return nil, false, fmt.Errorf("read history of %s: %w", id, err)
 		}
 		var p page[historyEntry]
 		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("decode history of %s: %w", id, err)
+			return nil, false, fmt.Errorf("decode history of %s: %w", id, err)
 		}
 		entries = append(entries, p.Items...)
 		if bookmark = p.Bookmark; bookmark == "" {
 			break
 		}
 	}
-	steps := timeline(entries)
+	older = bookmark != ""
+	steps = timeline(entries, older)
 	sem := make(chan struct{}, provenanceAtOnce)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
@@ -156,13 +160,14 @@ func (l loader) steps(ctx context.Context, id string) ([]Step, error) {
 		}()
 	}
 	wg.Wait()
-	return steps, errors.Join(errs...)
+	return steps, older, errors.Join(errs...)
 }
 
 // timeline turns the history (newest first, as the contract pages it) into
 // steps, oldest first, by comparing each version of the record with the
-// one before it.
-func timeline(newestFirst []historyEntry) []Step {
+// one before it. When the history goes on beyond these entries (older),
+// the oldest is only the base of the comparison: it is not the creation.
+func timeline(newestFirst []historyEntry, older bool) []Step {
 	var steps []Step
 	var prev *shipment.Shipment
 	for i := len(newestFirst) - 1; i >= 0; i-- {
@@ -171,6 +176,10 @@ func timeline(newestFirst []historyEntry) []Step {
 			continue
 		}
 		cur := e.Shipment
+		if prev == nil && older {
+			prev = cur
+			continue
+		}
 		step := Step{Time: e.Time, By: e.MSPID, Proof: fabric.Provenance{TxID: e.TxID}}
 		switch {
 		case prev == nil:

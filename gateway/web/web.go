@@ -106,8 +106,14 @@ func (p *Pages) Mount(e *echo.Echo) {
 	gz := middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024})
 	e.GET(Route, p.track, secureHeaders, gz)
 	assets, _ := fs.Sub(assetFS, "assets")
-	e.GET("/track/assets/*", echo.WrapHandler(http.StripPrefix("/track/assets/", http.FileServer(http.FS(assets)))),
-		secureHeaders, assetCache, gz)
+	files := http.StripPrefix("/track/assets/", http.FileServer(http.FS(assets)))
+	e.GET("/track/assets/*", func(c echo.Context) error {
+		if strings.HasSuffix(c.Request().URL.Path, "/") {
+			return c.NoContent(http.StatusNotFound) // no directory listings
+		}
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}, secureHeaders, assetCache, gz)
 }
 
 func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -186,8 +192,8 @@ func (p *Pages) gone(c echo.Context) error {
 }
 
 // unavailable answers 503 when the ledger could not be read; the cause is
-// logged for the operator with the request ID, never the token or the
-// shipment.
+// logged for the operator with the request ID (never the token) and not
+// shown.
 func (p *Pages) unavailable(c echo.Context, l lang, cause error) error {
 	if errors.Is(c.Request().Context().Err(), context.Canceled) {
 		return cause

@@ -373,6 +373,9 @@ func TestPageStaysUnder100KB(t *testing.T) {
 	gz, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	css, js := h.get(t, "/track/assets/style.css"), h.get(t, "/track/assets/check.js")
+	if listing := h.get(t, "/track/assets/"); listing.status != http.StatusNotFound {
+		t.Errorf("the assets folder answers %d, want 404 (no listing)", listing.status)
+	}
 	if css.status != 200 || js.status != 200 || css.header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("assets: %d %d", css.status, js.status)
 	}
