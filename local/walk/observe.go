@@ -279,6 +279,9 @@ func Format(msgs []Message) string {
 		if len(m.Buttons) > 0 {
 			fmt.Fprintf(&b, "  buttons %q", m.Buttons)
 		}
+		for _, tok := range m.TrackTokens {
+			fmt.Fprintf(&b, "\n        Track: /track/%s", tok)
+		}
 		b.WriteString("\n")
 	}
 	return b.String()
