@@ -249,3 +249,10 @@ func (l loader) names(ctx context.Context) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ReadDetail reads a shipment's detail view as identity, for a face other
+// than the public page (the member console): the same reads, without the
+// public page's memo and erasure check. s is the record the caller read.
+func ReadDetail(ctx context.Context, ledger Ledger, identity string, s shipment.Shipment, now time.Time) (*Detail, error) {
+	return loader{ledger: ledger, identity: identity}.detail(ctx, s, now)
+}

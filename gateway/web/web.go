@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -182,6 +183,17 @@ func (p *Pages) track(c echo.Context) error {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
 	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
+// RenderDetail writes the detail view of d (the "detail" template, without
+// the page around it) in language code (en, de, es, pt_BR; else English),
+// for a face that wraps it in its own layout: the member console.
+func (p *Pages) RenderDetail(w io.Writer, code string, d *Detail) error {
+	l := langs["en"]
+	if c := matchLang(code); c != "" {
+		l = langs[c]
+	}
+	return p.page.ExecuteTemplate(w, "detail", pageData{L: l, D: d})
 }
 
 // gone answers the not-found page in the language of the URL or the

@@ -452,3 +452,40 @@ func TestEveryViewChecksTheRecordAndReusesOnlyWhatCannotHaveChanged(t *testing.T
 	l.mu.Unlock()
 	view(http.StatusNotFound)
 }
+
+// TestDetailViewIsReusableWithoutThePage: what the member console would do,
+// read as its own identity and render the detail view into its own layout.
+func TestDetailViewIsReusableWithoutThePage(t *testing.T) {
+	l := breachedShipment(2, 50)
+	h := newHarness(t, l)
+	signer, _ := tracklink.New(secret)
+	pages, err := web.New(web.Options{Ledger: l, Identity: "exporter", Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := web.ReadDetail(context.Background(), l, "retailer", l.record, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := pages.RenderDetail(&b, "es", d); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if strings.Contains(html, "<html") || !strings.Contains(html, "Cadena de frío rota") || !strings.Contains(html, `<svg class="chart"`) {
+		t.Errorf("detail view: %.300s", html)
+	}
+	page := string(h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: shipID}), "Accept-Language", "es").body)
+	if !strings.Contains(page, strings.TrimSpace(html)) {
+		t.Error("the public page does not hold the same detail view")
+	}
+	var asRetailer int
+	for _, c := range l.Calls() {
+		if strings.HasPrefix(c, "retailer ") {
+			asRetailer++
+		}
+	}
+	if asRetailer == 0 {
+		t.Error("ReadDetail did not read as the identity it was given")
+	}
+}
