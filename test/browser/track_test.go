@@ -78,12 +78,7 @@ func TestTrackPageOnAPhone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the running local system and Chromium")
 	}
-	net := testnet.Require(t)
-	local := net.Local(t)
-	sys, err := walk.FromLocal(local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := testnet.Require(t).System(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c, err := sys.ReadyClient(ctx, 2*time.Minute)

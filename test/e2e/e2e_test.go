@@ -24,11 +24,7 @@ func system(t *testing.T) (*testnet.Network, *walk.System) {
 		t.Skip("needs the running local system")
 	}
 	net := testnet.Require(t)
-	sys, err := walk.FromLocal(net.Local(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net, sys
+	return net, net.System(t)
 }
 
 // TestWalkthrough runs the README walk-through and checks every public

@@ -27,10 +27,7 @@ func system(t testing.TB) (*testnet.Network, *walk.System, *walk.Client) {
 		t.Skip("needs the running local system")
 	}
 	net := testnet.Require(t)
-	sys, err := walk.FromLocal(net.Local(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := net.System(t)
 	c, err := sys.ReadyClient(context.Background(), 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
