@@ -151,6 +151,9 @@ func breachedShipment(sensors, perSensor int) *fakeLedger {
 	}
 	record := v5
 	record.HasBuyerContact = true
+	record.Overdue = true
+	record.Settlement = &shipment.Settlement{Kind: shipment.SettleOverdue, Outcome: shipment.OutcomeProvisional, Currency: "EUR",
+		InvoiceAmountMinor: 1_234_567, DaysLate: 2, LatePenaltyBps: 300, LatePenaltyMinor: 37_037, HeldMinor: 1_234_567}
 	mn, mx, mean := 4.0, 11.5, 5.1
 	record.ColdChain = shipment.ColdChainSummary{State: shipment.ColdChainBreached, Count: int64(len(readings)),
 		MinC: &mn, MaxC: &mx, MeanC: &mean, OutOfRangeMinutes: 120, BreachedAt: breachAt}
@@ -291,6 +294,7 @@ func TestValidLinkShowsTheShipmentWithoutPersonalData(t *testing.T) {
 		hex.EncodeToString(goodHash[:]), `id="check-file"`,
 		"<code>tx-handover</code>", "<dd>43</dd>", "Santos Coffee Exporters, Hamburg Fresh Markets",
 		"2026-11-30 13:00 UTC", // the breach
+		`<span class="badge overdue">Overdue</span>`, "Provisional: penalty accruing</strong> · Provisional · Days late: 2",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
@@ -299,7 +303,7 @@ func TestValidLinkShowsTheShipmentWithoutPersonalData(t *testing.T) {
 	if n := strings.Count(html, `<polyline class="line"`); n != 2 {
 		t.Errorf("%d sensor lines, want 2", n)
 	}
-	for _, secret := range []string{buyerPhone, strings.TrimPrefix(buyerPhone, "+"), buyerName, "PO-7781"} {
+	for _, secret := range []string{buyerPhone, strings.TrimPrefix(buyerPhone, "+"), buyerName, "PO-7781", "1234567", "37037"} {
 		if strings.Contains(html, secret) {
 			t.Errorf("page contains %q", secret)
 		}
