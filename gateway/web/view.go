@@ -233,9 +233,15 @@ func (l loader) readings(ctx context.Context, id string) ([]shipment.Reading, bo
 	return out[:maxReadings], true, nil
 }
 
-// names reads the member registry's display names.
+// names reads the member registry's display names. A registry the
+// contract does not have (or does not show this identity) leaves the MSP
+// IDs as names rather than the page unavailable.
 func (l loader) names(ctx context.Context) (map[string]string, error) {
 	raw, err := l.evaluate(ctx, "Members")
+	var refusal *shipment.Error
+	if errors.As(err, &refusal) {
+		return map[string]string{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read members: %w", err)
 	}

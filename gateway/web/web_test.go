@@ -52,6 +52,8 @@ type fakeLedger struct {
 	history  []shipment.Shipment // oldest first
 	readings []shipment.Reading
 	fail     error // every call fails with it
+	// noRegistry: Members is refused, as before the consortium's first set.
+	noRegistry bool
 }
 
 func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, error) {
@@ -90,6 +92,9 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 		}
 		return json.Marshal(map[string]any{"items": f.readings[from:to], "bookmark": next})
 	case "Members":
+		if f.noRegistry {
+			return nil, fmt.Errorf("evaluate: %w", shipment.Errorf(shipment.NotFound, "the consortium's members are not recorded yet"))
+		}
 		return json.Marshal(memberSet)
 	case "BuyerContact":
 		return json.Marshal(shipment.Contact{Phone: buyerPhone, Name: buyerName, Language: "de", Consent: true})
@@ -491,5 +496,17 @@ func TestDetailViewIsReusableWithoutThePage(t *testing.T) {
 	}
 	if asRetailer == 0 {
 		t.Error("ReadDetail did not read as the identity it was given")
+	}
+}
+
+// TestWithoutARegistryTheMSPIDsAreTheNames: the page does not depend on
+// the member registry being there.
+func TestWithoutARegistryTheMSPIDsAreTheNames(t *testing.T) {
+	l := breachedShipment(1, 10)
+	l.noRegistry = true
+	h := newHarness(t, l)
+	r := h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: shipID}))
+	if r.status != http.StatusOK || !bytes.Contains(r.body, []byte("Handed over</strong>: ExporterMSP → CarrierMSP")) {
+		t.Fatalf("status %d; page without display names:\n%.2000s", r.status, r.body)
 	}
 }
