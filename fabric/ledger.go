@@ -42,25 +42,13 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 		return TxRecord{}, err
 	}
 	rec := TxRecord{TxID: txID}
-	began := time.Now()
-	var raw []byte
-	err = c.each(ctx, m, func(p *peerGateway) error {
-		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
-		defer cancel()
-		var err error
-		raw, err = p.qscc.EvaluateWithContext(cctx, "GetTransactionByID", client.WithArguments(c.opts.Channel, txID))
-		return err
-	})
+	raw, err := c.queryLedger(ctx, m, "GetTransactionByID", txID)
 	if err != nil {
-		if notFound(err) {
-			c.metrics.observe(StageEvaluate, "GetTransactionByID", began, nil)
-			return rec, nil
-		}
-		err = classify(StageEvaluate, m.MSPID, "", err)
-		c.metrics.observe(StageEvaluate, "GetTransactionByID", began, err)
 		return rec, fmt.Errorf("look up transaction %s: %w", txID, err)
 	}
-	c.metrics.observe(StageEvaluate, "GetTransactionByID", began, nil)
+	if raw == nil {
+		return rec, nil
+	}
 	var pt peer.ProcessedTransaction
 	if err := proto.Unmarshal(raw, &pt); err != nil {
 		return rec, fmt.Errorf("decode transaction %s: %w", txID, err)
@@ -77,15 +65,11 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 	}
 	rec.CreatorMSPID = creator.GetMspid()
 	rec.Submitter = c.memberWithCert(creator.GetMspid(), certDER(creator.GetIdBytes()))
-	err = c.each(ctx, m, func(p *peerGateway) error {
-		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
-		defer cancel()
-		var err error
-		raw, err = p.qscc.EvaluateWithContext(cctx, "GetBlockByTxID", client.WithArguments(c.opts.Channel, txID))
-		return err
-	})
+	if raw, err = c.queryLedger(ctx, m, "GetBlockByTxID", txID); err == nil && raw == nil {
+		err = errors.New("the peer knows the transaction but not its block")
+	}
 	if err != nil {
-		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, classify(StageEvaluate, m.MSPID, "", err))
+		return rec, fmt.Errorf("look up the block of transaction %s: %w", txID, err)
 	}
 	var block common.Block
 	if err := proto.Unmarshal(raw, &block); err != nil {
@@ -93,6 +77,30 @@ func (c *Client) Lookup(ctx context.Context, identity, txID string) (TxRecord, e
 	}
 	rec.BlockNumber = block.GetHeader().GetNumber()
 	return rec, nil
+}
+
+// queryLedger evaluates a query system chaincode function on (channel,
+// txID) at the member's peers, with the failover and metrics of any query.
+// A transaction the ledger does not know is (nil, nil).
+func (c *Client) queryLedger(ctx context.Context, m *member, fn, txID string) ([]byte, error) {
+	began := time.Now()
+	var raw []byte
+	err := c.each(ctx, m, func(p *peerGateway) error {
+		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
+		defer cancel()
+		var err error
+		raw, err = p.qscc.EvaluateWithContext(cctx, fn, client.WithArguments(c.opts.Channel, txID))
+		return err
+	})
+	switch {
+	case notFound(err):
+		c.metrics.observe(StageEvaluate, fn, began, nil)
+		return nil, nil
+	case err != nil:
+		err = classify(StageEvaluate, m.MSPID, "", err)
+	}
+	c.metrics.observe(StageEvaluate, fn, began, err)
+	return raw, err
 }
 
 func notFound(err error) bool {

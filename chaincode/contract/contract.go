@@ -298,7 +298,9 @@ func (c *Contract) CreateShipment(ctx contractapi.TransactionContextInterface, s
 	return t.save(nil, s, shipment.NewEvent(shipment.EventCreated, s, t.at))
 }
 
-// ReadShipment returns the public record of a shipment.
+// ReadShipment returns the public record of a shipment, with
+// hasBuyerContact telling whether a buyer contact is stored (read from the
+// private data hash, never the contact).
 func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id string) (string, error) {
 	t, err := c.begin(ctx, shipment.OpRead)
 	if err != nil {
@@ -311,6 +313,15 @@ func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id 
 	if err := shipment.Authorize(t.caller, s, shipment.OpRead); err != nil {
 		return "", err
 	}
+	// Every peer of the channel holds the hashes of every collection's keys,
+	// so any member can learn, without the contact itself, whether the buyer
+	// can still be reached: the public tracking page stops working once the
+	// contact is erased (a purge removes the hash too).
+	hash, err := t.stub.GetPrivateDataHash(implicitCollection(s.Exporter), contactKey(id))
+	if err != nil {
+		return "", fmt.Errorf("look up buyer contact of %s: %w", id, err)
+	}
+	s.HasBuyerContact = hash != nil
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode shipment %s: %w", id, err)

@@ -445,6 +445,9 @@ func TestBuyerContactIsPrivateToTheExporter(t *testing.T) {
 	w.inTransit(id)
 	contact := `{"phone":"+4915123456789","name":"Ana Souza","language":"pt_BR","consent":true}`
 	transient := map[string][]byte{TransientContact: []byte(contact)}
+	if hasContact(t, w.ok(buyerMSP, "ReadShipment", id)) {
+		t.Fatal("ReadShipment before SetBuyerContact: hasBuyerContact true")
+	}
 
 	res := w.invoke(call{msp: exporterMSP, fn: "SetBuyerContact", args: []string{id}, transient: transient})
 	if res.Response.GetStatus() != 200 {
@@ -455,6 +458,11 @@ func TestBuyerContactIsPrivateToTheExporter(t *testing.T) {
 	}
 	if res.Event == nil || res.Event.Name != "contact.updated" {
 		t.Fatalf("event = %+v", res.Event)
+	}
+	for _, msp := range []string{exporterMSP, carrierMSP, buyerMSP} {
+		if !hasContact(t, w.ok(msp, "ReadShipment", id)) {
+			t.Fatalf("ReadShipment by %s after SetBuyerContact: hasBuyerContact false", msp)
+		}
 	}
 	got := w.ok(exporterMSP, "BuyerContact", id)
 	var c shipment.Contact
@@ -489,6 +497,18 @@ func TestBuyerContactIsPrivateToTheExporter(t *testing.T) {
 	}
 	w.refused(shipment.NotFound, exporterMSP, "BuyerContact", id)
 	w.refused(shipment.NotFound, exporterMSP, "DeleteBuyerContact", id)
+	if hasContact(t, w.ok(carrierMSP, "ReadShipment", id)) {
+		t.Fatal("ReadShipment after DeleteBuyerContact: hasBuyerContact still true")
+	}
+}
+
+func hasContact(t *testing.T, record string) bool {
+	t.Helper()
+	var s shipment.Shipment
+	if err := json.Unmarshal([]byte(record), &s); err != nil {
+		t.Fatalf("decode record %q: %v", record, err)
+	}
+	return s.HasBuyerContact
 }
 
 // TestEndorsementIsDeterministic runs the same transactions on two ledgers,

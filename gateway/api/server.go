@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,10 @@ type Options struct {
 	// SyncWait bounds how long a synchronous write waits for its commit
 	// (default CommitTimeout); when its caller leaves, it stops at once.
 	SyncWait time.Duration
+	// Mount adds routes outside the API (the public tracking page,
+	// gateway/web) to the same server: they get request IDs, the access
+	// log, metrics and recovery, and no API key.
+	Mount []func(*echo.Echo)
 }
 
 // Server is the REST API.
@@ -193,6 +198,9 @@ func New(o Options) (*Server, error) {
 	v1.PUT("/shipments/:id/buyer-contact", s.setBuyerContact, mw...)
 	v1.DELETE("/shipments/:id/buyer-contact", s.deleteBuyerContact, mw...)
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
+	for _, mount := range o.Mount {
+		mount(e)
+	}
 	s.e = e
 	return s, nil
 }
@@ -300,7 +308,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("route", route),
-			slog.String("path", c.Request().URL.Path),
+			slog.String("path", loggedPath(c)),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int64("bytes_out", c.Response().Size),
@@ -321,6 +329,16 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request", attrs...)
 		return nil
 	}
+}
+
+// loggedPath is the request's path, except where it carries a bearer
+// token (the tracking page's /track/:token): there only the route is
+// logged, so the access log cannot hand out working links.
+func loggedPath(c echo.Context) string {
+	if slices.Contains(c.ParamNames(), "token") {
+		return c.Path()
+	}
+	return c.Request().URL.Path
 }
 
 func (s *Server) knownRoute(path string) bool {

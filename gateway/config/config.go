@@ -5,6 +5,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/shiptrace/shiptrace/fabric"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // EnvPrefix prefixes every environment variable: fabric.commit_timeout is
@@ -58,6 +60,34 @@ type Config struct {
 	// APIKeySpecs is the compact form: "name=identity=sha256:<hex>".
 	APIKeySpecs []string `mapstructure:"api_key"`
 	Limits      Limits   `mapstructure:"limits"`
+	// Track is the public tracking page (gateway/web); without a secret the
+	// gateway does not serve it.
+	Track Track `mapstructure:"track"`
+}
+
+// Track configures the public tracking page. The secret is shared with the
+// exporter's notifier, which signs the links; it is read from a file so it
+// appears neither in the configuration nor in the process's arguments.
+type Track struct {
+	SecretFile string `mapstructure:"secret_file"`
+	// Identity is the configured identity whose peers the page reads
+	// through (its role must allow reading shipments, history, readings
+	// and members).
+	Identity string `mapstructure:"identity"`
+}
+
+// TrackSecret reads the tracking links' secret: the file's content without
+// surrounding white space, at least tracklink.MinSecretBytes long.
+func (c *Config) TrackSecret() ([]byte, error) {
+	b, err := os.ReadFile(c.Track.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("track.secret_file: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < tracklink.MinSecretBytes {
+		return nil, fmt.Errorf("track.secret_file: the secret has %d bytes, at least %d are needed", len(b), tracklink.MinSecretBytes)
+	}
+	return b, nil
 }
 
 // Limits bound what one API key, and all of them together, may ask of the
@@ -149,6 +179,8 @@ var defaults = map[string]any{
 	"limits.queue_wait":       "10s",
 	"identity":                []string{},
 	"api_key":                 []string{},
+	"track.secret_file":       "",
+	"track.identity":          "",
 }
 
 // Flags declares the command-line flags; Load reads them.
@@ -382,6 +414,16 @@ func (c *Config) Validate() error {
 				bad("%s.peers[%d].tls_root_ca: %v", at, j, err)
 			}
 		}
+	}
+	if c.Track.SecretFile != "" {
+		if _, err := c.TrackSecret(); err != nil {
+			errs = append(errs, err)
+		}
+		if !ids[c.Track.Identity] {
+			bad("track.identity: %q is not a configured identity (the tracking page reads the ledger as it)", c.Track.Identity)
+		}
+	} else if c.Track.Identity != "" {
+		bad("track.identity: set, but track.secret_file is not: the tracking page needs the secret its links are signed with")
 	}
 	if len(c.APIKeys) == 0 {
 		bad("api_keys: at least one API key is required (nobody could call the gateway)")

@@ -192,3 +192,39 @@ func TestPlainHTTPOnLoopbackOnly(t *testing.T) {
 		})
 	}
 }
+
+func TestTrackingPageNeedsALongSecretAndAKnownIdentity(t *testing.T) {
+	dir := t.TempDir()
+	prof := writeFile(t, dir, "connection.json", `{}`)
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", prof)
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	long := writeFile(t, dir, "secret", strings.Repeat("ab", 32)+"\n")
+	short := writeFile(t, dir, "short", "0123456789\n")
+
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_SECRET_FILE", long)
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_IDENTITY", "exporter")
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.TrackSecret(); err != nil || string(s) != strings.Repeat("ab", 32) {
+		t.Fatalf("secret %q, %v (want the file's content without the newline)", s, err)
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_SECRET_FILE", short)
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_IDENTITY", "auditor")
+	_, err = load(t)
+	for _, want := range []string{"track.secret_file: the secret has 10 bytes", `track.identity: "auditor"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "0123456789") {
+		t.Error("the error repeats the secret")
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_SECRET_FILE", "")
+	if c, err := load(t); err == nil || c != nil {
+		t.Error("track.identity without a secret was accepted")
+	}
+}

@@ -48,6 +48,31 @@ func (n *Network) notifierSecrets() (refKey, token string, err error) {
 	return refKey, token, nil
 }
 
+// trackingSecretFile is the secret the notifier signs tracking links with
+// and the gateway checks them with: one file both read, made once and kept,
+// so links already sent keep working across stop and start.
+func (n *Network) trackingSecretFile() (string, error) {
+	if err := os.MkdirAll(n.serviceDir(), 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(n.serviceDir(), "tracking-secret")
+	if err := keepSecret(p); err != nil {
+		return "", fmt.Errorf("tracking link secret %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// TrackingSecret is the secret the local notifier signs tracking links
+// with, for tests that make links of their own (an expired one, one for an
+// unknown shipment).
+func (n *Network) TrackingSecret() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(n.serviceDir(), "tracking-secret"))
+	if err != nil {
+		return nil, fmt.Errorf("tracking link secret: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
+}
+
 // keepSecret writes 32 random bytes, hex-encoded, to path unless it exists.
 func keepSecret(path string) error {
 	b := make([]byte, 32)

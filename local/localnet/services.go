@@ -109,12 +109,17 @@ func (n *Network) gatewayDir() string { return filepath.Join(n.serviceDir(), "ga
 
 func (n *Network) services() ([]service, error) {
 	profile := n.Layout.ConnectionProfile()
+	trackSecret, err := n.trackingSecretFile()
+	if err != nil {
+		return nil, err
+	}
 	// One gateway process holds the three members' identities (User1 of each
 	// org), one API key each; its configuration comes from init-local.
 	gw := service{name: "gateway", pkg: "./gateway/cmd/shiptrace-gateway", bin: "shiptrace-gateway",
-		prepare: []string{"init-local", "--home", n.Layout.Home, "--profile", profile, "--out", n.gatewayDir(), "--listen", n.addr(0)},
-		args:    []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
-		health:  n.GatewayURL() + "/healthz"}
+		prepare: []string{"init-local", "--home", n.Layout.Home, "--profile", profile, "--out", n.gatewayDir(), "--listen", n.addr(0),
+			"--track-secret-file", trackSecret},
+		args:   []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
+		health: n.GatewayURL() + "/healthz"}
 	if _, err := os.Stat(n.GatewayCA()); err == nil {
 		gw.args = append(gw.args, "--tls-cert", filepath.Join(n.gatewayTLSDir(), "server.crt"),
 			"--tls-key", filepath.Join(n.gatewayTLSDir(), "server.key"))
@@ -140,7 +145,7 @@ func (n *Network) services() ([]service, error) {
 			"--store.path", filepath.Join(n.notifierDir(), "notifier.db"), "--store.phone_ref_key_file", refKeyFile,
 			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11), "--admin.token_file", adminTokenFile,
 			"--health.addr", n.addr(12),
-			"--tracking_url", n.GatewayURL() + "/v1/shipments/%s"},
+			"--tracking_url", n.GatewayURL() + "/track/%s", "--tracking_secret_file", trackSecret},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify},
 		health: n.NotifierHealthURL() + "/healthz"}

@@ -77,5 +77,6 @@ func Walkthrough(gateway, ca, standin string) string {
   curl -s -X POST $G/v1/shipments/SHP-DEMO-1/deliver -H "X-API-Key: $RETAILER_KEY"
   # 4. history, and the WhatsApp messages the buyer got
   curl -s $G/v1/shipments/SHP-DEMO-1/history -H "X-API-Key: $RETAILER_KEY"
-  STANDIN_CURL STANDIN/_standin/messages`, "curl -s", curl), "STANDIN_CURL", "curl -s"), "STANDIN", standin)
+  STANDIN_CURL STANDIN/_standin/messages
+  # 5. each message's Track button (its url parameter) opens the public page: $G/track/<that text>, in a browser`, "curl -s", curl), "STANDIN_CURL", "curl -s"), "STANDIN", standin)
 }

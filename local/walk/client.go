@@ -84,6 +84,19 @@ func FromLocal(n *localnet.Network) (*System, error) {
 	return sys, nil
 }
 
+// ReadyClient waits, up to within, until the gateway answers ready and
+// returns a client of it.
+func (s *System) ReadyClient(ctx context.Context, within time.Duration) (*Client, error) {
+	c := s.Client()
+	err := Eventually(ctx, within, 250*time.Millisecond, func() error {
+		if !c.Ready(ctx) {
+			return fmt.Errorf("gateway %s not ready", s.GatewayURL)
+		}
+		return nil
+	})
+	return c, err
+}
+
 // Client calls the gateway as one of the members, trusting the gateway's
 // CA when it speaks HTTPS.
 func (s *System) Client() *Client {

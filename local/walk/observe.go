@@ -12,19 +12,25 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // Message is one WhatsApp template message as the stand-in received it.
 type Message struct {
-	Seq          int
-	ReceivedAt   time.Time
-	Accepted     bool
-	WAMID        string
-	To           string // digits only
-	Template     string
-	Language     string
-	Body         []string // body parameters
-	Buttons      []string // one entry per button: "url:<text>" or "quick_reply:<payload>"
+	Seq        int
+	ReceivedAt time.Time
+	Accepted   bool
+	WAMID      string
+	To         string // digits only
+	Template   string
+	Language   string
+	Body       []string // body parameters
+	// Buttons has one entry per button: "url:<text>" or
+	// "quick_reply:<payload>". A url button that carries a tracking link's
+	// token is shown as "url:<the shipment ID the token names>", so
+	// expectations stay readable; the token itself is in TrackTokens.
+	Buttons      []string
+	TrackTokens  []string
 	CallbackData string
 }
 
@@ -53,7 +59,12 @@ func Messages(ctx context.Context, standinURL string) ([]Message, error) {
 			case "body":
 				m.Body = append(m.Body, ps...)
 			case "button":
-				m.Buttons = append(m.Buttons, c.SubType+":"+strings.Join(ps, ","))
+				text := strings.Join(ps, ",")
+				if claims, err := tracklink.Inspect(text); c.SubType == "url" && err == nil {
+					m.TrackTokens = append(m.TrackTokens, text)
+					text = claims.ShipmentID
+				}
+				m.Buttons = append(m.Buttons, c.SubType+":"+text)
 			}
 		}
 		out = append(out, m)
@@ -267,6 +278,9 @@ func Format(msgs []Message) string {
 		fmt.Fprintf(&b, "  #%-4d %s  to +%s  %s/%s  body %q", m.Seq, m.ReceivedAt.Format("15:04:05.000"), m.To, m.Template, m.Language, m.Body)
 		if len(m.Buttons) > 0 {
 			fmt.Fprintf(&b, "  buttons %q", m.Buttons)
+		}
+		for _, tok := range m.TrackTokens {
+			fmt.Fprintf(&b, "\n        Track: /track/%s", tok)
 		}
 		b.WriteString("\n")
 	}

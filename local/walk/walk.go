@@ -174,9 +174,13 @@ func decodeReceipt(r *Response, record bool) (*Receipt, error) {
 	return &rc, nil
 }
 
+// CertificateFile is the content of a shipment's certificate of origin,
+// for checking it against the ledger as a person would.
+func CertificateFile(id string) []byte { return []byte("certificate of origin for " + id) }
+
 // Certificate is a certificate of origin's digest and where it is kept.
 func Certificate(id string) map[string]string {
-	sum := sha256.Sum256([]byte("certificate of origin for " + id))
+	sum := sha256.Sum256(CertificateFile(id))
 	return map[string]string{"type": "certificate_of_origin", "sha256": hex.EncodeToString(sum[:]),
 		"uri": "https://docs.example/coo/" + id + ".pdf"}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // EnvPrefix prefixes every environment variable: sender.rate_per_second is
@@ -32,7 +33,12 @@ const EnvPrefix = "SHIPTRACE_NOTIFIER"
 type Config struct {
 	ExporterMSP string `mapstructure:"exporter_msp"`
 	TrackingURL string `mapstructure:"tracking_url"`
-	Store       struct {
+	// TrackingSecret signs the tracking links (tracklink), shared with the
+	// gateway that serves the page; TrackingTTL is how long a link works.
+	TrackingSecret     string        `mapstructure:"tracking_secret"`
+	TrackingSecretFile string        `mapstructure:"tracking_secret_file"`
+	TrackingTTL        time.Duration `mapstructure:"tracking_ttl"`
+	Store              struct {
 		Path            string        `mapstructure:"path"`
 		PhoneRefKey     string        `mapstructure:"phone_ref_key"`
 		PhoneRefKeyFile string        `mapstructure:"phone_ref_key_file"`
@@ -133,7 +139,10 @@ type Key struct {
 // Keys lists every scalar setting.
 var Keys = []Key{
 	{"exporter_msp", "ExporterMSP", "MSP ID of the exporter org this notifier speaks for; other exporters' events are ignored", false},
-	{"tracking_url", "", "fmt pattern with one %s for the shipment ID, available to templates as {{.TrackingURL}}", false},
+	{"tracking_url", "", "fmt pattern with one %s, available to templates as {{.TrackingURL}}: the signed link's token when tracking_secret is set (e.g. https://gw.example/track/%s), else the shipment ID", false},
+	{"tracking_secret", "", "secret (at least 32 bytes) shared with the gateway serving the tracking page; signs each message's link ({{.TrackingToken}}, the Track button's URL suffix)", true},
+	{"tracking_secret_file", "", "file holding tracking_secret", false},
+	{"tracking_ttl", 90 * 24 * time.Hour, "how long a tracking link works after its event (default: as long as store.retention keeps the message); 1h to 400 days", false},
 	{"store.path", "notifier.db", "bbolt file holding checkpoint, outbox, opt-outs and caps", false},
 	{"store.phone_ref_key", "", "secret key (at least 32 bytes) of the HMAC-SHA256 references under which numbers are filed for opt-outs and caps; required, never change it (the store refuses another key)", true},
 	{"store.phone_ref_key_file", "", "file holding store.phone_ref_key", false},
@@ -272,6 +281,7 @@ func (c *Config) loadSecrets() error {
 	read("webhook.app_secret_file", c.Webhook.AppSecretFile, &c.Webhook.AppSecret)
 	read("store.phone_ref_key_file", c.Store.PhoneRefKeyFile, &c.Store.PhoneRefKey)
 	read("admin.token_file", c.Admin.TokenFile, &c.Admin.Token)
+	read("tracking_secret_file", c.TrackingSecretFile, &c.TrackingSecret)
 	if c.Provider.TokenFile != "" {
 		// Checked here so a missing file fails at start; it is re-read per send.
 		if _, err := os.Stat(c.Provider.TokenFile); err != nil {
@@ -292,7 +302,13 @@ func (c Config) Validate() error {
 		bad("exporter_msp", "is required")
 	}
 	if c.TrackingURL != "" && strings.Count(c.TrackingURL, "%s") != 1 {
-		bad("tracking_url", "must contain exactly one %%s for the shipment ID")
+		bad("tracking_url", "must contain exactly one %%s for the link's token (or the shipment ID)")
+	}
+	if c.TrackingSecret != "" && len(c.TrackingSecret) < tracklink.MinSecretBytes {
+		bad("tracking_secret", "must be at least %d bytes, not %d", tracklink.MinSecretBytes, len(c.TrackingSecret))
+	}
+	if c.TrackingTTL < time.Hour || c.TrackingTTL > 400*24*time.Hour {
+		bad("tracking_ttl", "must be between 1h and 400 days, not %s", c.TrackingTTL)
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "is required")
@@ -470,5 +486,6 @@ func (c Config) Redacted() Config {
 	c.Ops.Phone = mask(c.Ops.Phone)
 	c.Store.PhoneRefKey = mask(c.Store.PhoneRefKey)
 	c.Admin.Token = mask(c.Admin.Token)
+	c.TrackingSecret = mask(c.TrackingSecret)
 	return c
 }

@@ -163,3 +163,29 @@ func TestAdminTokenComesFromItsFileAndIsRedacted(t *testing.T) {
 		t.Error("redacted configuration shows the admin token")
 	}
 }
+
+func TestTrackingSecretIsLongAndNeverShown(t *testing.T) {
+	dir := t.TempDir()
+	secret := strings.Repeat("9f", 32)
+	f := filepath.Join(dir, "tracking-secret")
+	os.WriteFile(f, []byte(secret+"\n"), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--tracking_secret_file="+f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TrackingSecret != secret || c.TrackingTTL != 90*24*time.Hour {
+		t.Errorf("secret %d bytes, ttl %s; want the file's 64 and 90 days", len(c.TrackingSecret), c.TrackingTTL)
+	}
+	if r := c.Redacted(); r.TrackingSecret == secret {
+		t.Error("Redacted shows the tracking secret")
+	}
+	_, err = config.Load(append(baseArgs(t), "--tracking_secret=short-secret", "--tracking_ttl=10m"))
+	for _, want := range []string{"tracking_secret (SHIPTRACE_NOTIFIER_TRACKING_SECRET)", "tracking_ttl (SHIPTRACE_NOTIFIER_TRACKING_TTL)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "short-secret") {
+		t.Error("the error repeats the secret")
+	}
+}

@@ -25,7 +25,9 @@ func DefaultTemplates() map[string]template.Spec {
 	langs := []string{"en", "es", "pt_BR", "de", "fr"}
 	name := `{{default "customer" .Name}}`
 	stop := template.Button{SubType: "quick_reply", Index: 1, Payload: "STOP"}
-	track := template.Button{SubType: "url", Index: 0, Text: "{{pathescape .Event.ShipmentID}}"}
+	// The Track button's URL suffix: the signed link's token, or the
+	// shipment ID when no tracking_secret is configured.
+	track := template.Button{SubType: "url", Index: 0, Text: "{{default (pathescape .Event.ShipmentID) .TrackingToken}}"}
 	return map[string]template.Spec{
 		"shipment_shipped": {
 			Name: "shipment_shipped", Category: "UTILITY", Languages: langs, Fallback: "en",

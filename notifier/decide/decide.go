@@ -12,6 +12,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier"
 	phonenum "github.com/shiptrace/shiptrace/notifier/phone"
 	"github.com/shiptrace/shiptrace/notifier/template"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // Rule sends template Template to recipient To ("buyer" or "ops") for
@@ -33,9 +34,15 @@ type Config struct {
 	DailyCap    int
 	OpsPhone    string
 	OpsLanguage string
-	// TrackingURL is a fmt pattern with one %s for the shipment ID,
-	// exposed to templates as {{.TrackingURL}}.
+	// TrackingURL is a fmt pattern with one %s, exposed to templates as
+	// {{.TrackingURL}}: the link's token when Links is set, else the
+	// shipment ID.
 	TrackingURL string
+	// Links signs each message's tracking link ({{.TrackingToken}}), valid
+	// for LinkTTL after the event: the event's time, not the clock, so a
+	// decision run again gives the same message.
+	Links   *tracklink.Signer
+	LinkTTL time.Duration
 	// MaxEventAge skips events older than this when first seen (e.g. on a
 	// first start that replays a long history); 0 disables.
 	MaxEventAge time.Duration
@@ -174,10 +181,11 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 		}
 		n.Phone = phone
 		data := template.Data{Event: in.Event, Name: name, Recipient: rule.To}
-		if d.cfg.TrackingURL != "" {
-			data.TrackingURL = fmt.Sprintf(d.cfg.TrackingURL, in.Event.ShipmentID)
+		err := d.link(&data, in, rule.To, lang)
+		msg, rerr := d.renderer.Render(rule.Template, lang, data)
+		if err == nil {
+			err = rerr
 		}
-		msg, err := d.renderer.Render(rule.Template, lang, data)
 		msg.To = phone
 		msg.CallbackData = id
 		n.Message = msg
@@ -196,4 +204,29 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 		out = append(out, n)
 	}
 	return out
+}
+
+// link fills the message's tracking link: a token signed for the recipient's
+// audience and language, expiring LinkTTL after the event.
+func (d *Decider) link(data *template.Data, in Input, audience, lang string) error {
+	if d.cfg.Links == nil {
+		if d.cfg.TrackingURL != "" {
+			data.TrackingURL = fmt.Sprintf(d.cfg.TrackingURL, in.Event.ShipmentID)
+		}
+		return nil
+	}
+	at := in.Event.Time
+	if at.IsZero() {
+		at = in.Now
+	}
+	tok, err := d.cfg.Links.Issue(tracklink.Claims{ShipmentID: in.Event.ShipmentID, Audience: audience,
+		Lang: lang, Expires: at.Add(d.cfg.LinkTTL).Truncate(time.Second)})
+	if err != nil {
+		return fmt.Errorf("tracking link: %w", err)
+	}
+	data.TrackingToken = tok
+	if d.cfg.TrackingURL != "" {
+		data.TrackingURL = fmt.Sprintf(d.cfg.TrackingURL, tok)
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package decide_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/template"
 	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // fakeView is a hand-written View.
@@ -159,5 +162,60 @@ func TestNewRejectsRulesWithUnknownTemplatesOrRecipients(t *testing.T) {
 		if _, err := decide.New(decide.Config{ExporterMSP: "E", Rules: []decide.Rule{rule}}, r); err == nil {
 			t.Errorf("rule %+v accepted", rule)
 		}
+	}
+}
+
+// TestTrackingLinkIsSignedForTheRecipient checks the link a buyer's message
+// carries: a token the gateway's page accepts for this shipment, in the
+// buyer's language, expiring the TTL after the event, the same on every
+// run of the decision (a replayed event must give the same message).
+func TestTrackingLinkIsSignedForTheRecipient(t *testing.T) {
+	links, err := tracklink.New([]byte(strings.Repeat("s", tracklink.MinSecretBytes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := template.New(map[string]template.Spec{
+		"buyer": {Name: "buyer_tpl", Languages: []string{"en", "pt_BR"}, Fallback: "en", Params: template.Params{
+			Body:    []string{"{{.TrackingURL}}"},
+			Buttons: []template.Button{{SubType: "url", Index: 0, Text: "{{default (pathescape .Event.ShipmentID) .TrackingToken}}"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := 90 * 24 * time.Hour
+	d, err := decide.New(decide.Config{ExporterMSP: "ExporterMSP", TrackingURL: "https://gw.example/track/%s",
+		Links: links, LinkTTL: ttl, Rules: []decide.Rule{{Event: notifier.EventShipped, To: notifier.RoleBuyer, Template: "buyer"}}}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ev(notifier.EventShipped, "ExporterMSP")
+	plan := func() notifier.Message {
+		got := d.Plan(decide.Input{Chain: notifier.ChainEvent{TxID: "tx"}, Event: e, Rules: d.Relevant(e), Now: now,
+			Buyer: &notifier.Contact{Phone: "+5511987654321", Name: "Ana", Language: "pt_BR", Consent: true}}, fakeView{})
+		if len(got) != 1 || got[0].Status != notifier.StatusQueued {
+			t.Fatalf("plan = %+v", got)
+		}
+		return got[0].Message
+	}
+	msg := plan()
+	b, _ := json.Marshal(msg)
+	body := string(b)
+	i := strings.Index(body, "https://gw.example/track/")
+	if i < 0 {
+		t.Fatalf("no tracking URL in %s", body)
+	}
+	token := strings.SplitN(body[i+len("https://gw.example/track/"):], `"`, 2)[0]
+	c, err := links.Verify(token, now, tracklink.AudienceBuyer)
+	if err != nil || c.ShipmentID != "SHP-1" || c.Lang != "pt_BR" || !c.Expires.Equal(e.Time.Add(ttl).Truncate(time.Second)) {
+		t.Fatalf("token claims %+v, %v", c, err)
+	}
+	if strings.Count(body, token) != 2 {
+		t.Errorf("the Track button does not carry the token: %s", body)
+	}
+	if strings.Contains(token, "Ana") || strings.Contains(body, "SHP-1") {
+		t.Errorf("the link shows the buyer or the shipment in clear: %s", body)
+	}
+	if again, _ := json.Marshal(plan()); string(again) != body {
+		t.Errorf("a second decision gave another message:\n%s\n%s", again, body)
 	}
 }

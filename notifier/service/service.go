@@ -32,6 +32,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/template"
 	"github.com/shiptrace/shiptrace/notifier/webhook"
 	"github.com/shiptrace/shiptrace/notifier/whatsapp"
+	"github.com/shiptrace/shiptrace/tracklink"
 )
 
 // Option overrides a part the configuration would otherwise build.
@@ -112,10 +113,17 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
+	var links *tracklink.Signer
+	if cfg.TrackingSecret != "" {
+		if links, err = tracklink.New([]byte(cfg.TrackingSecret)); err != nil {
+			return nil, fmt.Errorf("tracking_secret: %w", err)
+		}
+	}
 	decider, err := decide.New(decide.Config{
 		ExporterMSP: cfg.ExporterMSP, Rules: cfg.Rules, DailyCap: cfg.Sender.DailyCap,
 		OpsPhone: cfg.Ops.Phone, OpsLanguage: cfg.Ops.Language,
 		TrackingURL: cfg.TrackingURL, MaxEventAge: cfg.Intake.MaxEventAge,
+		Links: links, LinkTTL: cfg.TrackingTTL,
 	}, renderer)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)

@@ -47,12 +47,15 @@ type Button struct {
 }
 
 // Data is what parameter expressions can refer to: {{.Event.ShipmentID}},
-// {{.Name}} (the buyer's name; empty for operators), {{.TrackingURL}}.
+// {{.Name}} (the buyer's name; empty for operators), {{.TrackingURL}},
+// {{.TrackingToken}} (the signed link's token, URL-safe: the Track button's
+// suffix; empty without tracking_secret).
 type Data struct {
-	Event       notifier.Event
-	Name        string
-	Recipient   string
-	TrackingURL string
+	Event         notifier.Event
+	Name          string
+	Recipient     string
+	TrackingURL   string
+	TrackingToken string
 }
 
 // Renderer holds compiled templates.

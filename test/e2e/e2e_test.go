@@ -24,11 +24,7 @@ func system(t *testing.T) (*testnet.Network, *walk.System) {
 		t.Skip("needs the running local system")
 	}
 	net := testnet.Require(t)
-	sys, err := walk.FromLocal(net.Local(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net, sys
+	return net, net.System(t)
 }
 
 // TestWalkthrough runs the README walk-through and checks every public
@@ -275,20 +271,13 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-var errNotReady = errorString("not ready")
-
 // readyClient waits, up to a minute, until the system's gateway is ready
 // and returns a client of it.
 func readyClient(t *testing.T, ctx context.Context, sys *walk.System) *walk.Client {
 	t.Helper()
-	c := sys.Client()
-	if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-		if !c.Ready(ctx) {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("gateway %s not ready: %v", sys.GatewayURL, err)
+	c, err := sys.ReadyClient(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return c
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/proc"
 	"github.com/shiptrace/shiptrace/local/topology"
+	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -204,6 +205,17 @@ func (n *Network) Local(t testing.TB) *localnet.Network {
 	}
 	return &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: n.Home}, Repo: n.Repo,
 		Cache: filepath.Join(n.Repo, ".cache"), Crypto: st.Crypto, Services: st.Services, Out: io.Discard}
+}
+
+// System describes the running system's services (gateway, notifier,
+// stand-in, API keys) for the walk-through client.
+func (n *Network) System(t testing.TB) *walk.System {
+	t.Helper()
+	sys, err := walk.FromLocal(n.Local(t))
+	if err != nil {
+		t.Fatalf("the running system in %s: %v", n.Home, err)
+	}
+	return sys
 }
 
 // Kill sends SIGKILL to one process of the system (e.g. "orderer2",

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
@@ -112,7 +113,16 @@ func serve(args []string) error {
 	// Every stage may be retried after MVCC conflicts; a write waits at most
 	// for all of them.
 	perAttempt := cfg.Fabric.EndorseTimeout + cfg.Fabric.SubmitTimeout + cfg.Fabric.CommitTimeout
+	var mounts []func(*echo.Echo)
+	if cfg.Track.SecretFile != "" {
+		pages, err := trackingPages(cfg, ledger, log)
+		if err != nil {
+			return err
+		}
+		mounts = append(mounts, pages.Mount)
+	}
 	srv, err := api.New(api.Options{
+		Mount:  mounts,
 		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
 		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
 		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait,
@@ -205,6 +215,7 @@ func initLocal(args []string, stdout io.Writer) error {
 	home := fs.String("home", envOr("SHIPTRACE_HOME", ".shiptrace"), "network data directory")
 	out := fs.String("out", "", "output directory (default <home>/gateway)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address the gateway will listen on")
+	trackSecret := fs.String("track-secret-file", "", "file with the tracking links' secret shared with the notifier; set: serve the tracking page, reading as the exporter's identity")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -265,6 +276,10 @@ func initLocal(args []string, stdout io.Writer) error {
 			abs(user.Cert), abs(user.Key), abs(user.TLSCert), abs(user.TLSKey))
 	}
 	sort.Strings(names)
+	if *trackSecret != "" {
+		abs, _ := filepath.Abs(*trackSecret)
+		fmt.Fprintf(&cfg, "track: {secret_file: %q, identity: exporter}\n", abs)
+	}
 	fmt.Fprintf(&cfg, "api_keys:\n")
 	for _, name := range names {
 		envName := "SHIPTRACE_API_KEY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(name))

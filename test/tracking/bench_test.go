@@ -1,0 +1,69 @@
+package tracking_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/shiptrace/shiptrace/local/walk"
+	"github.com/shiptrace/shiptrace/shipment"
+	"github.com/shiptrace/shiptrace/test/loadgen"
+)
+
+// BenchmarkTrackPage50Viewers: 50 viewers (SHIPTRACE_BENCH_VIEWERS) reload one shipment's page as
+// fast as they can for SHIPTRACE_BENCH_SECONDS (default 20) against the
+// running system; the shipment has its breach walk-through plus 2,000
+// readings of two loggers. Each latency is the whole page (request to last
+// byte, at least the time to first byte); the assets are left out (a
+// browser caches them for a day). Run:
+// go test ./test/tracking -run XXX -bench TrackPage50Viewers -benchtime 1x
+func BenchmarkTrackPage50Viewers(b *testing.B) {
+	_, sys, c := system(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	tr, err := sys.TrackedBreach(ctx, c, "TRKB")
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	for _, sensor := range []string{"hold-1", "hold-2"} {
+		var batch []shipment.Reading
+		for i := range 1000 {
+			batch = append(batch, shipment.Reading{SensorID: sensor, Time: t0.Add(time.Duration(i) * 240 * time.Millisecond),
+				Celsius: 4 + float64(i%40)/10})
+		}
+		if _, err := c.Act(ctx, "carrier", tr.ID, "readings", map[string]any{"readings": batch}, walk.NewID("bench")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	url := sys.GatewayURL + "/track/" + tr.Token
+	// Each viewer keeps its connection, as a phone does.
+	if t, ok := c.HTTP.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = 64
+	}
+	var size int
+	viewers := loadgen.EnvInt("SHIPTRACE_BENCH_VIEWERS", 50)
+	res := loadgen.Closed(ctx, viewers, loadgen.EnvSeconds("SHIPTRACE_BENCH_SECONDS", 20*time.Second), func(ctx context.Context, _, _ int) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Header.Set("Accept-Language", "de")
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		size = int(n)
+		return 0, err
+	})
+	b.ReportMetric(loadgen.Ms(res.Percentile(0.5)), "p50_ms")
+	b.ReportMetric(loadgen.Ms(res.Percentile(0.99)), "p99_ms")
+	b.ReportMetric(res.Rate(), "pages/s")
+	b.Logf("%d viewers: %d pages (%d errors, first %v), %.1f pages/s, p50 %.1f ms, p99 %.1f ms, page %d B as received",
+		viewers, res.OK(), res.Errors, res.FirstErr, res.Rate(), loadgen.Ms(res.Percentile(0.5)), loadgen.Ms(res.Percentile(0.99)), size)
+}
