@@ -64,7 +64,12 @@ func (c *Console) detail(ec echo.Context) error {
 
 func (c *Console) showShipment(ec echo.Context, status int, failed *api.Problem) error {
 	v := viewFor(ec)
-	v.Problem, v.Done = failed, ec.QueryParam("done")
+	v.Problem = failed
+	for _, a := range actions { // only an action's own label: ?done= must not put any text on the page
+		if a.Name == ec.QueryParam("done") {
+			v.Done = a.Label
+		}
+	}
 	id := ec.Param("id")
 	raw, p := c.call(ec, http.MethodGet, "/v1/shipments/"+url.PathEscape(id), nil, nil, "")
 	if p != nil {

@@ -139,10 +139,13 @@ func TestHandOverGoesThroughTheAPIOnceAndShowsInTheTimeline(t *testing.T) {
 		t.Fatalf("writes %+v: want one HandOver as the carrier's identity", writes)
 	}
 	after := b.do(http.MethodGet, "/console/shipments/SHP-C-002?done=handover", nil).Body.String()
-	for _, want := range []string{"Done: handover", "Retailer2MSP"} {
+	for _, want := range []string{"Done: Hand over.", "Retailer2MSP"} {
 		if !strings.Contains(after, want) {
 			t.Errorf("the page after the hand-over lacks %q", want)
 		}
+	}
+	if spoofed := b.do(http.MethodGet, "/console/shipments/SHP-C-002?done=Your+account+is+locked", nil).Body.String(); strings.Contains(spoofed, "locked") {
+		t.Error("?done= puts any text on the page")
 	}
 	if !strings.Contains(after, "Handed over</strong>: ExporterMSP → Retailer2MSP") {
 		t.Error("no hand-over in the timeline")
