@@ -194,12 +194,7 @@ func TestPlainHTTPOnLoopbackOnly(t *testing.T) {
 }
 
 func TestTrackingPageNeedsALongSecretAndAKnownIdentity(t *testing.T) {
-	dir := t.TempDir()
-	prof := writeFile(t, dir, "connection.json", `{}`)
-	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", prof)
-	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
-	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
-	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	dir := minimalEnv(t)
 	long := writeFile(t, dir, "secret", strings.Repeat("ab", 32)+"\n")
 	short := writeFile(t, dir, "short", "0123456789\n")
 
@@ -230,12 +225,7 @@ func TestTrackingPageNeedsALongSecretAndAKnownIdentity(t *testing.T) {
 }
 
 func TestConsoleHasBoundedDefaultsAndNeedsTheTrackingPage(t *testing.T) {
-	dir := t.TempDir()
-	prof := writeFile(t, dir, "connection.json", `{}`)
-	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", prof)
-	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
-	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
-	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	dir := minimalEnv(t)
 	t.Setenv("SHIPTRACE_GATEWAY_CONSOLE_ENABLED", "true")
 	if _, err := load(t); err == nil || !strings.Contains(err.Error(), "console.enabled: the console shows the tracking page's detail view") {
 		t.Fatalf("a console without the tracking page: %v", err)
@@ -258,4 +248,17 @@ func TestConsoleHasBoundedDefaultsAndNeedsTheTrackingPage(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
+}
+
+// minimalEnv sets the least a valid configuration needs in the environment
+// (a profile, a data directory, one identity and one key) and returns the
+// directory its files are in.
+func minimalEnv(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", writeFile(t, dir, "connection.json", `{}`))
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	return dir
 }

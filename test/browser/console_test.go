@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
 // TestConsoleHandOver signs in to the member console at 1280 px with the
@@ -24,16 +22,7 @@ import (
 // console-1280.png to $SHIPTRACE_SCREENSHOTS (default: a temporary
 // directory).
 func TestConsoleHandOver(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the running local system and Chromium")
-	}
-	sys := testnet.Require(t).System(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	c, err := sys.ReadyClient(ctx, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys, c, ctx := runningSystem(t)
 	id := walk.NewID("CON")
 	contact := shipment.Contact{Phone: walk.NewPhone("+49152"), Name: "Greta " + walk.NewID("Privat"), Language: "de", Consent: true}
 	if _, err := c.Create(ctx, walk.NewShipment(id, &contact), walk.NewID("create")); err != nil {
@@ -42,18 +31,8 @@ func TestConsoleHandOver(t *testing.T) {
 	if _, err := c.Act(ctx, "exporter", id, "ship", nil, walk.NewID("ship")); err != nil {
 		t.Fatal(err)
 	}
-	cert := ""
-	if sys.GatewayCA != "" {
-		cert = filepath.Join(filepath.Dir(sys.GatewayCA), "server.crt")
-	}
-	bctx, bcancel := context.WithTimeout(browser(t, cert), 2*time.Minute)
-	defer bcancel()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	tb := openTab(t, sys)
+	bctx, do := tb.ctx, tb.do
 	var pages []string
 	keep := func() {
 		t.Helper()
@@ -137,13 +116,5 @@ func TestConsoleHandOver(t *testing.T) {
 			}
 		}
 	}
-	out := os.Getenv("SHIPTRACE_SCREENSHOTS")
-	if out == "" {
-		out = t.TempDir()
-	}
-	shot := filepath.Join(out, "console-1280.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s (%d bytes)", shot, len(png))
+	saveScreenshot(t, "console-1280.png", png)
 }
