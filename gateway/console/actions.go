@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -83,7 +84,7 @@ func (c *Console) showShipment(ec echo.Context, status int, failed *api.Problem)
 	v.Ship = &s
 	d, err := web.ReadDetail(ec.Request().Context(), c.o.Ledger, v.Key.Identity, s, c.o.Now())
 	if err != nil {
-		return fmt.Errorf("console: read detail of %s: %w", id, err)
+		return c.unavailable(ec, fmt.Errorf("console: read detail of %s: %w", id, err))
 	}
 	var b bytes.Buffer
 	if err := c.o.Pages.RenderDetail(&b, "en", d); err != nil {
@@ -210,6 +211,15 @@ func parseReadings(b []byte) ([]shipment.Reading, error) {
 		rs = append(rs, shipment.Reading{SensorID: strings.TrimSpace(row[si]), Time: at, Celsius: deg})
 	}
 	return rs, nil
+}
+
+// unavailable answers 503 when the ledger could not be read: the cause is
+// logged for the operator with the request ID, not shown.
+func (c *Console) unavailable(ec echo.Context, cause error) error {
+	c.o.Logger.ErrorContext(ec.Request().Context(), "console page failed",
+		slog.String("request_id", ec.Response().Header().Get(echo.HeaderXRequestID)), slog.String("error", cause.Error()))
+	ec.Response().Header().Set("Retry-After", "30")
+	return c.refuse(ec, http.StatusServiceUnavailable, "The ledger could not be read", "Try again in a moment.")
 }
 
 // problemOf shows a refusal of the form's own input as the API would.

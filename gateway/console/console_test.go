@@ -302,3 +302,20 @@ func field(t *testing.T, w *httptest.ResponseRecorder, name string) string {
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
 }
+
+func TestLedgerFailureIsUnavailableWithoutItsCause(t *testing.T) {
+	h := newHarness(t, Options{})
+	b := h.browser("10.0.0.1")
+	b.signIn(carrierKey)
+	h.ledger.mu.Lock()
+	h.ledger.blockStoreDown = true
+	h.ledger.mu.Unlock()
+	w := b.do(http.MethodGet, "/console/shipments/SHP-C-001", nil)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" ||
+		!strings.Contains(w.Body.String(), "The ledger could not be read") {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "peer0") || strings.Contains(w.Body.String(), "qscc") {
+		t.Error("the page shows the cause")
+	}
+}

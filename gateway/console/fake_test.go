@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,8 @@ type fakeLedger struct {
 	calls    []fabric.Request
 	refuse   func(req fabric.Request) error
 	n        int
+	// blockStoreDown makes every proof look-up fail.
+	blockStoreDown bool
 }
 
 type version struct {
@@ -144,6 +147,11 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 }
 
 func (f *fakeLedger) Provenance(_ context.Context, _, tx string) (fabric.Provenance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.blockStoreDown {
+		return fabric.Provenance{}, errors.New("qscc GetBlockByTxID: peer0.exporter.example:7051 unavailable")
+	}
 	return fabric.Provenance{TxID: tx, Found: true, BlockNumber: 7, Valid: true, Code: "VALID",
 		Endorsers: []string{"ExporterMSP", "CarrierMSP"}}, nil
 }
