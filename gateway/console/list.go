@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -112,7 +113,7 @@ func (c *Console) list(ec echo.Context) error {
 	}
 	cursor := ec.QueryParam("cursor")
 	for range listPages {
-		q := url.Values{"pageSize": {"50"}}
+		q := url.Values{"pageSize": {strconv.Itoa(listPageSize)}}
 		if f.Status != "" {
 			q.Set("status", f.Status)
 		}
