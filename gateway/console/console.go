@@ -276,6 +276,9 @@ type view struct {
 	Actions  []action
 	Done     string
 	Statuses []shipment.Status
+	// DocumentTypes are the contract's, offered as a choice rather than
+	// typed and refused.
+	DocumentTypes []string
 }
 
 func (c *Console) render(ec echo.Context, status int, name string, v view) error {
@@ -299,7 +302,7 @@ func (c *Console) refuse(ec echo.Context, status int, title, detail string) erro
 func viewFor(ec echo.Context) view {
 	s, _ := ec.Get(ctxSession).(session)
 	k, _ := ec.Get(ctxKey).(api.Key)
-	return view{Key: k, CSRF: s.csrf, Statuses: statuses}
+	return view{Key: k, CSRF: s.csrf, Statuses: statuses, DocumentTypes: shipment.DocumentTypes}
 }
 
 var statuses = []shipment.Status{shipment.StatusCreated, shipment.StatusShipped, shipment.StatusInTransit,

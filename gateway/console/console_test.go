@@ -187,6 +187,9 @@ func TestBadFormInputIsRefusedBeforeTheLedger(t *testing.T) {
 		if w.Code < 400 || w.Code >= 500 || !strings.Contains(w.Body.String(), `class="problem"`) {
 			t.Errorf("%s: %d", action, w.Code)
 		}
+		if action == "documents" && !strings.Contains(w.Body.String(), "<li>") {
+			t.Errorf("documents: the problem's errors are not listed: %s", w.Body)
+		}
 	}
 	if w := h.ledger.writes(); len(w) != 0 {
 		t.Errorf("bad input reached the ledger: %+v", w)
@@ -317,5 +320,37 @@ func TestLedgerFailureIsUnavailableWithoutItsCause(t *testing.T) {
 	}
 	if strings.Contains(w.Body.String(), "peer0") || strings.Contains(w.Body.String(), "qscc") {
 		t.Error("the page shows the cause")
+	}
+}
+
+func TestEachActionCallsItsTransactionWithTheFormsValues(t *testing.T) {
+	digest := strings.Repeat("ab", 32)
+	tests := []struct {
+		action string
+		form   url.Values
+		tx     string
+		args   []string
+	}{
+		{"ship", url.Values{}, "Ship", []string{"SHP-C-001"}},
+		{"deliver", url.Values{}, "Deliver", []string{"SHP-C-001"}},
+		{"reject", url.Values{"reason": {"crates crushed"}}, "Reject", []string{"SHP-C-001", "crates crushed"}},
+		{"cancel", url.Values{"reason": {"order withdrawn"}}, "Cancel", []string{"SHP-C-001", "order withdrawn"}},
+		{"sensors", url.Values{"sensors": {"LOG-1, LOG-2\nLOG-3"}}, "RegisterSensors", []string{"SHP-C-001", `["LOG-1","LOG-2","LOG-3"]`}},
+		{"documents", url.Values{"type": {"commercial_invoice"}, "sha256": {strings.ToUpper(digest)}}, "AttachDocument",
+			[]string{"SHP-C-001", `{"type":"commercial_invoice","sha256":"` + digest + `"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			h := newHarness(t, Options{})
+			b := h.browser("10.0.0.1")
+			tt.form.Set("csrf", b.signIn(carrierKey))
+			if w := b.do(http.MethodPost, "/console/shipments/SHP-C-001/"+tt.action, tt.form); w.Code != http.StatusSeeOther {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+			w := h.ledger.writes()
+			if len(w) != 1 || w[0].Tx != tt.tx || !slices.Equal(w[0].Args, tt.args) {
+				t.Errorf("writes %+v, want %s%q", w, tt.tx, tt.args)
+			}
+		})
 	}
 }

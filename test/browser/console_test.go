@@ -74,7 +74,7 @@ func TestConsoleHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := walk.Certificate(id)["sha256"]
-	do("hash a file in the browser", chromedp.SendKeys(chromedp.CSS(`form[data-action="documents"] input[name="type"]`), "certificate_of_origin"),
+	do("hash a file in the browser", chromedp.SetValue(chromedp.CSS(`form[data-action="documents"] select[name="type"]`), "certificate_of_origin"),
 		chromedp.SetUploadFiles(chromedp.ID("doc-file"), []string{doc}))
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("doc-sha256").value === "`+digest+`"`,
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
