@@ -44,12 +44,16 @@ var actions = []action{
 	{Name: "cancel", Label: "Cancel", Op: shipment.OpCancel},
 }
 
-// allowed are the actions role may ask for: the others are not shown. The
-// contract still decides (the organisation's position on the shipment).
-func allowed(role string) []action {
+// allowed are the actions the key may take on s by the contract's own
+// access rule (shipment.Authorize: the key's role, then its organisation's
+// position on the record as read, e.g. only the custodian hands over); the
+// others are not shown. The contract still decides, on the record as it is
+// when the action arrives, and also checks the state (a shipped shipment
+// cannot be shipped again), which this does not.
+func allowed(k api.Key, s *shipment.Shipment) []action {
 	var out []action
 	for _, a := range actions {
-		if shipment.RoleAllows(role, a.Op) {
+		if shipment.Authorize(shipment.Caller{MSPID: k.MSPID, Role: k.Role}, s, a.Op) == nil {
 			a.Idem = randomToken()
 			out = append(out, a)
 		}
@@ -91,7 +95,7 @@ func (c *Console) showShipment(ec echo.Context, status int, failed *api.Problem)
 		return fmt.Errorf("console: render detail of %s: %w", id, err)
 	}
 	v.Detail = template.HTML(b.String()) // the tracking page's own template: already escaped
-	v.Actions = allowed(v.Key.Role)
+	v.Actions = allowed(v.Key, &s)
 	return c.render(ec, status, "shipment", v)
 }
 

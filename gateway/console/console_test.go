@@ -36,7 +36,8 @@ func TestListFiltersAndSearch(t *testing.T) {
 		want  []string
 	}{
 		{"", []string{"SHP-C-001", "SHP-C-002", "SHP-C-003", "SHP-C-004"}},
-		{"status=SHIPPED", []string{"SHP-C-002", "SHP-C-003", "SHP-C-004"}},
+		{"status=SHIPPED", []string{"SHP-C-003", "SHP-C-004"}},
+		{"status=IN_TRANSIT", []string{"SHP-C-002"}},
 		{"counterpart=Retailer2MSP", []string{"SHP-C-002", "SHP-C-004"}},
 		{"breached=on", []string{"SHP-C-003"}},
 		{"overdue=on", []string{"SHP-C-004"}},
@@ -147,7 +148,7 @@ func TestHandOverGoesThroughTheAPIOnceAndShowsInTheTimeline(t *testing.T) {
 	if spoofed := b.do(http.MethodGet, "/console/shipments/SHP-C-002?done=Your+account+is+locked", nil).Body.String(); strings.Contains(spoofed, "locked") {
 		t.Error("?done= puts any text on the page")
 	}
-	if !strings.Contains(after, "Handed over</strong>: ExporterMSP → Retailer2MSP") {
+	if !strings.Contains(after, "Handed over</strong>: CarrierMSP → Retailer2MSP") {
 		t.Error("no hand-over in the timeline")
 	}
 	if !strings.Contains(after, h.ledger.versions["SHP-C-002"][1].tx) {
@@ -254,21 +255,27 @@ func TestReadingsFromCSVOrJSONFile(t *testing.T) {
 	}
 }
 
-func TestActionsShownFollowTheKeysRole(t *testing.T) {
+func TestActionsShownFollowTheKeysRoleAndPosition(t *testing.T) {
 	h := newHarness(t, Options{})
-	for key, want := range map[string][]string{
-		carrierKey: {"handover", "readings", "sensors", "documents"},
-		buyerKey:   {"documents", "deliver", "reject"},
-	} {
+	tests := []struct {
+		key, id string
+		want    []string
+	}{
+		{carrierKey, "SHP-C-002", []string{"handover", "readings", "sensors", "documents"}}, // the carrier holds it
+		{carrierKey, "SHP-C-001", nil},                                      // the exporter holds it
+		{buyerKey, "SHP-C-001", []string{"documents", "deliver", "reject"}}, // its buyer
+		{buyerKey, "SHP-C-002", nil},                                        // another buyer's
+	}
+	for _, tt := range tests {
 		b := h.browser("10.0.0.1")
-		b.signIn(key)
-		body := b.do(http.MethodGet, "/console/shipments/SHP-C-001", nil).Body.String()
+		b.signIn(tt.key)
+		body := b.do(http.MethodGet, "/console/shipments/"+tt.id, nil).Body.String()
 		var got []string
 		for _, m := range regexp.MustCompile(`data-action="([a-z]+)"`).FindAllStringSubmatch(body, -1) {
 			got = append(got, m[1])
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("role of %s: actions %v, want %v", key[:5], got, want)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s… on %s: actions %v, want %v", tt.key[:5], tt.id, got, tt.want)
 		}
 	}
 }

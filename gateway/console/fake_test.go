@@ -288,11 +288,13 @@ func fixtures() []shipment.Shipment {
 	}
 	breached := mk("SHP-C-003", "PO-7781", shipment.StatusShipped, "RetailerMSP")
 	breached.ColdChainVerdict.BreachedAt = at.Add(5 * time.Hour)
+	inCarriersHands := mk("SHP-C-002", "PO-7701", shipment.StatusInTransit, "Retailer2MSP")
+	inCarriersHands.Custodian = "CarrierMSP"
 	overdue := mk("SHP-C-004", "PO-7790", shipment.StatusShipped, "Retailer2MSP")
 	overdue.Overdue = true
 	return []shipment.Shipment{
 		mk("SHP-C-001", "PO-7700", shipment.StatusCreated, "RetailerMSP"),
-		mk("SHP-C-002", "PO-7701", shipment.StatusShipped, "Retailer2MSP"),
+		inCarriersHands,
 		breached, overdue,
 	}
 }
