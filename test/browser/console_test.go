@@ -102,6 +102,9 @@ func TestConsoleHandOver(t *testing.T) {
 	if !strings.Contains(timeline, "Handed over") || !strings.Contains(timeline, "→") {
 		t.Errorf("no hand-over in the timeline: %q", timeline)
 	}
+	if gone := tb.eval(`document.querySelector('form[data-action="handover"]') === null`); gone != true {
+		t.Error("the exporter is no longer the custodian, yet the page still offers the hand-over")
+	}
 	s, err := c.Shipment(ctx, "exporter", id)
 	if err != nil {
 		t.Fatal(err)
