@@ -63,6 +63,20 @@ type Config struct {
 	// Track is the public tracking page (gateway/web); without a secret the
 	// gateway does not serve it.
 	Track Track `mapstructure:"track"`
+	// Console is the member console (gateway/console); it needs the
+	// tracking page, whose detail view it shows.
+	Console Console `mapstructure:"console"`
+}
+
+// Console configures the member console: signing in with an API key gives
+// a session held in the gateway's memory (see gateway/console/README.md).
+type Console struct {
+	Enabled     bool          `mapstructure:"enabled"`
+	SessionTTL  time.Duration `mapstructure:"session_ttl"`  // from sign-in
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"` // since the last request
+	MaxSessions int           `mapstructure:"max_sessions"` // held in memory at once
+	SignInRate  float64       `mapstructure:"signin_rate"`  // attempts per second per client address
+	SignInBurst int           `mapstructure:"signin_burst"`
 }
 
 // Track configures the public tracking page. The secret is shared with the
@@ -181,6 +195,12 @@ var defaults = map[string]any{
 	"api_key":                 []string{},
 	"track.secret_file":       "",
 	"track.identity":          "",
+	"console.enabled":         false,
+	"console.session_ttl":     "8h",
+	"console.idle_timeout":    "30m",
+	"console.max_sessions":    1000,
+	"console.signin_rate":     0.1,
+	"console.signin_burst":    5,
 }
 
 // Flags declares the command-line flags; Load reads them.
@@ -424,6 +444,17 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Track.Identity != "" {
 		bad("track.identity: set, but track.secret_file is not: the tracking page needs the secret its links are signed with")
+	}
+	if c.Console.Enabled {
+		if c.Track.SecretFile == "" {
+			bad("console.enabled: the console shows the tracking page's detail view: set track.secret_file and track.identity")
+		}
+		if c.Console.SessionTTL <= 0 || c.Console.IdleTimeout <= 0 || c.Console.IdleTimeout > c.Console.SessionTTL {
+			bad("console.session_ttl and console.idle_timeout: must be positive, the idle timeout at most the session's lifetime")
+		}
+		if c.Console.MaxSessions < 1 || c.Console.SignInRate <= 0 || c.Console.SignInBurst < 1 {
+			bad("console.max_sessions, console.signin_rate and console.signin_burst: must be positive")
+		}
 	}
 	if len(c.APIKeys) == 0 {
 		bad("api_keys: at least one API key is required (nobody could call the gateway)")

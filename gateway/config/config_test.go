@@ -194,12 +194,7 @@ func TestPlainHTTPOnLoopbackOnly(t *testing.T) {
 }
 
 func TestTrackingPageNeedsALongSecretAndAKnownIdentity(t *testing.T) {
-	dir := t.TempDir()
-	prof := writeFile(t, dir, "connection.json", `{}`)
-	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", prof)
-	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
-	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
-	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	dir := minimalEnv(t)
 	long := writeFile(t, dir, "secret", strings.Repeat("ab", 32)+"\n")
 	short := writeFile(t, dir, "short", "0123456789\n")
 
@@ -227,4 +222,43 @@ func TestTrackingPageNeedsALongSecretAndAKnownIdentity(t *testing.T) {
 	if c, err := load(t); err == nil || c != nil {
 		t.Error("track.identity without a secret was accepted")
 	}
+}
+
+func TestConsoleHasBoundedDefaultsAndNeedsTheTrackingPage(t *testing.T) {
+	dir := minimalEnv(t)
+	t.Setenv("SHIPTRACE_GATEWAY_CONSOLE_ENABLED", "true")
+	if _, err := load(t); err == nil || !strings.Contains(err.Error(), "console.enabled: the console shows the tracking page's detail view") {
+		t.Fatalf("a console without the tracking page: %v", err)
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_SECRET_FILE", writeFile(t, dir, "secret", strings.Repeat("ab", 32)))
+	t.Setenv("SHIPTRACE_GATEWAY_TRACK_IDENTITY", "exporter")
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Console{Enabled: true, SessionTTL: 8 * time.Hour, IdleTimeout: 30 * time.Minute, MaxSessions: 1000, SignInRate: 0.1, SignInBurst: 5}
+	if c.Console != want {
+		t.Errorf("console %+v, want %+v", c.Console, want)
+	}
+	t.Setenv("SHIPTRACE_GATEWAY_CONSOLE_IDLE_TIMEOUT", "9h")
+	t.Setenv("SHIPTRACE_GATEWAY_CONSOLE_MAX_SESSIONS", "0")
+	_, err = load(t)
+	for _, want := range []string{"console.session_ttl and console.idle_timeout", "console.max_sessions"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// minimalEnv sets the least a valid configuration needs in the environment
+// (a profile, a data directory, one identity and one key) and returns the
+// directory its files are in.
+func minimalEnv(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("SHIPTRACE_GATEWAY_PROFILE", writeFile(t, dir, "connection.json", `{}`))
+	t.Setenv("SHIPTRACE_GATEWAY_DATA_DIR", dir)
+	t.Setenv("SHIPTRACE_GATEWAY_IDENTITY", "exporter=ExporterMSP/User1")
+	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
+	return dir
 }

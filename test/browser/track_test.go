@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shiptrace/shiptrace/local/walk"
-	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
 // chromium is Debian's package (.ci/run installs it when missing).
@@ -75,16 +74,7 @@ func spki(t *testing.T, certFile string) string {
 // whole page transfers under 100 KB. It writes track-360.png to
 // $SHIPTRACE_SCREENSHOTS (default: the test's temporary directory).
 func TestTrackPageOnAPhone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the running local system and Chromium")
-	}
-	sys := testnet.Require(t).System(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	c, err := sys.ReadyClient(ctx, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys, c, ctx := runningSystem(t)
 	tr, err := sys.TrackedBreach(ctx, c, "BRW")
 	if err != nil {
 		t.Fatal(err)
@@ -97,28 +87,8 @@ func TestTrackPageOnAPhone(t *testing.T) {
 	if err := os.WriteFile(wrong, append(walk.CertificateFile(tr.ID), '!'), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert := ""
-	if sys.GatewayCA != "" {
-		cert = filepath.Join(filepath.Dir(sys.GatewayCA), "server.crt")
-	}
-	bctx, bcancel := context.WithTimeout(browser(t, cert), 2*time.Minute)
-	defer bcancel()
-
-	// run reads one value from the page; do runs steps; both fail the test.
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string) any {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[any](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	tb := openTab(t, sys)
+	bctx, do, eval := tb.ctx, tb.do, tb.eval
 	checkFile := func(path, class string) string {
 		t.Helper()
 		do("check "+filepath.Base(path), chromedp.SetUploadFiles(chromedp.ID("check-file"), []string{path}))
@@ -171,13 +141,5 @@ func TestTrackPageOnAPhone(t *testing.T) {
 	if bytesIn <= 0 || bytesIn > 100*1024 {
 		t.Errorf("%.0f bytes transferred, want under 100 KB", bytesIn)
 	}
-	out := os.Getenv("SHIPTRACE_SCREENSHOTS")
-	if out == "" {
-		out = t.TempDir()
-	}
-	shot := filepath.Join(out, "track-360.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s (%d bytes)", shot, len(png))
+	saveScreenshot(t, "track-360.png", png)
 }

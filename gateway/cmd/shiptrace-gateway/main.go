@@ -35,6 +35,7 @@ import (
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/api"
 	"github.com/shiptrace/shiptrace/gateway/config"
+	"github.com/shiptrace/shiptrace/gateway/console"
 	"github.com/shiptrace/shiptrace/gateway/journal"
 )
 
@@ -113,13 +114,22 @@ func serve(args []string) error {
 	// Every stage may be retried after MVCC conflicts; a write waits at most
 	// for all of them.
 	perAttempt := cfg.Fabric.EndorseTimeout + cfg.Fabric.SubmitTimeout + cfg.Fabric.CommitTimeout
-	var mounts []func(*echo.Echo)
+	var (
+		mounts []func(*echo.Echo)
+		cons   *console.Console
+	)
 	if cfg.Track.SecretFile != "" {
 		pages, err := trackingPages(cfg, ledger, log)
 		if err != nil {
 			return err
 		}
 		mounts = append(mounts, pages.Mount)
+		if cfg.Console.Enabled {
+			if cons, err = memberConsole(cfg, ledger, pages, log); err != nil {
+				return err
+			}
+			mounts = append(mounts, cons.Mount)
+		}
 	}
 	srv, err := api.New(api.Options{
 		Mount:  mounts,
@@ -131,6 +141,9 @@ func serve(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cons != nil {
+		cons.Attach(srv)
 	}
 	var (
 		cert      *certificate
@@ -278,7 +291,7 @@ func initLocal(args []string, stdout io.Writer) error {
 	sort.Strings(names)
 	if *trackSecret != "" {
 		abs, _ := filepath.Abs(*trackSecret)
-		fmt.Fprintf(&cfg, "track: {secret_file: %q, identity: exporter}\n", abs)
+		fmt.Fprintf(&cfg, "track: {secret_file: %q, identity: exporter}\nconsole: {enabled: true}\n", abs)
 	}
 	fmt.Fprintf(&cfg, "api_keys:\n")
 	for _, name := range names {

@@ -1,0 +1,236 @@
+package console
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shiptrace/shiptrace/gateway/api"
+	"github.com/shiptrace/shiptrace/gateway/web"
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+// action is one write the console offers, named as the REST route's last
+// segment; Op is what shipment.RoleAllows is asked.
+type action struct {
+	Name  string
+	Label string
+	Op    shipment.Operation
+	// Idem is a fresh Idempotency-Key per rendered form: a form sent twice
+	// (a double click, a reload) is answered from the API's journal.
+	Idem string
+}
+
+var actions = []action{
+	{Name: "ship", Label: "Ship", Op: shipment.OpShip},
+	{Name: "handover", Label: "Hand over", Op: shipment.OpHandOver},
+	{Name: "readings", Label: "Record readings", Op: shipment.OpRecordReadings},
+	{Name: "sensors", Label: "Pair loggers", Op: shipment.OpRegisterSensors},
+	{Name: "documents", Label: "Attach a document", Op: shipment.OpAttachDocument},
+	{Name: "deliver", Label: "Deliver", Op: shipment.OpDeliver},
+	{Name: "reject", Label: "Reject", Op: shipment.OpReject},
+	{Name: "cancel", Label: "Cancel", Op: shipment.OpCancel},
+}
+
+// allowed are the actions the key may take on s by the contract's own
+// access rule (shipment.Authorize: the key's role, then its organisation's
+// position on the record as read, e.g. only the custodian hands over); the
+// others are not shown. The contract still decides, on the record as it is
+// when the action arrives, and also checks the state (a shipped shipment
+// cannot be shipped again), which this does not.
+func allowed(k api.Key, s *shipment.Shipment) []action {
+	var out []action
+	for _, a := range actions {
+		if shipment.Authorize(shipment.Caller{MSPID: k.MSPID, Role: k.Role}, s, a.Op) == nil {
+			a.Idem = randomToken()
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// detail shows one shipment: the tracking page's detail view read as the
+// signed-in key's identity, the member's facts around it, and the actions.
+func (c *Console) detail(ec echo.Context) error {
+	return c.showShipment(ec, http.StatusOK, nil)
+}
+
+func (c *Console) showShipment(ec echo.Context, status int, failed *api.Problem) error {
+	v := viewFor(ec)
+	v.Problem = failed
+	for _, a := range actions { // only an action's own label: ?done= must not put any text on the page
+		if a.Name == ec.QueryParam("done") {
+			v.Done = a.Label
+		}
+	}
+	id := ec.Param("id")
+	raw, p := c.call(ec, http.MethodGet, "/v1/shipments/"+url.PathEscape(id), nil, nil, "")
+	if p != nil {
+		v.Problem = p
+		return c.render(ec, p.Status, "shipment", v)
+	}
+	var s shipment.Shipment
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("console: decode shipment %s: %w", id, err)
+	}
+	v.Ship = &s
+	d, err := web.ReadDetail(ec.Request().Context(), c.o.Ledger, v.Key.Identity, s, c.o.Now())
+	if err != nil {
+		return c.unavailable(ec, fmt.Errorf("console: read detail of %s: %w", id, err))
+	}
+	var b bytes.Buffer
+	if err := c.o.Pages.RenderDetail(&b, "en", d); err != nil {
+		return fmt.Errorf("console: render detail of %s: %w", id, err)
+	}
+	v.Detail = template.HTML(b.String()) // the tracking page's own template: already escaped
+	v.Actions = allowed(v.Key, &s)
+	return c.render(ec, status, "shipment", v)
+}
+
+// act runs one action through the REST API's route for it, with the
+// form's Idempotency-Key; a refusal shows the problem's title and detail on
+// the shipment's page.
+func (c *Console) act(ec echo.Context) error {
+	id, name := ec.Param("id"), ec.Param("action")
+	var a *action
+	for i := range actions {
+		if actions[i].Name == name {
+			a = &actions[i]
+		}
+	}
+	if a == nil {
+		return c.refuse(ec, http.StatusNotFound, "No such action", "")
+	}
+	body, err := bodyFor(ec, a.Name)
+	if err != nil {
+		return c.showShipment(ec, http.StatusBadRequest, problemOf(err))
+	}
+	path := "/v1/shipments/" + url.PathEscape(id) + "/" + a.Name
+	if _, p := c.call(ec, http.MethodPost, path, nil, body, ec.Request().PostFormValue("idem")); p != nil {
+		return c.showShipment(ec, p.Status, p)
+	}
+	return ec.Redirect(http.StatusSeeOther, Path+"/shipments/"+url.PathEscape(id)+"?done="+a.Name)
+}
+
+// bodyFor turns an action's form into its REST request body. The API
+// validates it again; this only reads the form.
+func bodyFor(ec echo.Context, name string) (any, error) {
+	f := func(k string) string { return strings.TrimSpace(ec.Request().PostFormValue(k)) }
+	switch name {
+	case "handover":
+		return map[string]string{"toMSP": f("toMSP")}, nil
+	case "reject", "cancel":
+		return map[string]string{"reason": f("reason")}, nil
+	case "documents":
+		doc := map[string]string{"type": f("type"), "sha256": strings.ToLower(f("sha256"))}
+		if u := f("uri"); u != "" {
+			doc["uri"] = u
+		}
+		return doc, nil
+	case "sensors":
+		var ids []string
+		for _, s := range strings.FieldsFunc(f("sensors"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
+			ids = append(ids, s)
+		}
+		return map[string][]string{"sensors": ids}, nil
+	case "readings":
+		file, _, err := ec.Request().FormFile("file")
+		if err != nil {
+			return nil, shipment.Errorf(shipment.Invalid, "file: choose a CSV or JSON file of readings")
+		}
+		defer file.Close()
+		b, err := io.ReadAll(file)
+		if err != nil {
+			return nil, fmt.Errorf("read the uploaded file: %w", err)
+		}
+		rs, err := parseReadings(b)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]shipment.Reading{"readings": rs}, nil
+	}
+	return nil, nil // ship, deliver: no body
+}
+
+// parseReadings reads a readings file: JSON (an array of readings, or
+// {"readings": [...]} as the API takes) or CSV with a header row naming
+// sensorId, time (RFC 3339) and celsius.
+func parseReadings(b []byte) ([]shipment.Reading, error) {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		return nil, shipment.Errorf(shipment.Invalid, "file: it is empty")
+	}
+	switch t[0] {
+	case '[':
+		var rs []shipment.Reading
+		if err := json.Unmarshal(t, &rs); err != nil {
+			return nil, shipment.Errorf(shipment.Invalid, "file: not a JSON array of readings: %v", err)
+		}
+		return rs, nil
+	case '{':
+		var in struct {
+			Readings []shipment.Reading `json:"readings"`
+		}
+		if err := json.Unmarshal(t, &in); err != nil {
+			return nil, shipment.Errorf(shipment.Invalid, "file: not a JSON object with readings: %v", err)
+		}
+		return in.Readings, nil
+	}
+	rows, err := csv.NewReader(bytes.NewReader(t)).ReadAll()
+	if err != nil {
+		return nil, shipment.Errorf(shipment.Invalid, "file: neither JSON nor CSV: %v", err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	si, ok1 := col["sensorid"]
+	ti, ok2 := col["time"]
+	ci, ok3 := col["celsius"]
+	if !ok1 || !ok2 || !ok3 {
+		return nil, shipment.Errorf(shipment.Invalid, "file: the CSV header must name sensorId, time and celsius")
+	}
+	rs := make([]shipment.Reading, 0, len(rows)-1)
+	for n, row := range rows[1:] {
+		at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(row[ti]))
+		if err != nil {
+			return nil, shipment.Errorf(shipment.Invalid, "file: line %d: time must be RFC 3339", n+2)
+		}
+		deg, err := strconv.ParseFloat(strings.TrimSpace(row[ci]), 64)
+		if err != nil {
+			return nil, shipment.Errorf(shipment.Invalid, "file: line %d: celsius must be a number", n+2)
+		}
+		rs = append(rs, shipment.Reading{SensorID: strings.TrimSpace(row[si]), Time: at, Celsius: deg})
+	}
+	return rs, nil
+}
+
+// unavailable answers 503 when the ledger could not be read: the cause is
+// logged for the operator with the request ID, not shown.
+func (c *Console) unavailable(ec echo.Context, cause error) error {
+	c.o.Logger.ErrorContext(ec.Request().Context(), "console page failed",
+		slog.String("request_id", ec.Response().Header().Get(echo.HeaderXRequestID)), slog.String("error", cause.Error()))
+	ec.Response().Header().Set("Retry-After", "30")
+	return c.refuse(ec, http.StatusServiceUnavailable, "The ledger could not be read", "Try again in a moment.")
+}
+
+// problemOf shows a refusal of the form's own input as the API would.
+func problemOf(err error) *api.Problem {
+	var e *shipment.Error
+	if errors.As(err, &e) {
+		return &api.Problem{Title: "Invalid request", Detail: e.Message, Status: http.StatusBadRequest}
+	}
+	return &api.Problem{Title: "Invalid request", Detail: err.Error(), Status: http.StatusBadRequest}
+}
