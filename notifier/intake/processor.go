@@ -188,10 +188,11 @@ func (p *Processor) HandleBatch(ctx context.Context, events []notifier.ChainEven
 	found := make([]looked, len(ds))
 	sem := make(chan struct{}, lookupConcurrency)
 	var wg sync.WaitGroup
+	_, caching := p.Contacts.(Forgetter)
 	for i, d := range ds {
-		if d.event.Type == shipment.EventContactUpdated {
-			// Read the new contact now, beside the batch's lookups: the
-			// shipment's next event (typically "shipped", right after the
+		if caching && d.event.Type == shipment.EventContactUpdated {
+			// Read the new contact into the cache now, beside the batch's
+			// lookups: the shipment's next event (typically "shipped", right after the
 			// create that set the contact) then finds it in the cache
 			// instead of reading the peer on its own path. Failures do not
 			// matter here; that event's lookup will read again.
