@@ -224,9 +224,7 @@ func (s *Shipment) RecordReadings(c Caller, at time.Time, batch []Reading, store
 	if err := ValidateReadings(batch, at); err != nil {
 		return ReadingsChange{}, err
 	}
-	switch s.Status {
-	case StatusCreated, StatusShipped, StatusInTransit:
-	default:
+	if !s.StatusAllows(OpRecordReadings) {
 		return ReadingsChange{}, s.conflictf(OpRecordReadings, "status is %s; readings are closed", s.Status)
 	}
 	if err := s.checkReadingsInCustody(c, batch); err != nil {

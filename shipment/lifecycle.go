@@ -78,7 +78,7 @@ func (s *Shipment) AttachDocument(c Caller, at time.Time, d Document) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	if s.Status == StatusCancelled {
+	if !s.StatusAllows(OpAttachDocument) {
 		return s.conflictf(OpAttachDocument, "the shipment is CANCELLED")
 	}
 	for _, have := range s.Documents {
@@ -101,7 +101,7 @@ func (s *Shipment) Ship(c Caller, at time.Time) error {
 	if err := s.begin(c, OpShip, at); err != nil {
 		return err
 	}
-	if s.Status != StatusCreated {
+	if !s.StatusAllows(OpShip) {
 		return s.conflictf(OpShip, "status is %s; only a CREATED shipment can be shipped", s.Status)
 	}
 	s.Status = StatusShipped
@@ -123,7 +123,7 @@ func (s *Shipment) HandOver(c Caller, at time.Time, to string, members *Consorti
 	if err := ValidateMSPID("toMSP", to); err != nil {
 		return err
 	}
-	if s.Status != StatusShipped && s.Status != StatusInTransit {
+	if !s.StatusAllows(OpHandOver) {
 		return s.conflictf(OpHandOver, "status is %s; custody changes only while SHIPPED or IN_TRANSIT", s.Status)
 	}
 	if to == s.Custodian {
@@ -146,7 +146,7 @@ func (s *Shipment) Deliver(c Caller, at time.Time) error {
 	if err := s.begin(c, OpDeliver, at); err != nil {
 		return err
 	}
-	if s.Status != StatusShipped && s.Status != StatusInTransit {
+	if !s.StatusAllows(OpDeliver) {
 		return s.conflictf(OpDeliver, "status is %s; only a SHIPPED or IN_TRANSIT shipment can be delivered", s.Status)
 	}
 	s.Status = StatusDelivered
@@ -167,7 +167,7 @@ func (s *Shipment) Reject(c Caller, at time.Time, reason string) error {
 	if err := ValidateReason(reason); err != nil {
 		return err
 	}
-	if s.Status != StatusShipped && s.Status != StatusInTransit {
+	if !s.StatusAllows(OpReject) {
 		return s.conflictf(OpReject, "status is %s; only a SHIPPED or IN_TRANSIT shipment can be rejected", s.Status)
 	}
 	s.Status = StatusRejected
@@ -185,7 +185,7 @@ func (s *Shipment) Cancel(c Caller, at time.Time, reason string) error {
 	if err := ValidateReason(reason); err != nil {
 		return err
 	}
-	if s.Status != StatusCreated {
+	if !s.StatusAllows(OpCancel) {
 		return s.conflictf(OpCancel, "status is %s; only a CREATED shipment can be cancelled", s.Status)
 	}
 	s.Status = StatusCancelled
@@ -201,7 +201,7 @@ func (s *Shipment) FlagOverdue(c Caller, at time.Time) error {
 	if err := s.begin(c, OpFlagOverdue, at); err != nil {
 		return err
 	}
-	if s.Status.Terminal() {
+	if !s.StatusAllows(OpFlagOverdue) {
 		return s.conflictf(OpFlagOverdue, "status is %s; only an open shipment can be overdue", s.Status)
 	}
 	if !at.After(s.ExpectedDeliveryAt) {

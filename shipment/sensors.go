@@ -23,9 +23,7 @@ func (s *Shipment) RegisterSensors(c Caller, at time.Time, sensors []string) ([]
 	if err := ValidateSensorIDs(sensors); err != nil {
 		return nil, err
 	}
-	switch s.Status {
-	case StatusCreated, StatusShipped, StatusInTransit:
-	default:
+	if !s.StatusAllows(OpRegisterSensors) {
 		return nil, s.conflictf(OpRegisterSensors, "status is %s; readings are closed", s.Status)
 	}
 	v := s.ColdChainVerdict

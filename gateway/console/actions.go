@@ -45,15 +45,15 @@ var actions = []action{
 }
 
 // allowed are the actions the key may take on s by the contract's own
-// access rule (shipment.Authorize: the key's role, then its organisation's
-// position on the record as read, e.g. only the custodian hands over); the
-// others are not shown. The contract still decides, on the record as it is
-// when the action arrives, and also checks the state (a shipped shipment
-// cannot be shipped again), which this does not.
+// rules: its access rule (shipment.Authorize: the key's role, then its
+// organisation's position on the record as read, e.g. only the custodian
+// hands over) and its status rule (shipment.StatusAllows: a shipped
+// shipment cannot be shipped again); the others are not shown. The
+// contract still decides, on the record as it is when the action arrives.
 func allowed(k api.Key, s *shipment.Shipment) []action {
 	var out []action
 	for _, a := range actions {
-		if shipment.Authorize(shipment.Caller{MSPID: k.MSPID, Role: k.Role}, s, a.Op) == nil {
+		if s.StatusAllows(a.Op) && shipment.Authorize(shipment.Caller{MSPID: k.MSPID, Role: k.Role}, s, a.Op) == nil {
 			a.Idem = randomToken()
 			out = append(out, a)
 		}

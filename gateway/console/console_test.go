@@ -255,6 +255,9 @@ func TestReadingsFromCSVOrJSONFile(t *testing.T) {
 	}
 }
 
+// TestActionsShownFollowTheKeysRoleAndPosition: the console offers what the
+// contract would accept from this key on this record: its role, its
+// organisation's position, and the shipment's status.
 func TestActionsShownFollowTheKeysRoleAndPosition(t *testing.T) {
 	h := newHarness(t, Options{})
 	tests := []struct {
@@ -262,9 +265,9 @@ func TestActionsShownFollowTheKeysRoleAndPosition(t *testing.T) {
 		want    []string
 	}{
 		{carrierKey, "SHP-C-002", []string{"handover", "readings", "sensors", "documents"}}, // the carrier holds it
-		{carrierKey, "SHP-C-001", nil},                                      // the exporter holds it
-		{buyerKey, "SHP-C-001", []string{"documents", "deliver", "reject"}}, // its buyer
-		{buyerKey, "SHP-C-002", nil},                                        // another buyer's
+		{carrierKey, "SHP-C-001", nil},                 // the exporter holds it
+		{buyerKey, "SHP-C-001", []string{"documents"}}, // its buyer, but CREATED: nothing to deliver or reject yet
+		{buyerKey, "SHP-C-002", nil},                   // another buyer's
 	}
 	for _, tt := range tests {
 		b := h.browser("10.0.0.1")
