@@ -34,8 +34,13 @@ type Options struct {
 	// in 32 was answered 503 in CI. Ten retries wait at most about 6 s in
 	// all (see pause).
 	MVCCRetries int
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer // nil: metrics are not registered
+	// Committed, if set, is called after each transaction this client
+	// submitted has committed VALID, with its request: the gateway's
+	// tracking page drops its copy of a shipment the gateway itself just
+	// changed, before the chaincode event would tell it.
+	Committed  func(Request, Committed)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: metrics are not registered
 }
 
 func (o *Options) defaults() {

@@ -206,7 +206,11 @@ func (p *pending) Wait(ctx context.Context) (Committed, error) {
 		}
 		if st.Successful {
 			p.c.committed(p.m, st.BlockNumber)
-			return Committed{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Result: p.txn.Result(), Attempts: p.attempts}, nil
+			done := Committed{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Result: p.txn.Result(), Attempts: p.attempts}
+			if c.opts.Committed != nil {
+				c.opts.Committed(p.req, done)
+			}
+			return done, nil
 		}
 		conflict := st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
 		cerr := &Error{Stage: StageCommit, Reason: ReasonInvalidated, TxID: st.TransactionID, TxCode: st.Code.String(),

@@ -10,8 +10,8 @@ import (
 )
 
 // memo keeps the detail views of recently viewed shipments, each keyed by
-// the state of the record it was read at. Every request still reads the
-// record from the ledger (that read is the erasure check); only when the
+// the state of the record it was read at (the record itself comes from the
+// ledger, or from records while no event says it changed); only when the
 // record's version, its last transaction and its readings (count, late
 // count, latest reading) are what they were does the page reuse the
 // history, readings and proofs read for that state: they cannot have

@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/shiptrace/shiptrace/fabric"
+	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/tracklink"
 )
 
@@ -61,6 +62,7 @@ type Pages struct {
 	page     *template.Template
 	notFound map[string][]byte // per language, rendered once: every refusal is the same bytes
 	memo     *memo
+	records  *records
 }
 
 // memoShipments bounds how many shipments' detail views are kept.
@@ -90,7 +92,7 @@ func New(o Options) (*Pages, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	p := &Pages{load: loader{ledger: o.Ledger, identity: o.Identity}, signer: o.Signer, log: o.Logger,
-		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments)}
+		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments), records: newRecords(memoShipments)}
 	for code, l := range langs {
 		var b bytes.Buffer
 		if err := page.ExecuteTemplate(&b, "notfound", pageData{L: l}); err != nil {
@@ -154,7 +156,7 @@ func (p *Pages) track(c echo.Context) error {
 	if err != nil {
 		return p.gone(c)
 	}
-	s, err := p.load.shipment(r.Context(), claims.ShipmentID)
+	s, err := p.record(r.Context(), claims.ShipmentID)
 	if errors.Is(err, errGone) {
 		return p.gone(c)
 	}
@@ -183,6 +185,21 @@ func (p *Pages) track(c echo.Context) error {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
 	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
+// record is the shipment's record: the one kept since the last change the
+// events announced (records), else read from the ledger. An unknown
+// shipment or an erased contact (errGone) is never kept.
+func (p *Pages) record(ctx context.Context, id string) (shipment.Shipment, error) {
+	s, ok, epoch := p.records.get(id)
+	if ok {
+		return s, nil
+	}
+	s, err := p.load.shipment(ctx, id)
+	if err == nil {
+		p.records.put(s, epoch)
+	}
+	return s, err
 }
 
 // RenderDetail writes the detail view of d (the "detail" template, without

@@ -169,6 +169,7 @@ type harness struct {
 	ledger *fakeLedger
 	signer *tracklink.Signer
 	srv    *httptest.Server
+	pages  *web.Pages
 }
 
 func newHarness(t *testing.T, ledger *fakeLedger) *harness {
@@ -185,7 +186,7 @@ func newHarness(t *testing.T, ledger *fakeLedger) *harness {
 	pages.Mount(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &harness{ledger: ledger, signer: signer, srv: srv}
+	return &harness{ledger: ledger, signer: signer, srv: srv, pages: pages}
 }
 
 func (h *harness) token(t *testing.T, c tracklink.Claims) string {

@@ -88,11 +88,13 @@ func serve(args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var changed shipmentChanges // the tracking page's, once it exists
 	ledger, err := fabric.Open(members, fabric.Options{
 		Channel: cfg.Fabric.Channel, Chaincode: cfg.Fabric.Chaincode,
 		EvaluateTimeout: cfg.Fabric.EvaluateTimeout, EndorseTimeout: cfg.Fabric.EndorseTimeout,
 		SubmitTimeout: cfg.Fabric.SubmitTimeout, CommitTimeout: cfg.Fabric.CommitTimeout,
 		MVCCRetries: retries(cfg.Fabric.MVCCRetries), Logger: log, Registerer: reg,
+		Committed: changed.committed,
 	})
 	if err != nil {
 		return err
@@ -118,12 +120,18 @@ func serve(args []string) error {
 		mounts []func(*echo.Echo)
 		cons   *console.Console
 	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if cfg.Track.SecretFile != "" {
 		pages, err := trackingPages(cfg, ledger, log)
 		if err != nil {
 			return err
 		}
 		mounts = append(mounts, pages.Mount)
+		changed.set(pages.Changed)
+		go pages.Follow(ctx, func(ctx context.Context) (<-chan string, error) {
+			return ledger.Changes(ctx, cfg.Track.Identity)
+		}, 5*time.Second)
 		if cfg.Console.Enabled {
 			if cons, err = memberConsole(cfg, ledger, pages, log); err != nil {
 				return err
@@ -171,8 +179,6 @@ func serve(args []string) error {
 	log.Info("gateway started", "identities", len(members), "api_keys", len(keys),
 		"channel", cfg.Fabric.Channel, "chaincode", cfg.Fabric.Chaincode)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := ls.serve(ctx); err != nil {
 		return err
 	}
