@@ -49,8 +49,21 @@ func TestConsoleHandOver(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("table.list")))
 	keep()
 	do("filter", chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "SHIPPED"),
-		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), id), chromedp.Submit(chromedp.CSS(`input[name="q"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/shipments/`+id+`"]`)))
+		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), id), chromedp.Submit(chromedp.CSS(`input[name="q"]`)))
+	// The new shipment's link is on the unfiltered list too: wait for the
+	// filtered page itself (its URL carries the search) before counting.
+	// Asked from here, not with chromedp.Poll: the navigation destroys the
+	// page's script context under a poll running in it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		loaded, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`location.search.includes("q=`+id+`") && document.readyState === "complete"`))
+		if err == nil && loaded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the filtered list did not load in 30 s (%v)", err)
+		}
+	}
+	do("filtered list", chromedp.WaitVisible(chromedp.CSS(`a[href="/console/shipments/`+id+`"]`)))
 	rows, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`document.querySelectorAll("table.list tbody tr").length`))
 	if err != nil || rows != 1 {
 		t.Fatalf("the filtered list has %v rows (%v), want 1", rows, err)
