@@ -24,16 +24,30 @@ import (
 // the event stream is down nothing is kept and every view reads the ledger,
 // since events may be missed; (re)connecting starts from an empty cache.
 // A read that a change crossed is used for its own view but not kept.
+//
+// For settle after a change, reads of that shipment are not kept either:
+// with several peers per organisation, the read may reach a peer that has
+// not committed the event's block yet, and keeping what it returned would
+// hold the old record (a contact already erased) until the next change.
 type records struct {
 	mu        sync.Mutex
 	following bool
 	epoch     uint64 // counts changes; a read is kept only if none crossed it
 	byID      map[string]shipment.Shipment
-	order     []string // oldest first, for eviction
+	order     []string             // oldest first, for eviction
+	quiet     map[string]time.Time // shipment → until when a read of it is not kept
+	quietAll  time.Time            // the same for every shipment (a change of no one shipment)
 	max       int
+	now       func() time.Time
 }
 
-func newRecords(max int) *records { return &records{max: max, byID: map[string]shipment.Shipment{}} }
+// settle is how long after a change reads of that shipment are not kept:
+// time for every peer of the organisation to commit the block.
+const settle = 2 * time.Second
+
+func newRecords(max int, now func() time.Time) *records {
+	return &records{max: max, byID: map[string]shipment.Shipment{}, quiet: map[string]time.Time{}, now: now}
+}
 
 // get returns the kept record of id, or the epoch a read must start at.
 func (r *records) get(id string) (shipment.Shipment, bool, uint64) {
@@ -51,6 +65,9 @@ func (r *records) put(s shipment.Shipment, epoch uint64) {
 	if !r.following || r.epoch != epoch {
 		return
 	}
+	if now := r.now(); now.Before(r.quietAll) || now.Before(r.quiet[s.ID]) {
+		return
+	}
 	if _, ok := r.byID[s.ID]; !ok {
 		r.order = append(r.order, s.ID)
 		if len(r.order) > r.max {
@@ -66,11 +83,21 @@ func (r *records) changed(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.epoch++
+	now := r.now()
 	if id == "" {
 		r.byID, r.order = map[string]shipment.Shipment{}, nil
+		r.quietAll = now.Add(settle)
 		return
 	}
 	delete(r.byID, id)
+	if len(r.quiet) >= 4*r.max {
+		for k, until := range r.quiet {
+			if !now.Before(until) {
+				delete(r.quiet, k)
+			}
+		}
+	}
+	r.quiet[id] = now.Add(settle)
 }
 
 // follow says whether the event stream is up; either way everything kept

@@ -122,3 +122,22 @@ func TestChangedByTheGatewayItselfIsReadAgain(t *testing.T) {
 		t.Fatalf("after Changed: %d record reads, want 2 (%v)", h.ledger.reads(), slices.Compact(calls))
 	}
 }
+
+// TestARecordReadJustAfterItsChangeIsNotKept: right after an event names a
+// shipment, another peer of the organisation may not have the event's
+// block yet; what a read returns then is served but not kept, so a record
+// a lagging peer returned (a contact already erased) cannot stay cached.
+func TestARecordReadJustAfterItsChangeIsNotKept(t *testing.T) {
+	h := newHarness(t, breachedShipment(2, 50))
+	tok := h.token(t, tracklink.Claims{ShipmentID: shipID})
+	feed := follow(t, h)
+	time.Sleep(50 * time.Millisecond)
+	h.get(t, "/track/"+tok)
+	feed <- shipID
+	time.Sleep(50 * time.Millisecond)
+	h.get(t, "/track/"+tok)
+	h.get(t, "/track/"+tok)
+	if n := h.ledger.reads(); n != 3 {
+		t.Fatalf("views right after the shipment's event: %d reads in all, want 3 (none kept while the peers settle)", n)
+	}
+}

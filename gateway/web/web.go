@@ -92,7 +92,7 @@ func New(o Options) (*Pages, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	p := &Pages{load: loader{ledger: o.Ledger, identity: o.Identity}, signer: o.Signer, log: o.Logger,
-		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments), records: newRecords(memoShipments)}
+		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments), records: newRecords(memoShipments, time.Now)}
 	for code, l := range langs {
 		var b bytes.Buffer
 		if err := page.ExecuteTemplate(&b, "notfound", pageData{L: l}); err != nil {
