@@ -29,7 +29,7 @@ type Options struct {
 	// negative value disables retries). Ten, because losers of one block
 	// retry into the next and only one of them can win a contended key per
 	// block: eight loggers starting at once on one shipment, each
-	// registering its sensor in the record, needed up to seven attempts
+	// registering its sensor in the record, needed up to eight attempts
 	// (TestConcurrentLoggersOnOneShipment), and with six retries one batch
 	// in 32 was answered 503 in CI. Ten retries wait at most about 6 s in
 	// all (see pause).
