@@ -51,14 +51,9 @@ type HistoryPage struct {
 	Bookmark string         `json:"bookmark"`
 }
 
-// HistoryEntry is one committed change of a shipment.
-type HistoryEntry struct {
-	TxID     string             `json:"txId"`
-	Time     time.Time          `json:"time"`
-	MSPID    string             `json:"mspId"`
-	IsDelete bool               `json:"isDelete,omitempty"`
-	Shipment *shipment.Shipment `json:"shipment,omitempty"`
-}
+// HistoryEntry is one committed change of a shipment (shipment.HistoryEntry,
+// the wire form its readers decode too).
+type HistoryEntry = shipment.HistoryEntry
 
 func checkPageSize(n, limit int) error {
 	if n < 1 || n > limit {

@@ -28,9 +28,9 @@ func TestTimelineNamesEachChange(t *testing.T) {
 	change(func(s *shipment.Shipment) { s.Overdue = true })
 	change(func(s *shipment.Shipment) { s.Custodian = "B" })
 	change(func(s *shipment.Shipment) { s.Status = shipment.StatusDelivered })
-	var newestFirst []historyEntry
+	var newestFirst []shipment.HistoryEntry
 	for i := len(versions) - 1; i >= 0; i-- {
-		newestFirst = append(newestFirst, historyEntry{TxID: string(rune('a' + i)), Time: at.Add(time.Duration(i) * time.Minute), Shipment: &versions[i]})
+		newestFirst = append(newestFirst, shipment.HistoryEntry{TxID: string(rune('a' + i)), Time: at.Add(time.Duration(i) * time.Minute), Shipment: &versions[i]})
 	}
 	kinds := func(steps []Step) []string {
 		var out []string

@@ -51,15 +51,6 @@ type Step struct {
 	Proof    fabric.Provenance
 }
 
-// historyEntry is one item of ShipmentHistory (contract list.go).
-type historyEntry struct {
-	TxID     string             `json:"txId"`
-	Time     time.Time          `json:"time"`
-	MSPID    string             `json:"mspId"`
-	IsDelete bool               `json:"isDelete"`
-	Shipment *shipment.Shipment `json:"shipment"`
-}
-
 type page[T any] struct {
 	Items    []T    `json:"items"`
 	Bookmark string `json:"bookmark"`
@@ -124,14 +115,14 @@ func (l loader) detail(ctx context.Context, s shipment.Shipment, now time.Time) 
 // pages of the newest versions; older says there are more) and each
 // change's proof.
 func (l loader) steps(ctx context.Context, id string) (steps []Step, older bool, err error) {
-	var entries []historyEntry
+	var entries []shipment.HistoryEntry
 	bookmark := ""
 	for range historyPages {
 		raw, err := l.evaluate(ctx, "ShipmentHistory", id, strconv.Itoa(historyPageSize), bookmark)
 		if err != nil {
 			return nil, false, fmt.Errorf("read history of %s: %w", id, err)
 		}
-		var p page[historyEntry]
+		var p page[shipment.HistoryEntry]
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return nil, false, fmt.Errorf("decode history of %s: %w", id, err)
 		}
@@ -167,7 +158,7 @@ func (l loader) steps(ctx context.Context, id string) (steps []Step, older bool,
 // steps, oldest first, by comparing each version of the record with the
 // one before it. When the history goes on beyond these entries (older),
 // the oldest is only the base of the comparison: it is not the creation.
-func timeline(newestFirst []historyEntry, older bool) []Step {
+func timeline(newestFirst []shipment.HistoryEntry, older bool) []Step {
 	var steps []Step
 	var prev *shipment.Shipment
 	for i := len(newestFirst) - 1; i >= 0; i-- {
