@@ -107,7 +107,7 @@ func New(o Options) (*Pages, error) {
 // access log and metrics of e see the route, never the token.
 func (p *Pages) Mount(e *echo.Echo) {
 	gz := middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024})
-	e.GET(Route, p.track, secureHeaders, gz)
+	e.GET(Route, p.track, secureHeaders) // compressed once per page state by track itself
 	assets, _ := fs.Sub(assetFS, "assets")
 	files := http.StripPrefix("/track/assets/", http.FileServer(http.FS(assets)))
 	e.GET("/track/assets/*", func(c echo.Context) error {
@@ -180,11 +180,21 @@ func (p *Pages) track(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
-	var b bytes.Buffer
-	if err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: &d, Body: body}); err != nil {
+	page, err := kept.page(l.Code, when(d.ReadAt), func() ([]byte, error) {
+		var b bytes.Buffer
+		err := p.page.ExecuteTemplate(&b, "page", pageData{L: l, D: &d, Body: body})
+		return b.Bytes(), err
+	})
+	if err != nil {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
 	}
-	return c.HTMLBlob(http.StatusOK, b.Bytes())
+	h := c.Response().Header()
+	h.Add("Vary", "Accept-Encoding")
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		return c.HTMLBlob(http.StatusOK, page.gz)
+	}
+	return c.HTMLBlob(http.StatusOK, page.plain)
 }
 
 // record is the shipment's record: the one kept since the last change the
@@ -237,13 +247,17 @@ func (p *Pages) unavailable(c echo.Context, l lang, cause error) error {
 	return c.HTMLBlob(http.StatusServiceUnavailable, b.Bytes())
 }
 
+// when is how the page shows a time: to the minute, in UTC. The footer's
+// read time uses it too, which is why a whole page can be kept a minute.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "–"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
+	"when": when,
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"f1":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"name": displayName,

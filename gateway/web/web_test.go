@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -166,6 +167,8 @@ func breachedShipment(sensors, perSensor int) *fakeLedger {
 }
 
 type harness struct {
+	mu     sync.Mutex
+	at     time.Time // the pages' clock, now unless a test moves it
 	ledger *fakeLedger
 	signer *tracklink.Signer
 	srv    *httptest.Server
@@ -178,15 +181,28 @@ func newHarness(t *testing.T, ledger *fakeLedger) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := web.New(web.Options{Ledger: ledger, Identity: "exporter", Signer: signer, Now: func() time.Time { return now }})
+	h := &harness{at: now, ledger: ledger, signer: signer}
+	pages, err := web.New(web.Options{Ledger: ledger, Identity: "exporter", Signer: signer, Now: h.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := echo.New()
 	pages.Mount(e)
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return &harness{ledger: ledger, signer: signer, srv: srv, pages: pages}
+	h.srv, h.pages = httptest.NewServer(e), pages
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) now() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.at
+}
+
+func (h *harness) setNow(t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.at = t
 }
 
 func (h *harness) token(t *testing.T, c tracklink.Claims) string {
@@ -461,6 +477,74 @@ func TestEveryViewChecksTheRecordAndReusesOnlyWhatCannotHaveChanged(t *testing.T
 	l.record.HasBuyerContact = false
 	l.mu.Unlock()
 	view(http.StatusNotFound)
+}
+
+// TestAKeptPageMovesWithTheMinuteAndTheRecord: the whole page is kept,
+// compressed, per record state, language and minute; it must never show an
+// older minute than the view's or an older state than the record's.
+func TestAKeptPageMovesWithTheMinuteAndTheRecord(t *testing.T) {
+	l := breachedShipment(2, 50)
+	h := newHarness(t, l)
+	path := "/track/" + h.token(t, tracklink.Claims{ShipmentID: shipID})
+	gunzip := func(r response) []byte {
+		t.Helper()
+		if r.status != http.StatusOK || r.header.Get("Content-Encoding") != "gzip" || !strings.Contains(r.header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("status %d, Content-Encoding %q, Vary %q", r.status, r.header.Get("Content-Encoding"), r.header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// get asks as a browser would; the test's transport adds no gzip of its own.
+	get := func(gz bool) response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+path, nil)
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return response{status: res.StatusCode, header: res.Header, body: b}
+	}
+
+	h.setNow(now.Add(10 * time.Second))
+	first := gunzip(get(true))
+	h.setNow(now.Add(50 * time.Second))
+	plain := get(false)
+	if plain.header.Get("Content-Encoding") != "" || !bytes.Equal(plain.body, first) {
+		t.Fatalf("the plain page of the same minute differs from the compressed one (Content-Encoding %q)", plain.header.Get("Content-Encoding"))
+	}
+	if !bytes.Contains(first, []byte("2026-12-03 12:00 UTC</time></p></footer>")) {
+		t.Fatalf("footer of the first minute missing")
+	}
+	h.setNow(now.Add(65 * time.Second))
+	next := gunzip(get(true))
+	if !bytes.Contains(next, []byte("2026-12-03 12:01 UTC</time></p></footer>")) {
+		t.Errorf("a minute later the kept page still shows the earlier minute")
+	}
+	l.mu.Lock()
+	l.readings = append(l.readings, shipment.Reading{SensorID: "logger-2", Time: start.Add(11 * time.Hour), Celsius: 5})
+	l.record.ColdChain.Count++
+	l.mu.Unlock()
+	h.setNow(now.Add(70 * time.Second))
+	before := gunzip(get(true))
+	h.setNow(now.Add(75 * time.Second))
+	if again := gunzip(get(true)); !bytes.Equal(again, before) {
+		t.Errorf("two views of one state in one minute differ")
+	}
+	if bytes.Equal(before, next) {
+		t.Errorf("a new reading left the kept page as it was")
+	}
 }
 
 // TestDetailViewIsReusableWithoutThePage: what the member console would do,
