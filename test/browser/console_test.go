@@ -43,11 +43,13 @@ func TestConsoleHandOver(t *testing.T) {
 		pages = append(pages, html)
 	}
 
-	do("sign in", chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(sys.GatewayURL+"/console/"), chromedp.WaitVisible(chromedp.ID("key")),
-		chromedp.SendKeys(chromedp.ID("key"), sys.Keys["exporter"]), chromedp.Submit(chromedp.ID("key")),
+	do("open the sign-in page", chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(sys.GatewayURL+"/console/"), chromedp.WaitVisible(chromedp.ID("key")))
+	tb.assertContrast("console sign-in")
+	do("sign in", chromedp.SendKeys(chromedp.ID("key"), sys.Keys["exporter"]), chromedp.Submit(chromedp.ID("key")),
 		chromedp.WaitVisible(chromedp.CSS("table.list")))
 	keep()
+	tb.assertContrast("console list")
 	do("filter", chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "SHIPPED"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), id), chromedp.Submit(chromedp.CSS(`input[name="q"]`)))
 	// The new shipment's link is on the unfiltered list too: wait for the
@@ -75,6 +77,7 @@ func TestConsoleHandOver(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`form[data-action="handover"] input[name="toMSP"]`)),
 		chromedp.WaitVisible(chromedp.CSS("p.done")))
 	keep()
+	tb.assertContrast("console detail after a hand-over")
 	timeline, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("ol.timeline")))
 	if err != nil {
 		t.Fatal(err)
