@@ -500,24 +500,36 @@ func ValidateReadings(batch []Reading, at time.Time) error {
 		return p.err()
 	}
 	for i, r := range batch {
-		f := fmt.Sprintf("readings[%d]", i)
-		if !sensorPattern.MatchString(r.SensorID) {
-			p.addf(f+".sensorId", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'")
-		}
-		checkTime(&p, f+".time", r.Time)
-		if r.Time.Nanosecond()%int(time.Millisecond) != 0 {
-			p.addf(f+".time", "must have at most millisecond precision")
-		}
-		if !at.IsZero() && r.Time.After(at.Add(FutureTolerance)) {
-			p.addf(f+".time", "must not be later than the transaction time plus %s", FutureTolerance)
-		}
-		checkCelsius(&p, f+".celsius", r.Celsius)
+		r.check(&p, fmt.Sprintf("readings[%d].", i), at)
 		if len(p) >= 10 {
 			p.addf("readings", "further readings not checked")
 			break
 		}
 	}
 	return p.err()
+}
+
+// ValidateReading checks one reading as ValidateReadings checks each of a
+// batch's, for a client that builds batches from another form (a logger's
+// CSV file) and reports a refusal by the line it came from.
+func ValidateReading(r Reading, at time.Time) error {
+	var p problems
+	r.check(&p, "", at)
+	return p.err()
+}
+
+func (r Reading) check(p *problems, prefix string, at time.Time) {
+	if !sensorPattern.MatchString(r.SensorID) {
+		p.addf(prefix+"sensorId", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'")
+	}
+	checkTime(p, prefix+"time", r.Time)
+	if r.Time.Nanosecond()%int(time.Millisecond) != 0 {
+		p.addf(prefix+"time", "must have at most millisecond precision")
+	}
+	if !at.IsZero() && r.Time.After(at.Add(FutureTolerance)) {
+		p.addf(prefix+"time", "must not be later than the transaction time plus %s", FutureTolerance)
+	}
+	checkCelsius(p, prefix+"celsius", r.Celsius)
 }
 
 // DecodeReadings parses a batch strictly and checks everything that does not
