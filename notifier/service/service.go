@@ -119,8 +119,12 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 			return nil, fmt.Errorf("tracking_secret: %w", err)
 		}
 	}
+	pol, err := cfg.BuildPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	decider, err := decide.New(decide.Config{
-		ExporterMSP: cfg.ExporterMSP, Rules: cfg.Rules, DailyCap: cfg.Sender.DailyCap,
+		ExporterMSP: cfg.ExporterMSP, Rules: cfg.Rules, Policy: pol, Refs: refs,
 		OpsPhone: cfg.Ops.Phone, OpsLanguage: cfg.Ops.Language,
 		TrackingURL: cfg.TrackingURL, MaxEventAge: cfg.Intake.MaxEventAge,
 		Links: links, LinkTTL: cfg.TrackingTTL,
@@ -139,6 +143,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		MaxAttempts: cfg.Sender.MaxAttempts, ReconcileWindow: cfg.Sender.ReconcileWindow,
 		PauseRetry: cfg.Sender.PauseRetry, SendTimeout: cfg.Provider.Timeout,
 		Consent: sender.ContactConsent{Contacts: s.contacts, Recent: cache, FreshFor: 30 * time.Second},
+		Hold:    pol.Hold,
 	}, s.store, s.provider, log.With(slog.String("component", "sender")), s.metrics)
 
 	proc := &intake.Processor{
