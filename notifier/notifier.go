@@ -146,6 +146,9 @@ type Notification struct {
 	// KPI holds the stages already counted for this message (outbox's
 	// KPI counters), so a redelivered webhook or a restart counts none twice.
 	KPI uint16 `json:"kpi,omitempty"`
+	// DeliveredAt is when WhatsApp first reported the message delivered;
+	// a message from the recipient in the 24 h after it counts as a reply.
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
 }
 
 // WithoutContact returns n stripped of everything that came from the

@@ -270,7 +270,7 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 		variant := d.Variant(rule, d.phoneRef(phone))
 		n.Variant = variant.Name
 		data := template.Data{Event: in.Event, Name: name, Recipient: rule.To}
-		err := d.link(&data, in, rule.To, lang)
+		err := d.link(&data, in, rule.To, lang, d.renderer.Name(variant.Template), variant.Name)
 		msg, rerr := d.renderer.Render(variant.Template, lang, data)
 		if err == nil {
 			err = rerr
@@ -325,7 +325,9 @@ func (d *Decider) phoneRef(phone string) string {
 
 // link fills the message's tracking link: a token signed for the recipient's
 // audience and language, expiring LinkTTL after the event.
-func (d *Decider) link(data *template.Data, in Input, audience, lang string) error {
+// The token also names the message's template and variant, so the
+// notifier's redirect can count an open for them (the click KPI).
+func (d *Decider) link(data *template.Data, in Input, audience, lang, tpl, variant string) error {
 	if d.cfg.Links == nil {
 		if d.cfg.TrackingURL != "" {
 			data.TrackingURL = fmt.Sprintf(d.cfg.TrackingURL, in.Event.ShipmentID)
@@ -337,7 +339,7 @@ func (d *Decider) link(data *template.Data, in Input, audience, lang string) err
 		at = in.Now
 	}
 	tok, err := d.cfg.Links.Issue(tracklink.Claims{ShipmentID: in.Event.ShipmentID, Audience: audience,
-		Lang: lang, Expires: at.Add(d.cfg.LinkTTL).Truncate(time.Second)})
+		Lang: lang, Expires: at.Add(d.cfg.LinkTTL).Truncate(time.Second), Template: tpl, Variant: variant})
 	if err != nil {
 		return fmt.Errorf("tracking link: %w", err)
 	}

@@ -95,7 +95,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps,
-			bConsent, bConsentMsgs, bWALinks, bParked, bParkedByShipment} {
+			bConsent, bConsentMsgs, bWALinks, bParked, bParkedByShipment, bKPIs, bReplyable} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

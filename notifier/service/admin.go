@@ -23,6 +23,7 @@ func (s *Service) adminHandler() http.Handler {
 	mux.HandleFunc("GET /v1/notifications/{id...}", s.handleNotification)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
+	mux.HandleFunc("GET /v1/kpis", s.handleKPIs)
 	return requireToken(s.cfg.Admin.Token, mux)
 }
 

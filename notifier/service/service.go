@@ -172,9 +172,14 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
 			PhoneNumberID: cfg.Provider.PhoneNumberID,
 			RetryAfter:    cfg.Sender.BackoffBase, MaxAttempts: cfg.Sender.MaxAttempts,
+			Replies: s.store,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)
+		if links != nil && cfg.TrackingURL != "" {
+			// The Track button may point here to count opens (README, KPIs).
+			mux.Handle("GET /t/{token}", clickRedirect(links, cfg.TrackingURL, renderer, s.store, log.With(slog.String("component", "clicks"))))
+		}
 		s.webhookLn, err = net.Listen("tcp", cfg.Webhook.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("webhook listen %s: %w", cfg.Webhook.Addr, err)
@@ -193,6 +198,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		return nil, fmt.Errorf("health listen %s: %w", cfg.Health.Addr, err)
 	}
 	s.healthSrv = httpserver.New(s.healthHandler(), httpserver.Timeouts{})
+	s.metrics.CollectKPIs(s.store)
 	return s, nil
 }
 
