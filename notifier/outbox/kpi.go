@@ -291,3 +291,28 @@ func (s *Store) purgeReplyable() error {
 		return nil
 	})
 }
+
+// forgetReplyable drops the reply index's entries for the notifications
+// ids (an erased contact's): nothing about the buyer is left to match.
+func forgetReplyable(tx *bolt.Tx, ids []string) error {
+	erased := map[string]bool{}
+	for _, id := range ids {
+		erased[id] = true
+	}
+	b := tx.Bucket(bReplyable)
+	var gone [][]byte
+	if err := b.ForEach(func(k, v []byte) error {
+		if erased[string(v)] {
+			gone = append(gone, append([]byte(nil), k...))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -53,3 +53,22 @@ func TestRepliesCountOncePerDeliveredMessageWithin24Hours(t *testing.T) {
 		t.Errorf("after a reopen: %+v", k)
 	}
 }
+
+// TestErasureForgetsTheReplyIndex: after contact.deleted no reply from the
+// buyer is matched to the erased message (the index entry went with it).
+func TestErasureForgetsTheReplyIndex(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "o.db"))
+	defer st.Close()
+	n := note("tx1")
+	n.Message = notifier.Message{Template: "shipment_shipped", Language: "es"}
+	st.Record(t.Context(), notifier.Checkpoint{Block: 1, TxID: "tx1"}, plan(n))
+	claimed, _ := st.Claim(10, nil)
+	st.Finish(outbox.Result{ID: claimed[0].ID, Status: notifier.StatusSent, WAMID: "wamid-1", At: time.Now()})
+	st.ApplyStatus(outbox.StatusUpdate{WAMID: "wamid-1", Status: notifier.StatusDelivered, At: time.Now()})
+	if _, err := st.Record(t.Context(), notifier.Checkpoint{Block: 2, TxID: "tx2"}, outbox.EraseContact("SHP-1")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.RecordReply(n.Phone, "", time.Now()); ok {
+		t.Error("a reply matched an erased buyer's message")
+	}
+}
