@@ -1,7 +1,9 @@
 // Package decide turns one ledger event into the notifications it owes:
-// which rules apply, who receives them, and whether each is queued or
-// skipped (no consent, opted out, daily cap reached, no contact). It does no
-// I/O, so the rules are tested without a store or a network.
+// which rules apply, who receives them (and, for A/B tests, which variant),
+// and whether each is queued, deferred (daily cap, quiet hours: queued with
+// NotBefore, see notifier/policy) or skipped (no consent, opted out, no
+// contact). It does no I/O, so the rules are tested without a store or a
+// network.
 package decide
 
 import (
