@@ -131,6 +131,24 @@ type Notification struct {
 	UpdatedAt  time.Time `json:"updatedAt"`
 	SentAt     time.Time `json:"sentAt,omitempty"`
 	ErasedAt   time.Time `json:"erasedAt,omitzero"`
+	// Variant is the A/B variant of the rule the message comes from ("A"
+	// for a rule without variants); KPIs are counted per variant.
+	Variant string `json:"variant,omitempty"`
+	// Urgent messages (policy.urgent_events) bypass the frequency cap and
+	// quiet hours and do not count toward the cap.
+	Urgent bool `json:"urgent,omitempty"`
+	// CapDay is the recipient's local calendar day (2006-01-02) the
+	// message counts against; empty for messages the cap does not cover.
+	CapDay string `json:"capDay,omitempty"`
+	// NotBefore is when a deferred message (quiet hours, daily cap) may
+	// go at the earliest; zero for one that was never deferred.
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	// KPI holds the stages already counted for this message (outbox's
+	// KPI counters), so a redelivered webhook or a restart counts none twice.
+	KPI uint16 `json:"kpi,omitempty"`
+	// DeliveredAt is when WhatsApp first reported the message delivered;
+	// a message from the recipient in the 24 h after it counts as a reply.
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
 }
 
 // WithoutContact returns n stripped of everything that came from the

@@ -39,6 +39,14 @@ func (k RefKey) PhoneRef(phone string) string {
 	return hex.EncodeToString(k.sum(NormalizePhone(phone))[:16])
 }
 
+// PhoneRefOrEmpty is PhoneRef, or "" for an empty number.
+func (k RefKey) PhoneRefOrEmpty(phone string) string {
+	if NormalizePhone(phone) == "" {
+		return ""
+	}
+	return k.PhoneRef(phone)
+}
+
 // MessageRef is a stable reference to a WhatsApp message ID (wamid), safe
 // for logs and store keys: Meta's IDs are base64 that embeds the
 // recipient's or sender's number, so the ID itself is personal data. It is

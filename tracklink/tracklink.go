@@ -22,8 +22,13 @@ import (
 const MinSecretBytes = 32
 
 // version is the token layout; a new layout gets a new byte, so old links
-// are refused cleanly instead of being misread.
-const version = 1
+// are refused cleanly instead of being misread. Version 2 adds the
+// message's template and A/B variant (for the click KPI); claims without
+// them are still issued as version 1, and both are verified.
+const (
+	version    = 1
+	versionKPI = 2
+)
 
 // macLen is the length of the HMAC-SHA256 tag.
 const macLen = sha256.Size
@@ -54,6 +59,11 @@ type Claims struct {
 	// empty lets the browser's Accept-Language decide.
 	Lang    string
 	Expires time.Time // whole seconds
+	// Template and Variant name the message the link was sent in (its
+	// WhatsApp template and A/B variant), so an open can be counted for
+	// it; empty for links that need not be counted. Not personal.
+	Template string
+	Variant  string
 }
 
 // Signer issues and verifies tokens under one secret.
@@ -77,16 +87,27 @@ func (s *Signer) Issue(c Claims) (string, error) {
 	if c.ShipmentID == "" || c.Audience == "" {
 		return "", errors.New("tracklink: a shipment ID and an audience are required")
 	}
-	if len(c.Audience) > 255 || len(c.Lang) > 255 || len(c.ShipmentID) > 1024 {
-		return "", errors.New("tracklink: audience, language or shipment ID too long")
+	if len(c.Audience) > 255 || len(c.Lang) > 255 || len(c.ShipmentID) > 1024 || len(c.Template) > 255 || len(c.Variant) > 255 {
+		return "", errors.New("tracklink: audience, language, template, variant or shipment ID too long")
 	}
-	b := make([]byte, 0, 11+len(c.Audience)+len(c.Lang)+len(c.ShipmentID)+macLen)
-	b = append(b, version)
+	kpi := c.Template != "" || c.Variant != ""
+	b := make([]byte, 0, 13+len(c.Audience)+len(c.Lang)+len(c.Template)+len(c.Variant)+len(c.ShipmentID)+macLen)
+	if kpi {
+		b = append(b, versionKPI)
+	} else {
+		b = append(b, version)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Expires.Unix()))
 	b = append(b, byte(len(c.Audience)))
 	b = append(b, c.Audience...)
 	b = append(b, byte(len(c.Lang)))
 	b = append(b, c.Lang...)
+	if kpi {
+		b = append(b, byte(len(c.Template)))
+		b = append(b, c.Template...)
+		b = append(b, byte(len(c.Variant)))
+		b = append(b, c.Variant...)
+	}
 	b = append(b, c.ShipmentID...)
 	b = append(b, s.mac(b)...)
 	return base64.RawURLEncoding.EncodeToString(b), nil
@@ -116,24 +137,38 @@ func Inspect(token string) (Claims, error) {
 // parse splits a token into its claims, the signed body and the tag.
 func parse(token string) (c Claims, body, tag []byte, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 11+macLen+2 || b[0] != version {
+	if err != nil || len(b) < 11+macLen+2 || (b[0] != version && b[0] != versionKPI) {
 		return Claims{}, nil, nil, ErrInvalid
 	}
 	body, tag = b[:len(b)-macLen], b[len(b)-macLen:]
-	n := int(body[9])
-	if n == 0 || 11+n >= len(body) {
+	// field reads a length byte at i and the bytes after it.
+	field := func(i int) (string, int, bool) {
+		if i >= len(body) {
+			return "", i, false
+		}
+		n := int(body[i])
+		if i+1+n >= len(body) {
+			return "", i, false
+		}
+		return string(body[i+1 : i+1+n]), i + 1 + n, true
+	}
+	c = Claims{Expires: time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0).UTC()}
+	i, ok := 9, true
+	if c.Audience, i, ok = field(i); !ok || c.Audience == "" {
 		return Claims{}, nil, nil, ErrInvalid
 	}
-	m := int(body[10+n])
-	if 11+n+m >= len(body) {
+	if c.Lang, i, ok = field(i); !ok {
 		return Claims{}, nil, nil, ErrInvalid
 	}
-	c = Claims{
-		Expires:    time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0).UTC(),
-		Audience:   string(body[10 : 10+n]),
-		Lang:       string(body[11+n : 11+n+m]),
-		ShipmentID: string(body[11+n+m:]),
+	if body[0] == versionKPI {
+		if c.Template, i, ok = field(i); !ok {
+			return Claims{}, nil, nil, ErrInvalid
+		}
+		if c.Variant, i, ok = field(i); !ok {
+			return Claims{}, nil, nil, ErrInvalid
+		}
 	}
+	c.ShipmentID = string(body[i:])
 	return c, body, tag, nil
 }
 

@@ -91,3 +91,20 @@ func TestInspectNamesTheShipmentButTrustsNothing(t *testing.T) {
 		t.Error("Inspect accepted a non-token")
 	}
 }
+
+func TestTemplateAndVariantTravelInTheTokenAndOldTokensStillVerify(t *testing.T) {
+	s, _ := tracklink.New([]byte("0123456789abcdef0123456789abcdef"))
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	old, _ := s.Issue(tracklink.Claims{ShipmentID: "SHP-1", Audience: "buyer", Lang: "es", Expires: exp})
+	kpi, _ := s.Issue(tracklink.Claims{ShipmentID: "SHP-1", Audience: "buyer", Lang: "es", Expires: exp, Template: "shipment_shipped_v2", Variant: "B"})
+	if c, err := s.Verify(old, time.Now(), "buyer"); err != nil || c.Template != "" || c.ShipmentID != "SHP-1" || c.Lang != "es" {
+		t.Errorf("a link without template: %+v, %v", c, err)
+	}
+	c, err := s.Verify(kpi, time.Now(), "buyer")
+	if err != nil || c.Template != "shipment_shipped_v2" || c.Variant != "B" || c.ShipmentID != "SHP-1" || c.Lang != "es" || !c.Expires.Equal(exp) {
+		t.Errorf("a link with template and variant: %+v, %v", c, err)
+	}
+	if old == kpi {
+		t.Error("template and variant are not in the token")
+	}
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -51,6 +52,10 @@ type Options struct {
 	Signer   *tracklink.Signer
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Registerer, if set, gets shiptrace_gateway_track_opens_total: page
+	// views of links that name their message's template and A/B variant
+	// (the notifier's click KPI, counted where the page is served).
+	Registerer prometheus.Registerer
 }
 
 // Pages serves the public shipment page.
@@ -63,6 +68,7 @@ type Pages struct {
 	notFound map[string][]byte // per language, rendered once: every refusal is the same bytes
 	memo     *memo
 	records  *records
+	opens    *prometheus.CounterVec // nil without Options.Registerer
 }
 
 // memoShipments bounds how many shipments' detail views are kept.
@@ -93,6 +99,15 @@ func New(o Options) (*Pages, error) {
 	}
 	p := &Pages{load: loader{ledger: o.Ledger, identity: o.Identity}, signer: o.Signer, log: o.Logger,
 		now: o.Now, page: page, notFound: map[string][]byte{}, memo: newMemo(memoShipments), records: newRecords(memoShipments, time.Now)}
+	if o.Registerer != nil {
+		p.opens = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shiptrace_gateway_track_opens_total",
+			Help: "Tracking pages served for links that name their WhatsApp message's template, A/B variant and language (signed by the notifier; nothing personal).",
+		}, []string{"template", "variant", "language"})
+		if err := o.Registerer.Register(p.opens); err != nil {
+			return nil, fmt.Errorf("web: metrics: %w", err)
+		}
+	}
 	for code, l := range langs {
 		var b bytes.Buffer
 		if err := page.ExecuteTemplate(&b, "notfound", pageData{L: l}); err != nil {
@@ -187,6 +202,9 @@ func (p *Pages) track(c echo.Context) error {
 	})
 	if err != nil {
 		return p.unavailable(c, l, fmt.Errorf("render: %w", err))
+	}
+	if p.opens != nil && claims.Template != "" {
+		p.opens.WithLabelValues(claims.Template, claims.Variant, claims.Lang).Inc()
 	}
 	h := c.Response().Header()
 	h.Add("Vary", "Accept-Encoding")

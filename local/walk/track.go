@@ -53,7 +53,7 @@ func (s *System) TrackedBreach(ctx context.Context, c *Client, prefix string) (*
 			return err
 		}
 		for _, m := range About(msgs, tr.ID) {
-			if m.Template == "shipment_shipped" && len(m.TrackTokens) == 1 {
+			if SameTemplate(m.Template, "shipment_shipped") && len(m.TrackTokens) == 1 {
 				tr.Token = m.TrackTokens[0]
 				return nil
 			}

@@ -92,6 +92,11 @@ func TestTheNotifiersDefaultTemplatesAreRegisteredByDefault(t *testing.T) {
 			c[1]["sub_type"], c[2]["sub_type"] = "quick_reply", "url"
 			return c
 		}), 400, 131009},
+		{"the A/B variant of the default (shipment_shipped_v2)", func() map[string]any {
+			m := shipped("+34600000001", "de", nil)
+			m["template"].(map[string]any)["name"] = "shipment_shipped_v2"
+			return m
+		}(), 200, 0},
 		{"an unknown template name", func() map[string]any {
 			m := shipped("+34600000001", "en", nil)
 			m["template"].(map[string]any)["name"] = "shipment_sent"

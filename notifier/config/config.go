@@ -122,6 +122,7 @@ type Config struct {
 	Health struct {
 		Addr string `mapstructure:"addr"`
 	} `mapstructure:"health"`
+	Policy    PolicySettings           `mapstructure:"policy"`
 	Rules     []decide.Rule            `mapstructure:"rules"`
 	Templates map[string]template.Spec `mapstructure:"templates"`
 }
@@ -184,7 +185,7 @@ var Keys = []Key{
 	{"sender.workers", 16, "concurrent sends", false},
 	{"sender.rate_per_second", 80.0, "global message rate limit (Meta's default throughput is 80/s per number)", false},
 	{"sender.per_recipient_interval", 6 * time.Second, "minimum gap between two messages to the same number", false},
-	{"sender.daily_cap", 3, "most buyer messages per number per UTC day (0: no cap); operator alerts are not capped", false},
+	{"sender.daily_cap", 3, "most non-urgent buyer messages per number per local calendar day of the recipient; more are deferred to the next day, never dropped (0: no cap); operator alerts are not capped", false},
 	{"sender.backoff_base", time.Second, "first retry delay for transient failures (doubles per attempt, with jitter)", false},
 	{"sender.backoff_max", 5 * time.Minute, "longest retry delay", false},
 	{"sender.max_attempts", 10, "attempts before a transiently failing message is marked failed", false},
@@ -452,6 +453,7 @@ func (c Config) Validate() error {
 	} else if port != "0" && (c.Health.Addr == c.Admin.Addr || c.Health.Addr == c.Webhook.Addr) {
 		bad("health.addr", "must differ from admin.addr and webhook.addr: health checks must not reach the admin API")
 	}
+	c.validatePolicy(bad)
 	if r, err := template.New(c.Templates); err != nil {
 		errs = append(errs, fmt.Errorf("templates: %w", err))
 	} else if _, err := decide.New(decide.Config{ExporterMSP: c.ExporterMSP, Rules: c.Rules}, r); err != nil {

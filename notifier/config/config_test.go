@@ -189,3 +189,29 @@ func TestTrackingSecretIsLongAndNeverShown(t *testing.T) {
 		t.Error("the error repeats the secret")
 	}
 }
+
+func TestRuleVariantsLoadFromYAML(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "n.yaml")
+	os.WriteFile(f, []byte(`rules:
+  - event: shipment.shipped
+    to: buyer
+    variants:
+      - {name: A, template: shipment_shipped, weight: 80}
+      - {name: B, template: shipment_shipped_v2, weight: 20}
+  - {event: shipment.delivered, to: buyer, template: shipment_delivered}
+`), 0o600)
+	c, err := config.Load(append(baseArgs(t), "--config", f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Rules) != 2 || len(c.Rules[0].Variants) != 2 || c.Rules[0].Variants[1].Weight != 20 || c.Rules[1].Template != "shipment_delivered" {
+		t.Errorf("rules %+v", c.Rules)
+	}
+	os.WriteFile(f, []byte("rules:\n  - {event: shipment.shipped, to: buyer, variants: [{name: A, template: shipment_shipped, weight: 0}]}\n"), 0o600)
+	if _, err := config.Load(append(baseArgs(t), "--config", f)); err == nil || !strings.Contains(err.Error(), "weight") {
+		t.Errorf("a variant of weight 0: %v", err)
+	}
+	if _, err := config.Load(append(baseArgs(t), "--policy.quiet_hours=21-8")); err == nil || !strings.Contains(err.Error(), "SHIPTRACE_NOTIFIER_POLICY_QUIET_HOURS") {
+		t.Errorf("bad quiet hours: %v", err)
+	}
+}

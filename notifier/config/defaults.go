@@ -11,7 +11,11 @@ import (
 // operations number about a breach and an overdue shipment.
 func DefaultRules() []decide.Rule {
 	return []decide.Rule{
-		{Event: notifier.EventShipped, To: notifier.RoleBuyer, Template: "shipment_shipped"},
+		// An A/B test of the shipped message's wording, half and half.
+		{Event: notifier.EventShipped, To: notifier.RoleBuyer, Variants: []decide.Variant{
+			{Name: "A", Template: "shipment_shipped", Weight: 1},
+			{Name: "B", Template: "shipment_shipped_v2", Weight: 1},
+		}},
 		{Event: notifier.EventDelivered, To: notifier.RoleBuyer, Template: "shipment_delivered"},
 		{Event: notifier.EventColdChainBreached, To: notifier.RoleBuyer, Template: "coldchain_breach_buyer"},
 		{Event: notifier.EventColdChainBreached, To: notifier.RoleOps, Template: "coldchain_breach_ops"},
@@ -31,6 +35,17 @@ func DefaultTemplates() map[string]template.Spec {
 	return map[string]template.Spec{
 		"shipment_shipped": {
 			Name: "shipment_shipped", Category: "UTILITY", Languages: langs, Fallback: "en",
+			Params: template.Params{
+				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
+					`{{default "-" .Event.Destination}}`, `{{default "to be confirmed" (date .Event.ExpectedDeliveryAt)}}`},
+				Buttons: []template.Button{track, stop},
+			},
+		},
+		// Variant B of shipment_shipped: the same parameters under another
+		// approved wording (its text lives in WhatsApp Manager), so only
+		// the wording is tested, not the data.
+		"shipment_shipped_v2": {
+			Name: "shipment_shipped_v2", Category: "UTILITY", Languages: langs, Fallback: "en",
 			Params: template.Params{
 				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
 					`{{default "-" .Event.Destination}}`, `{{default "to be confirmed" (date .Event.ExpectedDeliveryAt)}}`},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/decide"
+	"github.com/shiptrace/shiptrace/notifier/policy"
 	"github.com/shiptrace/shiptrace/notifier/template"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/tracklink"
@@ -19,8 +20,8 @@ type fakeView struct {
 	sent     map[string]int
 }
 
-func (f fakeView) OptedOut(phone string) bool                { return f.optedOut[phone] }
-func (f fakeView) SentOnDay(phone string, day time.Time) int { return f.sent[phone] }
+func (f fakeView) OptedOut(phone string) bool    { return f.optedOut[phone] }
+func (f fakeView) CapUsed(phone, day string) int { return f.sent[phone] }
 
 func newDecider(t *testing.T, ops string) *decide.Decider {
 	t.Helper()
@@ -32,7 +33,8 @@ func newDecider(t *testing.T, ops string) *decide.Decider {
 		t.Fatal(err)
 	}
 	d, err := decide.New(decide.Config{
-		ExporterMSP: "ExporterMSP", DailyCap: 3, OpsPhone: ops, OpsLanguage: "en", MaxEventAge: 48 * time.Hour,
+		ExporterMSP: "ExporterMSP", OpsPhone: ops, OpsLanguage: "en", MaxEventAge: 48 * time.Hour,
+		Policy: policy.New(policy.Config{DailyCap: 3, Urgent: []string{notifier.EventColdChainBreached}}),
 		Rules: []decide.Rule{
 			{Event: notifier.EventShipped, To: notifier.RoleBuyer, Template: "buyer"},
 			{Event: notifier.EventColdChainBreached, To: notifier.RoleBuyer, Template: "buyer"},
@@ -76,17 +78,17 @@ func TestPlan(t *testing.T) {
 		{name: "opted-out number is skipped", event: ev(notifier.EventShipped, "ExporterMSP"), buyer: buyer,
 			view: fakeView{optedOut: map[string]bool{"+34600000001": true}},
 			want: []want{{notifier.RoleBuyer, notifier.StatusSkipped, decide.ReasonOptedOut}}},
-		{name: "daily cap reached is skipped", event: ev(notifier.EventShipped, "ExporterMSP"), buyer: buyer,
+		{name: "daily cap reached is deferred, not skipped", event: ev(notifier.EventShipped, "ExporterMSP"), buyer: buyer,
 			view: fakeView{sent: map[string]int{"+34600000001": 3}},
-			want: []want{{notifier.RoleBuyer, notifier.StatusSkipped, decide.ReasonDailyCap}}},
+			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, decide.ReasonDailyCap}}},
 		{name: "below the cap is queued", event: ev(notifier.EventShipped, "ExporterMSP"), buyer: buyer,
 			view: fakeView{sent: map[string]int{"+34600000001": 2}},
 			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, ""}}},
 		{name: "breach alerts buyer and operations", event: ev(notifier.EventColdChainBreached, "ExporterMSP"), buyer: buyer, ops: "+4930000000",
 			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, ""}, {notifier.RoleOps, notifier.StatusQueued, ""}}},
-		{name: "operations alert is not capped", event: ev(notifier.EventColdChainBreached, "ExporterMSP"), buyer: buyer, ops: "+4930000000",
+		{name: "breach is urgent and operations alert is not capped", event: ev(notifier.EventColdChainBreached, "ExporterMSP"), buyer: buyer, ops: "+4930000000",
 			view: fakeView{sent: map[string]int{"+34600000001": 3, "+4930000000": 50}},
-			want: []want{{notifier.RoleBuyer, notifier.StatusSkipped, decide.ReasonDailyCap}, {notifier.RoleOps, notifier.StatusQueued, ""}}},
+			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, ""}, {notifier.RoleOps, notifier.StatusQueued, ""}}},
 		{name: "breach without an ops number skips the ops alert", event: ev(notifier.EventColdChainBreached, "ExporterMSP"), buyer: buyer,
 			want: []want{{notifier.RoleBuyer, notifier.StatusQueued, ""}, {notifier.RoleOps, notifier.StatusSkipped, decide.ReasonNoOps}}},
 		{name: "a number outside the numbering plan is skipped", event: ev(notifier.EventShipped, "ExporterMSP"),

@@ -95,7 +95,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bNotes, bByShipment, bByWAMID, bQueue, bInflight, bOptOuts, bCaps,
-			bConsent, bConsentMsgs, bWALinks, bParked, bParkedByShipment} {
+			bConsent, bConsentMsgs, bWALinks, bParked, bParkedByShipment, bKPIs, bReplyable} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -200,6 +200,7 @@ func (s *Store) Checkpoint() (notifier.Checkpoint, error) {
 type View interface {
 	OptedOut(phone string) bool
 	SentOnDay(phone string, day time.Time) int
+	CapUsed(phone, day string) int
 }
 
 // txView is the View of one transaction. Plans that write (EraseContact)
@@ -218,7 +219,14 @@ func (v *txView) OptedOut(phone string) bool {
 	return optedOut(v.tx, v.refs, phone)
 }
 
+// SentOnDay is CapUsed for the UTC day of day.
 func (v *txView) SentOnDay(phone string, day time.Time) int {
+	return v.CapUsed(phone, day.UTC().Format(capDay))
+}
+
+// CapUsed is how many capped messages phone's day (2006-01-02; the
+// recipient's local day, policy.DayLayout) holds.
+func (v *txView) CapUsed(phone, day string) int {
 	b := v.tx.Bucket(bCaps).Get(capKey(v.refs.PhoneRef(phone), day))
 	if len(b) != 8 {
 		return 0
@@ -226,16 +234,26 @@ func (v *txView) SentOnDay(phone string, day time.Time) int {
 	return int(binary.BigEndian.Uint64(b))
 }
 
-func capKey(ref string, day time.Time) []byte {
-	return []byte(day.UTC().Format(capDay) + "/" + ref)
+func capKey(ref, day string) []byte {
+	return []byte(day + "/" + ref)
+}
+
+// capDayOf is the day a capped notification counts against: the local day
+// the policy chose, else (no policy) the UTC day of its event.
+func capDayOf(n notifier.Notification) string {
+	if n.CapDay != "" {
+		return n.CapDay
+	}
+	return n.EventTime.UTC().Format(capDay)
 }
 
 const capDay = "2006-01-02"
 
 // CountsTowardCap reports whether a notification uses up the recipient's
-// daily allowance; only buyer messages do, operators' alerts are never capped.
+// daily allowance; only non-urgent buyer messages do, operators' alerts
+// and urgent kinds (policy.urgent_events) are never capped.
 func CountsTowardCap(n notifier.Notification) bool {
-	return n.Recipient == notifier.RoleBuyer && n.Status == notifier.StatusQueued
+	return n.Recipient == notifier.RoleBuyer && n.Status == notifier.StatusQueued && !n.Urgent
 }
 
 // Plan decides the notifications of one event, reading the state it is
@@ -281,10 +299,11 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 					}
 				}
 				if CountsTowardCap(n) && n.Phone != "" {
-					c := v.SentOnDay(n.Phone, n.EventTime)
+					day := capDayOf(n)
+					c := v.CapUsed(n.Phone, day)
 					var buf [8]byte
 					binary.BigEndian.PutUint64(buf[:], uint64(c+1))
-					if err := tx.Bucket(bCaps).Put(capKey(n.PhoneRef, n.EventTime), buf[:]); err != nil {
+					if err := tx.Bucket(bCaps).Put(capKey(n.PhoneRef, day), buf[:]); err != nil {
 						return err
 					}
 				}

@@ -71,7 +71,7 @@ func (v *txView) eraseContact(shipmentID string) error {
 		}
 		v.erased = true
 	}
-	return nil
+	return forgetReplyable(v.tx, ids)
 }
 
 // setWAMID records Meta's message ID on n and indexes it for status

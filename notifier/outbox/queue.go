@@ -158,12 +158,18 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 			if err := setWAMID(tx, &n, r.WAMID); err != nil {
 				return err
 			}
+			if err := markKPI(tx, &n, kpiAccepted, 0, r.At); err != nil {
+				return err
+			}
 		case notifier.StatusQueued, notifier.StatusUncertain:
 			n.NextAt = r.NextAt
 			if err := tx.Bucket(bQueue).Put(queueKey(r.NextAt, n.ID), nil); err != nil {
 				return err
 			}
 		case notifier.StatusFailed:
+			if err := markKPI(tx, &n, kpiFailed, r.Code, r.At); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("finish %s: unexpected status %s", r.ID, r.Status)
 		}
@@ -237,6 +243,8 @@ type StatusUpdate struct {
 	At           time.Time
 	Code         int
 	Reason       string
+	// RecipientID is the wa_id WhatsApp delivered to; a reply comes from it.
+	RecipientID string
 }
 
 // ApplyStatus moves a notification forward according to a webhook. It
@@ -260,8 +268,26 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 			// A failure report counts only before delivery.
 			progress = n.Status.Rank() < notifier.StatusDelivered.Rank()
 		}
+		// KPIs count what WhatsApp reported, once per message, even when
+		// the status does not move (a "sent" after our own answer).
+		kpiBefore := n.KPI
+		if err := markKPI(tx, &n, stagesOf(u.Status), 0, u.At); err != nil {
+			return err
+		}
+		if err := linkReplyable(tx, s.refs.PhoneRefOrEmpty(u.RecipientID), n); err != nil {
+			return err
+		}
 		if !progress {
+			after = n
+			if n.KPI != kpiBefore {
+				return putNote(tx, n)
+			}
 			return nil
+		}
+		if u.Status == notifier.StatusFailed {
+			if err := markKPI(tx, &n, kpiFailed, u.Code, u.At); err != nil {
+				return err
+			}
 		}
 		if n.Status == notifier.StatusQueued || n.Status == notifier.StatusUncertain {
 			if err := tx.Bucket(bQueue).Delete(queueKey(n.NextAt, n.ID)); err != nil {

@@ -38,6 +38,9 @@ func (s *Store) Purge(cutoff time.Time) (int, error) {
 	if err != nil {
 		return total, fmt.Errorf("purge daily caps before %s: %w", cutoff.Format(capDay), err)
 	}
+	if err := s.purgeReplyable(); err != nil {
+		return total, fmt.Errorf("purge closed reply windows: %w", err)
+	}
 	if total > 0 || capsGone > 0 {
 		s.wantCompaction()
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	// Consent re-checks each message just before it is sent (nil: only
 	// opt-outs are checked).
 	Consent ConsentChecker
+	// Hold, if set, keeps a due message back until the time it returns
+	// (the recipient's quiet hours, policy.Policy.Hold).
+	Hold func(n notifier.Notification, now time.Time) (bool, time.Time)
 }
 
 func (c *Config) defaults() {
@@ -275,6 +278,25 @@ func (s *Sender) pauseEnd() time.Time {
 // gate paces messages to one number: a claim reserves the recipient's next
 // slot, so two due messages to one buyer go PerRecipientInterval apart.
 func (s *Sender) gate() outbox.Gate {
+	pace := s.paceGate()
+	hold := s.cfg.Hold
+	if hold == nil {
+		return pace
+	}
+	now := s.now()
+	return func(n notifier.Notification) (bool, time.Time) {
+		if held, until := hold(n, now); held {
+			return false, until
+		}
+		if pace == nil {
+			return true, time.Time{}
+		}
+		return pace(n)
+	}
+}
+
+// paceGate is the per-recipient pacing part of gate.
+func (s *Sender) paceGate() outbox.Gate {
 	if s.cfg.PerRecipientInterval <= 0 {
 		return nil
 	}

@@ -23,6 +23,7 @@ func (s *Service) adminHandler() http.Handler {
 	mux.HandleFunc("GET /v1/notifications/{id...}", s.handleNotification)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
+	mux.HandleFunc("GET /v1/kpis", s.handleKPIs)
 	return requireToken(s.cfg.Admin.Token, mux)
 }
 
@@ -68,7 +69,16 @@ type View struct {
 	UpdatedAt  time.Time       `json:"updatedAt"`
 	SentAt     time.Time       `json:"sentAt,omitzero"`
 	ErasedAt   time.Time       `json:"erasedAt,omitzero"`
+	// NotBefore is when a deferred notification (quiet hours, daily cap)
+	// will go; Status is "deferred" until then.
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	Variant   string    `json:"variant,omitempty"`
 }
+
+// StatusDeferred is how the listing shows a queued notification that the
+// frequency cap or quiet hours hold until its NotBefore. In the store it
+// is queued: the queue is what sends it then.
+const StatusDeferred notifier.Status = "deferred"
 
 // ViewMessage is the template a notification uses.
 type ViewMessage struct {
@@ -76,13 +86,19 @@ type ViewMessage struct {
 	Language string `json:"language,omitempty"`
 }
 
-func view(n notifier.Notification) View {
+func view(n notifier.Notification) View { return viewAt(n, time.Now()) }
+
+func viewAt(n notifier.Notification, now time.Time) View {
 	v := View{
 		ID: n.ID, TxID: n.TxID, Block: n.Block, EventType: n.EventType, Recipient: n.Recipient,
 		ShipmentID: n.ShipmentID, EventTime: n.EventTime, PhoneRef: n.PhoneRef,
 		Message: ViewMessage{Template: n.Message.Template, Language: n.Message.Language},
 		Status:  n.Status, Reason: n.Reason, ErrorCode: n.ErrorCode, Attempts: n.Attempts,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, SentAt: n.SentAt, ErasedAt: n.ErasedAt,
+		Variant: n.Variant,
+	}
+	if n.Status == notifier.StatusQueued && now.Before(n.NotBefore) {
+		v.Status, v.NotBefore = StatusDeferred, n.NotBefore
 	}
 	if !n.Status.Terminal() {
 		v.NextAt = n.NextAt

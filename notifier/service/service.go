@@ -119,8 +119,12 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 			return nil, fmt.Errorf("tracking_secret: %w", err)
 		}
 	}
+	pol, err := cfg.BuildPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	decider, err := decide.New(decide.Config{
-		ExporterMSP: cfg.ExporterMSP, Rules: cfg.Rules, DailyCap: cfg.Sender.DailyCap,
+		ExporterMSP: cfg.ExporterMSP, Rules: cfg.Rules, Policy: pol, Refs: refs,
 		OpsPhone: cfg.Ops.Phone, OpsLanguage: cfg.Ops.Language,
 		TrackingURL: cfg.TrackingURL, MaxEventAge: cfg.Intake.MaxEventAge,
 		Links: links, LinkTTL: cfg.TrackingTTL,
@@ -139,6 +143,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		MaxAttempts: cfg.Sender.MaxAttempts, ReconcileWindow: cfg.Sender.ReconcileWindow,
 		PauseRetry: cfg.Sender.PauseRetry, SendTimeout: cfg.Provider.Timeout,
 		Consent: sender.ContactConsent{Contacts: s.contacts, Recent: cache, FreshFor: 30 * time.Second},
+		Hold:    pol.Hold,
 	}, s.store, s.provider, log.With(slog.String("component", "sender")), s.metrics)
 
 	proc := &intake.Processor{
@@ -167,9 +172,14 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
 			PhoneNumberID: cfg.Provider.PhoneNumberID,
 			RetryAfter:    cfg.Sender.BackoffBase, MaxAttempts: cfg.Sender.MaxAttempts,
+			Replies: s.store,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)
+		if links != nil && cfg.TrackingURL != "" {
+			// The Track button may point here to count opens (README, KPIs).
+			mux.Handle("GET /t/{token}", clickRedirect(links, cfg.TrackingURL, renderer, s.store, log.With(slog.String("component", "clicks"))))
+		}
 		s.webhookLn, err = net.Listen("tcp", cfg.Webhook.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("webhook listen %s: %w", cfg.Webhook.Addr, err)
@@ -188,6 +198,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		return nil, fmt.Errorf("health listen %s: %w", cfg.Health.Addr, err)
 	}
 	s.healthSrv = httpserver.New(s.healthHandler(), httpserver.Timeouts{})
+	s.metrics.CollectKPIs(s.store)
 	return s, nil
 }
 

@@ -61,6 +61,16 @@ type Config struct {
 	// bounds its attempts as the sender's do (10).
 	RetryAfter  time.Duration
 	MaxAttempts int
+	// Replies, if set, is told of every inbound message, for the
+	// "replied" KPI (outbox.Store.RecordReply).
+	Replies ReplyCounter
+}
+
+// ReplyCounter counts an inbound message as a reply to a recent message:
+// the one it quotes (context.id, a wamid) or the last one delivered to
+// its sender.
+type ReplyCounter interface {
+	RecordReply(from, contextWAMID string, at time.Time) (bool, error)
 }
 
 // DefaultMaxBody is the largest webhook body read. Meta documents webhook
@@ -234,6 +244,10 @@ type inboundMsg struct {
 			Title string `json:"title"`
 		} `json:"button_reply"`
 	} `json:"interactive"`
+	// Context names the message a reply quotes (or whose button it taps).
+	Context *struct {
+		ID string `json:"id"`
+	} `json:"context"`
 }
 
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
@@ -292,6 +306,12 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			for _, m := range c.Value.Messages {
+				if err := h.countReply(m); err != nil {
+					h.obs.Request("error")
+					h.log.Error("count a reply", slog.Any("error", err))
+					http.Error(w, "could not record message", http.StatusInternalServerError)
+					return
+				}
 				if err := h.inbound(m); err != nil {
 					h.obs.Request("error")
 					h.log.Error("record inbound message", slog.Any("error", err))
@@ -323,7 +343,7 @@ func (h *Handler) applyStatus(st status) error {
 	if !ok {
 		at = time.Now()
 	}
-	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: at}
+	u := outbox.StatusUpdate{WAMID: st.ID, CallbackData: st.BizOpaqueCallbackData, Status: s, At: at, RecipientID: st.RecipientID}
 	if len(st.Errors) > 0 {
 		e := st.Errors[0]
 		u.Code = e.Code
@@ -359,6 +379,24 @@ func (h *Handler) applyStatus(st status) error {
 			slog.String("from", string(before.Status)), slog.String("to", string(after.Status)), slog.Int("code", u.Code))
 	}
 	return nil
+}
+
+// countReply tells the reply counter of an inbound message; a replayed
+// webhook counts nothing twice (a message is counted replied once).
+func (h *Handler) countReply(m inboundMsg) error {
+	if h.cfg.Replies == nil || m.From == "" {
+		return nil
+	}
+	at, ok := unixTime(m.Timestamp)
+	if !ok {
+		at = time.Now()
+	}
+	var quoted string
+	if m.Context != nil {
+		quoted = m.Context.ID
+	}
+	_, err := h.cfg.Replies.RecordReply(m.From, quoted, at)
+	return err
 }
 
 func (h *Handler) inbound(m inboundMsg) error {

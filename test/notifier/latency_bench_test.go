@@ -489,7 +489,7 @@ func awaitMessages(b *testing.B, ctx context.Context, standin string, ss []*samp
 			b.Fatal(err)
 		}
 		for _, m := range msgs {
-			if m.Accepted && m.Template == "shipment_shipped" {
+			if m.Accepted && walk.SameTemplate(m.Template, "shipment_shipped") {
 				if _, seen := arrived[m.To]; !seen {
 					arrived[m.To] = m.ReceivedAt
 				}

@@ -71,6 +71,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 		"--webhook.addr=127.0.0.1:0", "--webhook.app_secret=" + appSecret, "--webhook.verify_token=verify",
 		"--admin.addr=127.0.0.1:0", "--admin.token=" + adminToken, "--health.addr=127.0.0.1:0",
 		"--store.phone_ref_key=" + phoneRefKey, "--ops.phone=" + opsPhone, "--sender.per_recipient_interval=0s",
+		"--tracking_secret=network-test-tracking-secret-0123456789", "--tracking_url=http://gateway.invalid/track/%s",
 		"--log.level=warn",
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 	type key struct{ to, template, lang string }
 	got := map[key]int{}
 	for _, r := range mine() {
-		got[key{r.To, r.Template, r.Language}]++
+		got[key{r.To, strings.TrimSuffix(r.Template, "_v2"), r.Language}]++ // either A/B variant of shipped
 		var body []string
 		for _, c := range r.Components {
 			if c.Type == "body" {
@@ -195,6 +196,71 @@ func TestNotifierOnTheLocalNetwork(t *testing.T) {
 			t.Logf("%s: event-to-send %s (from the transaction timestamp to the stand-in receiving it)", r.Template, r.ReceivedAt.Sub(n.EventTime))
 		}
 	}
+	checkKPIs(t, svc, st, mine(), buyerPhone, buyerDigits)
+}
+
+// checkKPIs opens the shipped message's Track link through the notifier's
+// redirect and answers as the buyer, then reads GET /v1/kpis: the four
+// messages read, one click in the shipped message's cohort, one reply.
+// (The notifier may also have told other tests' buyers of the block it
+// started in, so reads are at least four; nobody else clicks or replies.)
+func checkKPIs(t *testing.T, svc *service.Service, st *wastandin.Server, mine []wastandin.Record, buyerPhone, buyerDigits string) {
+	t.Helper()
+	var shipped wastandin.Record
+	var token string
+	for _, r := range mine {
+		if r.To == buyerDigits && strings.HasPrefix(r.Template, "shipment_shipped") {
+			shipped = r
+			for _, c := range r.Components {
+				if c.Type == "button" && c.SubType == "url" {
+					var p struct{ Text string }
+					json.Unmarshal(c.Parameters[0], &p)
+					token = p.Text
+				}
+			}
+		}
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get("http://" + svc.WebhookAddr() + "/t/" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("Track link through the notifier: %d, want 302", resp.StatusCode)
+	}
+	if err := st.PostInbound(t.Context(), buyerPhone, "gracias"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Store().Get(shipped.CallbackData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 30*time.Second, "KPIs with the click and the reply", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+svc.AdminAddr()+"/v1/kpis", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			KPIs []service.KPIView `json:"kpis"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		var read, clicked, replied, clickedInCohort uint64
+		for _, k := range body.KPIs {
+			read, clicked, replied = read+k.Read, clicked+k.Clicked, replied+k.Replied
+			if k.Template == n.Message.Template && k.Language == n.Message.Language && k.Variant == n.Variant {
+				clickedInCohort = k.Clicked
+			}
+		}
+		t.Logf("KPIs: read %d, clicked %d (%d in %s/%s/%s), replied %d", read, clicked, clickedInCohort,
+			n.Message.Template, n.Message.Language, n.Variant, replied)
+		return read >= 4 && clicked == 1 && clickedInCohort == 1 && replied == 1
+	})
 }
 
 func submit(t *testing.T, net *testnet.Network, msp, fn string, args []string, transient map[string][]byte) {

@@ -123,7 +123,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.Track.SecretFile != "" {
-		pages, err := trackingPages(cfg, ledger, log)
+		pages, err := trackingPages(cfg, ledger, log, reg)
 		if err != nil {
 			return err
 		}

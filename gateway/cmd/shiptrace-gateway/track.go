@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/config"
 	"github.com/shiptrace/shiptrace/gateway/web"
@@ -15,7 +17,7 @@ import (
 // trackingPages builds the public tracking page from the configuration. Its
 // secret and identity are read at start only; a reload does not change
 // them.
-func trackingPages(cfg *config.Config, ledger *fabric.Client, log *slog.Logger) (*web.Pages, error) {
+func trackingPages(cfg *config.Config, ledger *fabric.Client, log *slog.Logger, reg prometheus.Registerer) (*web.Pages, error) {
 	secret, err := cfg.TrackSecret()
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -24,7 +26,7 @@ func trackingPages(cfg *config.Config, ledger *fabric.Client, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("configuration: track.secret_file: %w", err)
 	}
-	return web.New(web.Options{Ledger: ledger, Identity: cfg.Track.Identity, Signer: signer, Logger: log})
+	return web.New(web.Options{Ledger: ledger, Identity: cfg.Track.Identity, Signer: signer, Logger: log, Registerer: reg})
 }
 
 // shipmentChanges passes the shipments this gateway's own writes changed,

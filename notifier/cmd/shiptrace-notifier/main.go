@@ -129,8 +129,12 @@ func listNotifications(args []string, w io.Writer) error {
 		if !n.ErasedAt.IsZero() {
 			erased = n.ErasedAt.Format(time.RFC3339)
 		}
+		reason := n.Reason
+		if !n.NotBefore.IsZero() {
+			reason += " (until " + n.NotBefore.Format(time.RFC3339) + ")" // deferred: when it will go
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", n.EventType, n.Recipient, n.Message.Template,
-			n.Message.Language, n.Status, n.Attempts, n.Reason, n.UpdatedAt.Format(time.RFC3339), erased)
+			n.Message.Language, n.Status, n.Attempts, reason, n.UpdatedAt.Format(time.RFC3339), erased)
 	}
 	return tw.Flush()
 }
