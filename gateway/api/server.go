@@ -76,6 +76,8 @@ type Options struct {
 	// SyncWait bounds how long a synchronous write waits for its commit
 	// (default CommitTimeout); when its caller leaves, it stops at once.
 	SyncWait time.Duration
+	// CSV bounds logger CSV files on the readings route (csvupload.go).
+	CSV CSVLimits
 	// Mount adds routes outside the API (the public tracking page,
 	// gateway/web) to the same server: they get request IDs, the access
 	// log, metrics and recovery, and no API key.
@@ -100,6 +102,7 @@ type Server struct {
 	registry    *prometheus.Registry
 	limiter     *limiter
 	admission   *admission
+	csv         CSVLimits
 
 	base   context.Context // outlives requests: async commit followers
 	cancel context.CancelFunc
@@ -149,7 +152,7 @@ func New(o Options) (*Server, error) {
 		ledger: o.Ledger, journal: o.Journal, log: o.Logger, doc: doc, docJSON: docJSON,
 		maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
-		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits),
+		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits), csv: o.CSV.withDefaults(),
 	}
 	if err := s.SetKeys(o.Keys); err != nil {
 		return nil, err

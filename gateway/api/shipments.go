@@ -57,6 +57,9 @@ func (s *Server) createShipment(c echo.Context) error {
 }
 
 func (s *Server) recordReadings(c echo.Context) error {
+	if isCSV(c.Request()) {
+		return s.recordCSV(c)
+	}
 	var in struct {
 		Readings []shipment.Reading `json:"readings"`
 	}

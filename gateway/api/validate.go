@@ -25,27 +25,39 @@ func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body == nil || req.Method == http.MethodGet {
 			return next(c)
 		}
-		if req.ContentLength > s.maxBody {
-			return tooLarge(s.maxBody)
+		ct := req.Header.Get(echo.HeaderContentType)
+		mt, params, ctErr := mime.ParseMediaType(ct)
+		csvFile := ctErr == nil && mt == mimeCSV && c.Path() == csvRoute
+		limit := s.maxBody
+		if csvFile {
+			limit = s.csv.MaxBytes
 		}
-		body, err := io.ReadAll(io.LimitReader(req.Body, s.maxBody+1))
+		if req.ContentLength > limit {
+			return tooLarge(limit)
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return tooLarge(s.maxBody)
+				return tooLarge(limit)
 			}
 			return badRequest("the request body could not be read")
 		}
-		if int64(len(body)) > s.maxBody {
-			return tooLarge(s.maxBody)
+		if int64(len(body)) > limit {
+			return tooLarge(limit)
 		}
 		if len(body) > 0 {
-			ct := req.Header.Get(echo.HeaderContentType)
-			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
-				return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "The body must be JSON",
-					"send Content-Type: application/json")
-			}
-			if !utf8.Valid(body) {
+			if csvFile {
+				if body, err = csvText(body, params["charset"]); err != nil {
+					return err
+				}
+			} else if ctErr != nil || mt != echo.MIMEApplicationJSON {
+				detail := "send Content-Type: application/json"
+				if c.Path() == csvRoute {
+					detail += ", or text/csv for a logger's CSV file"
+				}
+				return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "The body must be JSON", detail)
+			} else if !utf8.Valid(body) {
 				return badRequest("the body is not valid UTF-8")
 			}
 		}
@@ -97,6 +109,10 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			Options: &openapi3filter.Options{
 				MultiError:         true,
 				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+				// A CSV file is checked by loggercsv, line by line; the
+				// OpenAPI filter's CSV decoder would refuse a logger's
+				// preamble and say nothing of where.
+				ExcludeRequestBody: isCSV(req),
 			},
 		}
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {

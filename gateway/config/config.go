@@ -66,6 +66,18 @@ type Config struct {
 	// Console is the member console (gateway/console); it needs the
 	// tracking page, whose detail view it shows.
 	Console Console `mapstructure:"console"`
+	// CSV bounds a logger's CSV file uploaded to the readings route.
+	CSV CSV `mapstructure:"csv"`
+}
+
+// CSV bounds logger CSV uploads (POST /v1/shipments/{id}/readings with
+// Content-Type text/csv): the whole file is read and checked before any of
+// it is submitted, so its size is held in memory once.
+type CSV struct {
+	MaxBytes int64 `mapstructure:"max_bytes"` // the file
+	MaxRows  int   `mapstructure:"max_rows"`  // its data rows
+	Batch    int   `mapstructure:"batch"`     // readings per transaction (1..1000)
+	Sensors  int   `mapstructure:"sensors"`   // sensors uploaded side by side
 }
 
 // Console configures the member console: signing in with an API key gives
@@ -201,6 +213,10 @@ var defaults = map[string]any{
 	"console.max_sessions":    1000,
 	"console.signin_rate":     0.1,
 	"console.signin_burst":    5,
+	"csv.max_bytes":           32 << 20,
+	"csv.max_rows":            200000,
+	"csv.batch":               1000,
+	"csv.sensors":             4,
 }
 
 // Flags declares the command-line flags; Load reads them.
@@ -344,6 +360,18 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("max_body_bytes: %d is outside 1024..67108864", c.MaxBodyBytes)
+	}
+	if c.CSV.MaxBytes < 1<<10 || c.CSV.MaxBytes > 256<<20 {
+		bad("csv.max_bytes: %d is outside 1024..268435456", c.CSV.MaxBytes)
+	}
+	if c.CSV.MaxRows < 1 || c.CSV.MaxRows > 2_000_000 {
+		bad("csv.max_rows: %d is outside 1..2000000", c.CSV.MaxRows)
+	}
+	if c.CSV.Batch < 1 || c.CSV.Batch > 1000 {
+		bad("csv.batch: %d is outside 1..1000 (the contract's largest batch)", c.CSV.Batch)
+	}
+	if c.CSV.Sensors < 1 || c.CSV.Sensors > 64 {
+		bad("csv.sensors: %d is outside 1..64", c.CSV.Sensors)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout: must be positive")

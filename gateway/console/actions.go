@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -118,7 +115,11 @@ func (c *Console) act(ec echo.Context) error {
 		return c.showShipment(ec, http.StatusBadRequest, problemOf(err))
 	}
 	path := "/v1/shipments/" + url.PathEscape(id) + "/" + a.Name
-	if _, p := c.call(ec, http.MethodPost, path, nil, body, ec.Request().PostFormValue("idem")); p != nil {
+	var q url.Values
+	if up, ok := body.(csvUpload); ok {
+		q = up.query
+	}
+	if _, p := c.call(ec, http.MethodPost, path, q, body, ec.Request().PostFormValue("idem")); p != nil {
 		return c.showShipment(ec, p.Status, p)
 	}
 	return ec.Redirect(http.StatusSeeOther, Path+"/shipments/"+url.PathEscape(id)+"?done="+a.Name)
@@ -155,66 +156,53 @@ func bodyFor(ec echo.Context, name string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the uploaded file: %w", err)
 		}
-		rs, err := parseReadings(b)
-		if err != nil {
-			return nil, err
+		if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
+			rs, err := parseReadings(t)
+			if err != nil {
+				return nil, err
+			}
+			return map[string][]shipment.Reading{"readings": rs}, nil
 		}
-		return map[string][]shipment.Reading{"readings": rs}, nil
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, shipment.Errorf(shipment.Invalid, "file: it is empty")
+		}
+		// Anything else is a logger's CSV file, which the API reads itself
+		// (loggercsv): the same columns, units and line-numbered refusals as
+		// for a client that posts text/csv.
+		q := url.Values{}
+		for _, k := range []string{"sensor", "tz"} {
+			if v := f(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		return csvUpload{data: b, query: q}, nil
 	}
 	return nil, nil // ship, deliver: no body
 }
 
-// parseReadings reads a readings file: JSON (an array of readings, or
-// {"readings": [...]} as the API takes) or CSV with a header row naming
-// sensorId, time (RFC 3339) and celsius.
-func parseReadings(b []byte) ([]shipment.Reading, error) {
-	t := bytes.TrimSpace(b)
-	if len(t) == 0 {
-		return nil, shipment.Errorf(shipment.Invalid, "file: it is empty")
-	}
-	switch t[0] {
-	case '[':
+// csvUpload is a readings file the console passes on as text/csv.
+type csvUpload struct {
+	data  []byte
+	query url.Values
+}
+
+// parseReadings reads a JSON readings file: an array of readings, or
+// {"readings": [...]} as the API takes.
+func parseReadings(t []byte) ([]shipment.Reading, error) {
+	if t[0] == '[' {
 		var rs []shipment.Reading
 		if err := json.Unmarshal(t, &rs); err != nil {
 			return nil, shipment.Errorf(shipment.Invalid, "file: not a JSON array of readings: %v", err)
 		}
 		return rs, nil
-	case '{':
-		var in struct {
-			Readings []shipment.Reading `json:"readings"`
-		}
-		if err := json.Unmarshal(t, &in); err != nil {
-			return nil, shipment.Errorf(shipment.Invalid, "file: not a JSON object with readings: %v", err)
-		}
-		return in.Readings, nil
 	}
-	rows, err := csv.NewReader(bytes.NewReader(t)).ReadAll()
-	if err != nil {
-		return nil, shipment.Errorf(shipment.Invalid, "file: neither JSON nor CSV: %v", err)
+	var in struct {
+		Readings []shipment.Reading `json:"readings"`
 	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
+	if err := json.Unmarshal(t, &in); err != nil {
+		return nil, shipment.Errorf(shipment.Invalid, "file: not a JSON object with readings: %v", err)
 	}
-	si, ok1 := col["sensorid"]
-	ti, ok2 := col["time"]
-	ci, ok3 := col["celsius"]
-	if !ok1 || !ok2 || !ok3 {
-		return nil, shipment.Errorf(shipment.Invalid, "file: the CSV header must name sensorId, time and celsius")
-	}
-	rs := make([]shipment.Reading, 0, len(rows)-1)
-	for n, row := range rows[1:] {
-		at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(row[ti]))
-		if err != nil {
-			return nil, shipment.Errorf(shipment.Invalid, "file: line %d: time must be RFC 3339", n+2)
-		}
-		deg, err := strconv.ParseFloat(strings.TrimSpace(row[ci]), 64)
-		if err != nil {
-			return nil, shipment.Errorf(shipment.Invalid, "file: line %d: celsius must be a number", n+2)
-		}
-		rs = append(rs, shipment.Reading{SensorID: strings.TrimSpace(row[si]), Time: at, Celsius: deg})
-	}
-	return rs, nil
+	return in.Readings, nil
 }
 
 // unavailable answers 503 when the ledger could not be read: the cause is

@@ -17,7 +17,10 @@ import (
 // response that is not 2xx comes back as the API's problem detail.
 func (c *Console) call(ec echo.Context, method, path string, q url.Values, body any, idempotencyKey string) ([]byte, *api.Problem) {
 	var rd io.Reader = http.NoBody
-	if body != nil {
+	contentType := "application/json"
+	if up, ok := body.(csvUpload); ok {
+		rd, contentType = bytes.NewReader(up.data), "text/csv"
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, &api.Problem{Title: "Internal error", Status: http.StatusInternalServerError}
@@ -35,7 +38,7 @@ func (c *Console) call(ec echo.Context, method, path string, q url.Values, body 
 	r.RemoteAddr = ec.Request().RemoteAddr
 	r.Host = ec.Request().Host
 	if body != nil {
-		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Content-Type", contentType)
 	}
 	if idempotencyKey != "" {
 		r.Header.Set("Idempotency-Key", idempotencyKey)

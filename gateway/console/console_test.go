@@ -198,11 +198,14 @@ func TestBadFormInputIsRefusedBeforeTheLedger(t *testing.T) {
 }
 
 // upload posts a readings file as the browser's multipart form does.
-func upload(t *testing.T, b *browser, csrf, name, content string) *httptest.ResponseRecorder {
+func upload(t *testing.T, b *browser, csrf, name, content string, fields ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("csrf", csrf)
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = mw.WriteField(fields[i], fields[i+1])
+	}
 	fw, _ := mw.CreateFormFile("file", name)
 	_, _ = fw.Write([]byte(content))
 	_ = mw.Close()
@@ -224,9 +227,15 @@ func TestReadingsFromCSVOrJSONFile(t *testing.T) {
 		"r.csv":  "sensorId,time,celsius\nLOG-1,2026-12-03T10:00:00Z,4.5\nLOG-1,2026-12-03T10:05:00Z,9.25\n",
 		"r.json": `[{"sensorId":"LOG-1","time":"2026-12-03T10:00:00Z","celsius":4.5},{"sensorId":"LOG-1","time":"2026-12-03T10:05:00Z","celsius":9.25}]`,
 	}
+	// A German logger's export: the sensor and the zone from the form.
+	files["de.csv"] = "Gerät: T3\nDatum;Uhrzeit;Temperatur [°C]\n03.12.2026;11:00:00;4,5\n03.12.2026;11:05:00;9,25\n"
 	for name, content := range files {
 		h.ledger.calls = nil
-		if w := upload(t, b, csrf, name, content); w.Code != http.StatusSeeOther {
+		var fields []string
+		if name == "de.csv" {
+			fields = []string{"sensor", "LOG-1", "tz", "Europe/Berlin"}
+		}
+		if w := upload(t, b, csrf, name, content, fields...); w.Code != http.StatusSeeOther {
 			t.Fatalf("%s: %d %s", name, w.Code, w.Body)
 		}
 		writes := h.ledger.writes()
@@ -240,14 +249,23 @@ func TestReadingsFromCSVOrJSONFile(t *testing.T) {
 	}
 	h.ledger.calls = nil
 	for name, content := range map[string]string{
-		"bad.csv":  "sensorId,time,celsius\nLOG-1,yesterday,4.5\n",
-		"head.csv": "sensor,when,temp\nLOG-1,2026-12-03T10:00:00Z,4.5\n",
 		"bad.json": `[{"sensorId":"LOG-1","celsius":"warm"}]`,
 		"empty":    "",
 	} {
 		w := upload(t, b, csrf, name, content)
 		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "file:") {
 			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	// A CSV file goes to the API as text/csv, which refuses it whole with
+	// each problem's line (gateway/api, loggercsv); the page shows them.
+	for name, want := range map[string][2]string{
+		"bad.csv":  {"sensorId,time,celsius\nLOG-1,yesterday,4.5\n", "line 2: time &#34;yesterday&#34;: not a time"},
+		"head.csv": {"sensor,when,temp\nLOG-1,2026-12-03T10:00:00Z,4.5\n", "line 1: no header row naming a time column"},
+	} {
+		w := upload(t, b, csrf, name, want[0])
+		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), want[1]) {
+			t.Errorf("%s: %d, want 422 with %q", name, w.Code, want[1])
 		}
 	}
 	if w := h.ledger.writes(); len(w) != 0 {
