@@ -94,8 +94,12 @@ func VerifyInclusion(leafHash []byte, index, size uint64, path [][]byte, root []
 	if size == 0 || index >= size {
 		return fmt.Errorf("leaf %d is not in a tree of %d", index, size)
 	}
-	if err := mproof.VerifyInclusion(hasher, index, size, leafHash, path, root); err != nil {
-		return fmt.Errorf("the audit path does not lead from the record to the root: %w", err)
+	got, err := mproof.RootFromInclusionProof(hasher, index, size, leafHash, path)
+	if err != nil {
+		return fmt.Errorf("the audit path does not fit leaf %d of %d: %w", index, size, err)
+	}
+	if !bytes.Equal(got, root) {
+		return fmt.Errorf("the record and its audit path lead to root %x, not to %x", got, root)
 	}
 	return nil
 }
