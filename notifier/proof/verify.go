@@ -30,6 +30,7 @@ type Tx struct {
 type Verified struct {
 	Record StatusRecord
 	Anchor shipment.NotificationAnchor
+	Leaf   uint64 // index in the batch
 	Block  uint64
 }
 
@@ -78,7 +79,7 @@ func Verify(ctx context.Context, p Proof, l Ledger) ([]Verified, error) {
 		case tx.Creator != a.MSPID:
 			return out, fmt.Errorf("record %d: transaction %s was submitted by %s, the anchor names %s", i+1, a.TxID, tx.Creator, a.MSPID)
 		}
-		out = append(out, Verified{Record: rec, Anchor: a, Block: tx.Block})
+		out = append(out, Verified{Record: rec, Anchor: a, Leaf: rp.LeafIndex, Block: tx.Block})
 	}
 	return out, nil
 }

@@ -105,6 +105,12 @@ func (s *Service) handleShipmentNotifications(w http.ResponseWriter, r *http.Req
 }
 
 func (s *Service) handleNotification(w http.ResponseWriter, r *http.Request) {
+	// Notification IDs hold slashes and end in a role, so ".../proof" is
+	// unambiguous: the proof of notification (proof.go).
+	if id, ok := strings.CutSuffix(r.PathValue("id"), "/proof"); ok {
+		s.handleProof(w, id)
+		return
+	}
 	n, err := s.store.Get(r.PathValue("id"))
 	if errors.Is(err, outbox.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such notification"})
