@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -37,6 +38,13 @@ func (c *Contract) AnchorNotifications(ctx contractapi.TransactionContextInterfa
 	n, err := shipment.DecodeNewNotificationAnchor([]byte(anchorJSON))
 	if err != nil {
 		return "", err
+	}
+	// A batch cannot hold records from after its own anchoring: the
+	// transaction time (which every endorser checked against its clock)
+	// bounds every record's time from above.
+	if n.LastAt.After(t.at.Add(c.tolerance)) {
+		return "", shipment.Errorf(shipment.Invalid, "lastAt: %s is after this transaction's time %s",
+			n.LastAt.UTC().Format(time.RFC3339), t.at.Format(time.RFC3339))
 	}
 	members, err := t.members()
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // anchorJSON is an anchor request for batch with n leaves; the root is a
 // made-up hash (the contract checks its form, not its meaning).
 func anchorJSON(batch string, n int) string {
-	return fmt.Sprintf(`{"batchId":%q,"root":"%s","leafCount":%d,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
+	return fmt.Sprintf(`{"batchId":%q,"root":"%s","leafCount":%d,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
 		batch, strings.Repeat("ab", 32), n)
 }
 
@@ -39,7 +39,7 @@ func TestAnchorNotificationsRecordsTheCallersRoot(t *testing.T) {
 	}
 	a := decodeAnchor(t, string(res.Response.GetPayload()))
 	want := shipment.NotificationAnchor{BatchID: "nb-0011223344556677-000001", MSPID: carrierMSP, Root: strings.Repeat("ab", 32), LeafCount: 5,
-		FirstAt: time.Date(2026, 11, 23, 10, 42, 0, 0, time.UTC), LastAt: time.Date(2026, 11, 23, 10, 47, 0, 0, time.UTC),
+		FirstAt: time.Date(2026, 11, 20, 10, 42, 0, 0, time.UTC), LastAt: time.Date(2026, 11, 20, 10, 47, 0, 0, time.UTC),
 		AnchoredAt: w.now, TxID: a.TxID}
 	if a != want || a.TxID == "" {
 		t.Fatalf("anchor = %+v\nwant %+v", a, want)
@@ -100,16 +100,17 @@ func TestAnchorNotificationsRefusesBadInput(t *testing.T) {
 	root := strings.Repeat("ab", 32)
 	bad := map[string]string{
 		"not json":       `{`,
-		"unknown field":  `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z","phone":"+4915123456789"}`,
-		"short batch id": `{"batchId":"nb","root":"` + root + `","leafCount":1,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"bad batch id":   `{"batchId":"nb/../../x1","root":"` + root + `","leafCount":1,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"upper hex root": `{"batchId":"nb-bad-000001","root":"` + strings.ToUpper(root) + `","leafCount":1,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"short root":     `{"batchId":"nb-bad-000001","root":"abab","leafCount":1,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"no leaves":      `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":0,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"too many":       `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1048577,"firstAt":"2026-11-23T10:42:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
-		"no first":       `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"lastAt":"2026-11-23T10:47:00Z"}`,
-		"last < first":   `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"firstAt":"2026-11-23T10:48:00Z","lastAt":"2026-11-23T10:47:00Z"}`,
+		"unknown field":  `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z","phone":"+4915123456789"}`,
+		"short batch id": `{"batchId":"nb","root":"` + root + `","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"bad batch id":   `{"batchId":"nb/../../x1","root":"` + root + `","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"upper hex root": `{"batchId":"nb-bad-000001","root":"` + strings.ToUpper(root) + `","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"short root":     `{"batchId":"nb-bad-000001","root":"abab","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"no leaves":      `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":0,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"too many":       `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1048577,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
+		"no first":       `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"lastAt":"2026-11-20T10:47:00Z"}`,
+		"last < first":   `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"firstAt":"2026-11-20T10:48:00Z","lastAt":"2026-11-20T10:47:00Z"}`,
 		"trailing":       anchorJSON("nb-bad-000001", 1) + `{}`,
+		"future":         `{"batchId":"nb-bad-000001","root":"` + root + `","leafCount":1,"firstAt":"2026-11-20T10:42:00Z","lastAt":"2027-11-23T10:47:00Z"}`,
 	}
 	for name, arg := range bad {
 		t.Run(name, func(t *testing.T) {
