@@ -145,6 +145,15 @@ func (s *Store) CutBatch(max int) (b Batch, ok bool, err error) {
 	if max < 1 {
 		max = 1
 	}
+	// Most rounds find nothing new: ask in a read transaction first, so an
+	// idle notifier does not write (and fsync) its file every round.
+	var pending bool
+	if err := s.view(func(tx *bolt.Tx) error {
+		pending = metaUint(tx, kStatusSeq) > metaUint(tx, kBatchedSeq)
+		return nil
+	}); err != nil || !pending {
+		return Batch{}, false, err
+	}
 	err = s.update(func(tx *bolt.Tx) error {
 		ok = false
 		from := metaUint(tx, kBatchedSeq) + 1

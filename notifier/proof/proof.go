@@ -51,21 +51,21 @@ func (rp RecordProof) CheckInclusion() (StatusRecord, error) {
 		return rec, err
 	}
 	if rp.State != StateAnchored {
-		return rec, fmt.Errorf("record %d (%s) is not anchored yet (state %q)", rec.Seq, rec.Status, rp.State)
+		return rec, fmt.Errorf("%s (seq %d) is not anchored yet (state %q)", rec.Status, rec.Seq, rp.State)
 	}
 	root, err := hex.DecodeString(rp.Root)
 	if err != nil || len(root) != 32 {
-		return rec, fmt.Errorf("record %d: root %q is not 64 hex digits", rec.Seq, rp.Root)
+		return rec, fmt.Errorf("root %q is not 64 hex digits", rp.Root)
 	}
 	path, err := Unhex(rp.AuditPath)
 	if err != nil {
-		return rec, fmt.Errorf("record %d: audit path: %w", rec.Seq, err)
+		return rec, fmt.Errorf("audit path: %w", err)
 	}
 	if err := VerifyInclusion(LeafHash([]byte(rp.Record)), rp.LeafIndex, rp.LeafCount, path, root); err != nil {
-		return rec, fmt.Errorf("record %d (%s at %s): %w", rec.Seq, rec.Status, rec.At.Format(time.RFC3339), err)
+		return rec, fmt.Errorf("%s at %s (seq %d): %w", rec.Status, rec.At.Format(time.RFC3339), rec.Seq, err)
 	}
 	if rec.At.Before(rp.FirstAt) || rec.At.After(rp.LastAt) {
-		return rec, fmt.Errorf("record %d: its time %s is outside its batch's %s..%s", rec.Seq, rec.At.Format(time.RFC3339), rp.FirstAt.Format(time.RFC3339), rp.LastAt.Format(time.RFC3339))
+		return rec, fmt.Errorf("%s at %s (seq %d) is outside its batch's %s..%s", rec.Status, rec.At.Format(time.RFC3339), rec.Seq, rp.FirstAt.Format(time.RFC3339), rp.LastAt.Format(time.RFC3339))
 	}
 	return rec, nil
 }
