@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/anchor"
 	"github.com/shiptrace/shiptrace/notifier/proof"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -196,4 +198,58 @@ func mustRecord(t *testing.T, b string) proof.StatusRecord {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestAnchoringARecordedBatchAgainWritesNothing is the ledger half of the
+// crash between submit and mark (notifier/anchor's unit test plays the
+// store half): the notifier's identity submits the same batch twice, as a
+// restarted notifier does; the second commit returns the first record, so
+// the adapter reports the first transaction and its block (looked up with
+// qscc), and any member reads that anchor back. Another organisation
+// cannot take the batch ID over.
+func TestAnchoringARecordedBatchAgainWritesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local Fabric network")
+	}
+	net := testnet.Require(t)
+	ctx := t.Context()
+	open := func(name, msp, user string) anchor.Fabric {
+		m, err := net.Profile.Member(name, msp, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := fabric.Open([]fabric.Member{m}, fabric.Options{Channel: net.Profile.Channel, Chaincode: net.Profile.Chaincode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return anchor.Fabric{Client: c, Identity: name}
+	}
+	notifierID := open("notifier", "ExporterMSP", "Notifier")
+	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	req := shipment.NewNotificationAnchor{BatchID: "nb-" + testnet.UniqueID("retry"), Root: strings.Repeat("5a", 32), LeafCount: 3, FirstAt: at, LastAt: at}
+	first, block1, err := notifierID.Anchor(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, block2, err := notifierID.Anchor(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first || block2 != block1 || first.MSPID != "ExporterMSP" {
+		t.Fatalf("retry answered %+v in block %d, want the first record %+v in block %d", again, block2, first, block1)
+	}
+	retailer := open("retailer", "RetailerMSP", "User1")
+	read, err := retailer.NotificationAnchor(ctx, req.BatchID)
+	if err != nil || read != first {
+		t.Fatalf("RetailerMSP reads %+v, %v; want %+v", read, err, first)
+	}
+	tx, err := retailer.Transaction(ctx, first.TxID)
+	if err != nil || !tx.Found || !tx.Valid || tx.Block != block1 || tx.Creator != "ExporterMSP" {
+		t.Fatalf("qscc on RetailerMSP's peer: %+v %v, want valid in block %d by ExporterMSP", tx, err, block1)
+	}
+	_, _, err = open("carrier", "CarrierMSP", "User1").Anchor(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "CONFLICT") {
+		t.Fatalf("another organisation anchoring the same batch ID: %v, want CONFLICT", err)
+	}
 }
