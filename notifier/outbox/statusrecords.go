@@ -394,3 +394,24 @@ func batchTree(tx *bolt.Tx, b Batch) (*proof.Tree, error) {
 	}
 	return tree, nil
 }
+
+// AnchorStatus is the proof of notification's backlog, for /v1/status.
+type AnchorStatus struct {
+	Records        uint64 `json:"records"`        // status records kept
+	Unbatched      uint64 `json:"unbatched"`      // not yet in a batch
+	PendingBatches int    `json:"pendingBatches"` // cut, not yet known to be on the ledger
+	Batches        uint64 `json:"batches"`
+}
+
+// AnchorStatus reports how far anchoring has come.
+func (s *Store) AnchorStatus() (AnchorStatus, error) {
+	var a AnchorStatus
+	err := s.view(func(tx *bolt.Tx) error {
+		a.Records = metaUint(tx, kStatusSeq)
+		a.Unbatched = a.Records - metaUint(tx, kBatchedSeq)
+		a.Batches = metaUint(tx, kBatchCount)
+		a.PendingBatches = tx.Bucket(bBatchPending).Stats().KeyN
+		return nil
+	})
+	return a, err
+}

@@ -174,6 +174,9 @@ func TestBatchProofAndCrashBetweenCutAndMark(t *testing.T) {
 	if pend, _ := st.PendingBatches(); len(pend) != 0 {
 		t.Fatalf("still pending: %+v", pend)
 	}
+	if a, _ := st.AnchorStatus(); a != (outbox.AnchorStatus{Records: 6, Batches: 1}) {
+		t.Fatalf("anchor status %+v", a)
+	}
 	for _, id := range ids {
 		p, err := st.Proof(id)
 		if err != nil || p.State != proof.StateAnchored || len(p.Records) != 2 {

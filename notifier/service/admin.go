@@ -136,5 +136,8 @@ func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	if reason := s.sender.Paused(); reason != "" {
 		body["sendingPaused"] = reason
 	}
+	if a, err := s.store.AnchorStatus(); err == nil {
+		body["proofOfNotification"] = a // a growing backlog means the ledger refuses or is unreachable
+	}
 	writeJSON(w, http.StatusOK, body)
 }
