@@ -66,7 +66,8 @@ func (a *Anchorer) Run(ctx context.Context) error {
 }
 
 // Round submits the pending batches, oldest first, then cuts and submits
-// one new batch if there are records to batch. It stops at the first
+// new batches until the records are all batched (a full batch is followed
+// by another in the same round, so a backlog drains). It stops at the first
 // failure, so batches are anchored in order.
 func (a *Anchorer) Round(ctx context.Context) error {
 	pending, err := a.Store.PendingBatches()
@@ -78,11 +79,19 @@ func (a *Anchorer) Round(ctx context.Context) error {
 			return err
 		}
 	}
-	b, ok, err := a.Store.CutBatch(a.MaxLeaves)
-	if err != nil || !ok {
-		return err
+	for ctx.Err() == nil {
+		b, ok, err := a.Store.CutBatch(a.MaxLeaves)
+		if err != nil || !ok {
+			return err
+		}
+		if err := a.anchor(ctx, b); err != nil {
+			return err
+		}
+		if b.LeafCount < a.MaxLeaves {
+			return nil
+		}
 	}
-	return a.anchor(ctx, b)
+	return ctx.Err()
 }
 
 func (a *Anchorer) anchor(ctx context.Context, b outbox.Batch) error {

@@ -42,6 +42,10 @@ var (
 	kAnchorStoreID = []byte("anchor_store_id") // random, names this store's batches
 )
 
+// maxAhead is how far ahead of the notifier's clock a status time is
+// taken as given.
+const maxAhead = time.Minute
+
 // statusBuckets are created by Open.
 var statusBuckets = [][]byte{bStatusRecords, bStatusByNote, bStatusSeen, bBatches, bBatchBySeq, bBatchPending}
 
@@ -104,8 +108,12 @@ func initAnchorStoreID(tx *bolt.Tx) error {
 // already recorded for the same notification and message is not recorded
 // again (Meta repeats webhooks).
 func (s *Store) recordStatus(tx *bolt.Tx, n notifier.Notification, status string, at time.Time, source string, code int, wamid string) error {
-	if at.IsZero() {
-		at = s.now() // every caller has a time; a record must, so never fail the change for it
+	// Every caller has a time; a record must, so never fail the change
+	// for it. A time ahead of this clock (Meta's clock, or ours, off) is
+	// recorded as now: the contract refuses a batch dated after its own
+	// anchoring, and one such record would hold back every later batch.
+	if now := s.now(); at.IsZero() || at.After(now.Add(maxAhead)) {
+		at = now
 	}
 	msgRef := ""
 	if wamid != "" {

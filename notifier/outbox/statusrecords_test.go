@@ -260,3 +260,18 @@ func TestStatusRecordsSurviveErasure(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFromTheFutureIsRecordedNow: a status dated ahead of the
+// notifier's clock would make the contract refuse its batch (and hold back
+// every later one), so it is recorded at the notifier's time.
+func TestStatusFromTheFutureIsRecordedNow(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "o.db"))
+	defer st.Close()
+	now := time.Now()
+	n := sentNote(t, st, "tx1", metaWAMID, now)
+	st.ApplyStatus(outbox.StatusUpdate{WAMID: metaWAMID, Status: notifier.StatusRead, At: now.Add(24 * time.Hour)})
+	rs := records(t, st, n.ID)
+	if len(rs) != 2 || rs[1].At.After(time.Now().Add(time.Second)) || rs[1].At.Before(now.Add(-time.Second)) {
+		t.Fatalf("records %+v: the read time should be the notifier's now", rs)
+	}
+}
