@@ -373,6 +373,9 @@ func (s *Store) Proof(notificationID string) (proof.Proof, error) {
 		}
 		if len(seqs) == 0 {
 			p.State = proof.StatePending // nothing happened to the message yet
+			if n, err := getNote(tx, notificationID); err == nil && n.Status.Terminal() {
+				p.State = proof.StateNone // settled without a message (skipped): nothing to prove
+			}
 		}
 		return nil
 	})

@@ -275,3 +275,22 @@ func TestStatusFromTheFutureIsRecordedNow(t *testing.T) {
 		t.Fatalf("records %+v: the read time should be the notifier's now", rs)
 	}
 }
+
+// TestProofOfASkippedNotificationHasNothingToProve: a notification that
+// never became a message has state none, one still queued pending.
+func TestProofOfASkippedNotificationHasNothingToProve(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "o.db"))
+	defer st.Close()
+	skipped := rendered("tx1", "+34611223344", "Zoraida", notifier.StatusSkipped)
+	queued := rendered("tx2", "+34611223344", "Zoraida", notifier.StatusQueued)
+	queued.NextAt = time.Now().Add(time.Hour)
+	if _, err := st.Record(t.Context(), notifier.Checkpoint{Block: 1, TxID: "tx2"}, plan(skipped, queued)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := st.Proof(skipped.ID); err != nil || p.State != proof.StateNone || len(p.Records) != 0 {
+		t.Fatalf("skipped: %+v %v", p, err)
+	}
+	if p, err := st.Proof(queued.ID); err != nil || p.State != proof.StatePending {
+		t.Fatalf("queued: %+v %v", p, err)
+	}
+}

@@ -10,6 +10,9 @@ import (
 const (
 	StateAnchored = "anchored" // the record's batch root is on the ledger
 	StatePending  = "pending"  // not yet in an anchored batch
+	// StateNone is a notification settled without any message (skipped:
+	// no consent, opted out, ...): it has no status to prove.
+	StateNone = "none"
 )
 
 // Proof is a notification's proof as the notifier's admin API serves it
