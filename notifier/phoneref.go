@@ -56,6 +56,17 @@ func (k RefKey) MessageRef(id string) string {
 	return hex.EncodeToString(k.sum("wamid:" + id)[:16])
 }
 
+// NotificationRef is the keyed reference of a notification ID, the name a
+// proof-of-notification status record (notifier/proof) gives its
+// notification. The ID itself (transaction, event, role) is not personal,
+// but a record is shown to other members: keyed, its name says which
+// notification it belongs to only through this notifier, like the record's
+// message reference. The prefix keeps it apart from phone and message
+// references.
+func (k RefKey) NotificationRef(id string) string {
+	return hex.EncodeToString(k.sum("notification:" + id)[:16])
+}
+
 // Fingerprint identifies the key without revealing it, so a store written
 // under one key can refuse another: its opt-outs would silently stop matching.
 func (k RefKey) Fingerprint() string {

@@ -30,20 +30,24 @@ const (
 	OpReadMembers     Operation = "Members"
 	OpApproveMembers  Operation = "ApproveMembers"
 	OpCommitMembers   Operation = "CommitMembers"
+	// OpAnchorNotifications records the Merkle root of a batch of a
+	// notifier's message status records; OpReadAnchor reads one back.
+	OpAnchorNotifications Operation = "AnchorNotifications"
+	OpReadAnchor          Operation = "NotificationAnchor"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
 	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpRegisterSensors, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
-	OpReadMembers, OpApproveMembers, OpCommitMembers,
+	OpReadMembers, OpApproveMembers, OpCommitMembers, OpAnchorNotifications, OpReadAnchor,
 }
 
 // Writes reports whether op changes the ledger. Only writes are held to the
 // endorsing peer's clock (see CheckTxTime): a read's timestamp decides nothing.
 func (op Operation) Writes() bool {
 	switch op {
-	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers:
+	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpReadAnchor:
 		return false
 	}
 	return true
@@ -73,13 +77,13 @@ var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, Role
 	RoleGateway, RoleNotifier, RoleAdmin}
 
 // publicReads are the reads of the shared public record.
-var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers}
+var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpReadAnchor}
 
 // shipmentOps are every operation on shipments: what the gateway signs for
 // its API keys. Governance (membership votes) is the admin's alone.
 var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
 	OpRegisterSensors, OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
-	OpDeleteContact, OpReadMembers}
+	OpDeleteContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor}
 
 // roleOps says which operations each role may ask for; the organisation's
 // position on the shipment is checked after that.
@@ -91,7 +95,7 @@ var roleOps = map[string][]Operation{
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
 	RoleGateway:         shipmentOps,
-	RoleNotifier:        {OpRead, OpList, OpReadContact},
+	RoleNotifier:        {OpRead, OpList, OpReadContact, OpAnchorNotifications, OpReadAnchor},
 	RoleAdmin:           Operations,
 }
 
@@ -139,7 +143,10 @@ const (
 // personal data of the exporter's relationship, so only the exporter sees it.
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
-	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers:
+	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers,
+		OpAnchorNotifications, OpReadAnchor:
+		// Any member may anchor its own notifier's records (its MSP is
+		// recorded with the root) and read any member's anchors.
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true

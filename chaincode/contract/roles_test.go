@@ -111,6 +111,11 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 		c.args = append(c.args, "10", "")
 	case shipment.OpReadMembers:
 		c.args = nil
+	case shipment.OpAnchorNotifications:
+		c.args = []string{anchorJSON("nb-roles-0001", 3)}
+	case shipment.OpReadAnchor:
+		w.ok(msp, "AnchorNotifications", anchorJSON("nb-roles-0002", 3))
+		c.args = []string{"nb-roles-0002"}
 	case shipment.OpApproveMembers, shipment.OpCommitMembers:
 		next := testMembers(2)
 		c.args = []string{next}

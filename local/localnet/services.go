@@ -144,7 +144,7 @@ func (n *Network) services() ([]service, error) {
 			"--provider.kind", "whatsapp", "--provider.base_url", baseURL, "--provider.phone_number_id", phoneID,
 			"--store.path", filepath.Join(n.notifierDir(), "notifier.db"), "--store.phone_ref_key_file", refKeyFile,
 			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11), "--admin.token_file", adminTokenFile,
-			"--health.addr", n.addr(12),
+			"--health.addr", n.addr(12), "--anchor.interval", "2s", // proofs of notification within seconds on the local network
 			"--tracking_url", n.GatewayURL() + "/track/%s", "--tracking_secret_file", trackSecret},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify},

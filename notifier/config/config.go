@@ -122,7 +122,12 @@ type Config struct {
 	Health struct {
 		Addr string `mapstructure:"addr"`
 	} `mapstructure:"health"`
-	Policy    PolicySettings           `mapstructure:"policy"`
+	Policy PolicySettings `mapstructure:"policy"`
+	// Anchor is the proof of notification's batching (notifier/anchor).
+	Anchor struct {
+		Interval  time.Duration `mapstructure:"interval"`
+		MaxLeaves int           `mapstructure:"max_leaves"`
+	} `mapstructure:"anchor"`
 	Rules     []decide.Rule            `mapstructure:"rules"`
 	Templates map[string]template.Spec `mapstructure:"templates"`
 }
@@ -203,6 +208,8 @@ var Keys = []Key{
 	{"admin.token", "", "bearer token the admin API requires (at least 16 characters); required with admin.addr", true},
 	{"admin.token_file", "", "file holding admin.token", false},
 	{"health.addr", "127.0.0.1:9465", "listen address of /healthz, /readyz and /metrics, unauthenticated (they hold no personal data)", false},
+	{"anchor.interval", time.Minute, "how often the message status records not yet anchored are batched into a Merkle tree whose root is recorded on the ledger (AnchorNotifications; needs a Fabric connection; 0: records are kept but not anchored)", false},
+	{"anchor.max_leaves", 65536, "most status records in one anchored batch (1 to 1048576)", false},
 }
 
 // Load builds the configuration from defaults, the YAML file named by
@@ -323,6 +330,12 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Retention < 24*time.Hour {
 		bad("store.retention", "must be at least 24h (daily caps count per day), not %s", c.Store.Retention)
+	}
+	if c.Anchor.Interval < 0 {
+		bad("anchor.interval", "must not be negative (0 turns anchoring off)")
+	}
+	if c.Anchor.MaxLeaves < 1 || c.Anchor.MaxLeaves > 1<<20 {
+		bad("anchor.max_leaves", "must be 1 to 1048576, not %d", c.Anchor.MaxLeaves)
 	}
 	if c.Store.PurgeInterval <= 0 {
 		bad("store.purge_interval", "must be positive")

@@ -100,6 +100,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
+		for _, b := range statusBuckets { // proof of notification: statusrecords.go
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if err := initAnchorStoreID(tx); err != nil {
+			return err
+		}
 		if err := s.adoptRefKey(tx); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/proof"
 )
 
 // Gate lets the sender hold back a due notification (per-recipient
@@ -145,6 +146,9 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 				}
 			}
 			out = n
+			if r.Status == notifier.StatusSent {
+				return s.recordStatus(tx, n, proof.StatusAccepted, r.At, proof.SourceSendResponse, 0, r.WAMID)
+			}
 			return nil
 		}
 		n.UpdatedAt = r.At
@@ -175,6 +179,15 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 		}
 		n.Status = r.Status
 		out = n
+		switch r.Status {
+		case notifier.StatusSent:
+			err = s.recordStatus(tx, n, proof.StatusAccepted, r.At, proof.SourceSendResponse, 0, r.WAMID)
+		case notifier.StatusFailed:
+			err = s.recordStatus(tx, n, proof.StatusFailed, r.At, proof.SourceSendResponse, r.Code, "")
+		}
+		if err != nil {
+			return err
+		}
 		return putNote(tx, n)
 	})
 	if err != nil {
@@ -280,7 +293,15 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 		if !progress {
 			after = n
 			if n.KPI != kpiBefore {
-				return putNote(tx, n)
+				if err := putNote(tx, n); err != nil {
+					return err
+				}
+			}
+			// WhatsApp's "sent" after our own "accepted", or a
+			// "delivered" overtaken by "read": not a change of the
+			// notification, but a true step of its message's lifecycle.
+			if u.Status != notifier.StatusFailed && u.WAMID != "" && u.WAMID == n.WAMID {
+				return s.recordStatus(tx, n, string(u.Status), u.At, proof.SourceWebhook, 0, u.WAMID)
 			}
 			return nil
 		}
@@ -315,6 +336,13 @@ func (s *Store) ApplyStatus(u StatusUpdate) (before, after notifier.Notification
 		}
 		n.UpdatedAt = s.now()
 		after = n
+		code := 0
+		if u.Status == notifier.StatusFailed {
+			code = u.Code
+		}
+		if err := s.recordStatus(tx, n, string(u.Status), u.At, proof.SourceWebhook, code, u.WAMID); err != nil {
+			return err
+		}
 		return putNote(tx, n)
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/proof"
 )
 
 // RequeueFailed puts back in the queue, due at next, a notification whose
@@ -52,6 +53,11 @@ func (s *Store) RequeueFailed(u StatusUpdate, next time.Time, maxAttempts int) (
 			if err := tx.Bucket(bInflight).Delete([]byte(n.ID)); err != nil {
 				return err
 			}
+		}
+		// The attempt failed: a step of its message's lifecycle, recorded
+		// before the wamid is cleared.
+		if err := s.recordStatus(tx, n, proof.StatusFailed, u.At, proof.SourceWebhook, u.Code, u.WAMID); err != nil {
+			return err
 		}
 		n.Status, n.NextAt, n.UpdatedAt = notifier.StatusQueued, next, s.now()
 		n.WAMID, n.SentAt = "", time.Time{}

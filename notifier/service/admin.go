@@ -121,6 +121,12 @@ func (s *Service) handleShipmentNotifications(w http.ResponseWriter, r *http.Req
 }
 
 func (s *Service) handleNotification(w http.ResponseWriter, r *http.Request) {
+	// Notification IDs hold slashes and end in a role, so ".../proof" is
+	// unambiguous: the proof of notification (proof.go).
+	if id, ok := strings.CutSuffix(r.PathValue("id"), "/proof"); ok {
+		s.handleProof(w, id)
+		return
+	}
 	n, err := s.store.Get(r.PathValue("id"))
 	if errors.Is(err, outbox.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such notification"})
@@ -145,6 +151,9 @@ func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Unlock()
 	if reason := s.sender.Paused(); reason != "" {
 		body["sendingPaused"] = reason
+	}
+	if a, err := s.store.AnchorStatus(); err == nil {
+		body["proofOfNotification"] = a // a growing backlog means the ledger refuses or is unreachable
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -52,6 +52,7 @@ type option struct {
 	standin  wastandin.Config
 	source   intake.Source
 	contacts map[string]notifier.Contact
+	opts     []service.Option // further options (e.g. an anchor ledger)
 }
 
 func start(t testing.TB, o option) *harness {
@@ -95,6 +96,7 @@ func start(t testing.TB, o option) *harness {
 	if o.source != nil {
 		opts = append(opts, service.WithSource(o.source))
 	}
+	opts = append(opts, o.opts...)
 	svc, err := service.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})), opts...)
 	if err != nil {
 		t.Fatal(err)

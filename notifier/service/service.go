@@ -20,6 +20,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/anchor"
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/contacts"
 	"github.com/shiptrace/shiptrace/notifier/decide"
@@ -47,6 +48,10 @@ func WithContacts(c notifier.ContactSource) Option { return func(svc *Service) {
 // WithProvider replaces the configured provider.
 func WithProvider(p notifier.Provider) Option { return func(svc *Service) { svc.provider = p } }
 
+// WithAnchorLedger replaces the Fabric ledger the proof of notification's
+// batch roots are recorded on.
+func WithAnchorLedger(l anchor.Ledger) Option { return func(svc *Service) { svc.anchorLedger = l } }
+
 // Service is a running notifier.
 type Service struct {
 	cfg      config.Config
@@ -58,6 +63,9 @@ type Service struct {
 	source   intake.Source
 	contacts notifier.ContactSource
 	provider notifier.Provider
+	// anchorLedger records the roots of status record batches (nil: not
+	// anchored, see connectFabric).
+	anchorLedger anchor.Ledger
 
 	webhookLn, adminLn, healthLn    net.Listener
 	webhookSrv, adminSrv, healthSrv *http.Server
@@ -214,7 +222,11 @@ func nilIfEmpty(s []string) []string {
 func (s *Service) connectFabric() error {
 	needSource := s.source == nil && s.cfg.Intake.Source == "fabric"
 	needContacts := s.contacts == nil && strings.HasPrefix(s.cfg.Contacts.Source, "fabric")
-	if !needSource && !needContacts {
+	// Anchoring needs an identity on the channel: it is on whenever one is
+	// configured (a connection profile or certificate files).
+	needAnchor := s.anchorLedger == nil && s.cfg.Anchor.Interval > 0 &&
+		(s.cfg.Fabric.ConnectionProfile != "" || s.cfg.Fabric.CertPath != "")
+	if !needSource && !needContacts && !needAnchor {
 		return nil
 	}
 	f := s.cfg.Fabric
@@ -230,6 +242,9 @@ func (s *Service) connectFabric() error {
 		return fmt.Errorf("fabric: %w", err)
 	}
 	s.closers = append(s.closers, adapter.Close)
+	if needAnchor {
+		s.anchorLedger = anchor.Fabric{Client: adapter, Identity: m.Name}
+	}
 	if needSource {
 		network, err := adapter.Network(m.Name)
 		if err != nil {
@@ -365,6 +380,14 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); _ = s.runner.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = s.sender.Run(runCtx) }()
 	go func() { defer wg.Done(); s.maintain(runCtx) }()
+	if s.anchorLedger != nil && s.cfg.Anchor.Interval > 0 {
+		a := &anchor.Anchorer{Store: s.store, Ledger: s.anchorLedger, Interval: s.cfg.Anchor.Interval,
+			MaxLeaves: s.cfg.Anchor.MaxLeaves, Log: s.log.With(slog.String("component", "anchor"))}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = a.Run(runCtx) }()
+	} else {
+		s.log.Warn("message status records are kept but not anchored on the ledger (anchor.interval is 0 or no Fabric identity is configured)")
+	}
 
 	var runErr error
 	select {

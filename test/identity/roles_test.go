@@ -17,13 +17,13 @@ import (
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
-var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "Readings", "Members"}
+var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "Readings", "Members", "NotificationAnchor"}
 
 // shipmentOps are every operation on shipments (and the membership read):
 // everything but the membership votes.
 var shipmentOps = []string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver", "RecordReadings",
 	"RegisterSensors", "Deliver", "Reject", "Cancel", "FlagOverdue", "ReadShipment", "ListShipments", "ShipmentHistory", "Readings",
-	"BuyerContact", "DeleteBuyerContact", "Members"}
+	"BuyerContact", "DeleteBuyerContact", "Members", "AnchorNotifications", "NotificationAnchor"}
 
 // governance are the membership votes: they change the shared network's
 // consortium, so the ledger test never casts them (the contract's unit tests
@@ -41,7 +41,7 @@ var documented = map[string][]string{
 	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, publicReads...),
 	"auditor":          publicReads,
 	"gateway":          shipmentOps,
-	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact"},
+	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "AnchorNotifications", "NotificationAnchor"},
 	"admin":            append(slices.Clone(shipmentOps), governance...),
 }
 
@@ -250,6 +250,11 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 		c.args = append(c.args, "10", "")
 	case shipment.OpReadMembers:
 		c.args = nil
+	case shipment.OpAnchorNotifications:
+		c.args = []string{anchorJSON("nb-" + id)}
+	case shipment.OpReadAnchor:
+		steps = []step{{msp, call{fn: "AnchorNotifications", args: []string{anchorJSON("nb-" + id)}}}}
+		c.args = []string{"nb-" + id}
 	default:
 		return call{}, fmt.Errorf("no set-up for %s", op)
 	}
@@ -353,4 +358,11 @@ func TestRevokedSensorIsRefusedByTheLedger(t *testing.T) {
 	if err := record(kept, 1001); err != nil {
 		t.Fatalf("%s, not revoked, was refused: %v", kept, err)
 	}
+}
+
+// anchorJSON is a notification anchor request for batch (a made-up root:
+// the contract checks its form), dated a minute ago.
+func anchorJSON(batch string) string {
+	at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	return fmt.Sprintf(`{"batchId":%q,"root":"%s","leafCount":2,"firstAt":%q,"lastAt":%q}`, batch, strings.Repeat("ab", 32), at, at)
 }

@@ -1,0 +1,141 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/proof"
+	"github.com/shiptrace/shiptrace/notifier/service"
+	"github.com/shiptrace/shiptrace/shipment"
+)
+
+// memLedger plays AnchorNotifications (idempotent per batch), the anchor
+// read and qscc for the in-process service; the real-network test
+// (test/notifier) uses the channel.
+type memLedger struct {
+	mu      sync.Mutex
+	anchors map[string]shipment.NotificationAnchor
+	blocks  map[string]uint64
+}
+
+func (l *memLedger) Anchor(_ context.Context, req shipment.NewNotificationAnchor) (shipment.NotificationAnchor, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a, ok := l.anchors[req.BatchID]; ok {
+		return a, l.blocks[a.TxID], nil
+	}
+	if err := req.Validate(); err != nil {
+		return shipment.NotificationAnchor{}, 0, err
+	}
+	tx := fmt.Sprintf("anchor-tx-%d", len(l.anchors)+1)
+	a := req.Anchor("ExporterMSP", time.Now(), tx)
+	l.anchors[req.BatchID], l.blocks[tx] = a, uint64(100+len(l.anchors))
+	return a, l.blocks[tx], nil
+}
+
+func (l *memLedger) NotificationAnchor(_ context.Context, id string) (shipment.NotificationAnchor, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.anchors[id]
+	if !ok {
+		return a, shipment.Errorf(shipment.NotFound, "no batch %s", id)
+	}
+	return a, nil
+}
+
+func (l *memLedger) Transaction(_ context.Context, tx string) (proof.Tx, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.blocks[tx]
+	return proof.Tx{Found: ok, Valid: ok, Block: b, Creator: "ExporterMSP"}, nil
+}
+
+// TestProofOfNotificationOverTheAdminAPI: a breach message goes to the
+// stand-in, which reports it delivered and read by signed webhooks; the
+// notifier anchors the status records, and the proof the admin API serves
+// verifies against the ledger with the read time WhatsApp reported. A
+// changed read time fails. Unknown notifications are 404, the route needs
+// the token, and the proof holds neither the number, the name nor the wamid.
+func TestProofOfNotificationOverTheAdminAPI(t *testing.T) {
+	l := &memLedger{anchors: map[string]shipment.NotificationAnchor{}, blocks: map[string]uint64{}}
+	h := start(t, option{
+		contacts: map[string]notifier.Contact{"SHP-PROOF": {Phone: "+34611223344", Name: "Zoraida Quintero", Language: "en", Consent: true}},
+		args:     []string{"--anchor.interval=100ms"},
+		opts:     []service.Option{service.WithAnchorLedger(l)},
+	})
+	tx := h.emit(t, event(shipment.EventColdChainBreached, "SHP-PROOF"))
+	id := notifier.NotificationID(tx, string(shipment.EventColdChainBreached), notifier.RoleBuyer)
+	var wamid string
+	eventually(t, 10*time.Second, "the breach message at the stand-in", func() bool {
+		for _, r := range h.standin.Accepted() {
+			if r.CallbackData == id {
+				wamid = r.WAMID
+			}
+		}
+		return wamid != ""
+	})
+	path := "/v1/notifications/" + id + "/proof"
+	if code, _ := get(t, "http://"+h.svc.AdminAddr()+path, ""); code != http.StatusUnauthorized {
+		t.Fatalf("proof without the token: %d", code)
+	}
+	// Accepted only: anchored soon, then delivered and read follow.
+	eventually(t, 10*time.Second, "the accepted record anchored", func() bool {
+		_, b := h.admin(t, path)
+		return strings.Contains(b, `"state": "anchored"`)
+	})
+	for _, st := range []string{"delivered", "read"} {
+		if err := h.standin.PostStatus(t.Context(), wamid, st, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p proof.Proof
+	eventually(t, 10*time.Second, "delivered and read anchored", func() bool {
+		code, b := h.admin(t, path)
+		if code != http.StatusOK {
+			t.Fatalf("proof: %d %s", code, b)
+		}
+		p = proof.Proof{}
+		_ = json.Unmarshal([]byte(b), &p)
+		return p.State == proof.StateAnchored && len(p.Records) == 3
+	})
+	v, err := proof.Verify(t.Context(), p, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range v {
+		got = append(got, r.Record.Status)
+		if r.Record.ShipmentID != "SHP-PROOF" || r.Record.Event != string(shipment.EventColdChainBreached) || r.Record.Recipient != "buyer" {
+			t.Fatalf("record %+v", r.Record)
+		}
+	}
+	if strings.Join(got, ",") != "accepted,delivered,read" {
+		t.Fatalf("verified statuses %v", got)
+	}
+	raw, _ := json.Marshal(p)
+	for _, personal := range []string{"34611223344", "Zoraida", wamid} {
+		if strings.Contains(string(raw), personal) {
+			t.Fatalf("the proof holds %q", personal)
+		}
+	}
+	read := p.Records[2]
+	rec, _ := proof.ParseRecord([]byte(read.Record))
+	earlier := rec.At.Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	p.Records[2].Record = strings.Replace(read.Record, rec.At.UTC().Format(time.RFC3339Nano), earlier, 1)
+	if p.Records[2].Record == read.Record {
+		t.Fatal("tampering changed nothing")
+	}
+	if _, err := proof.Verify(t.Context(), p, l); err == nil {
+		t.Fatal("a proof with the read time changed verifies")
+	}
+	if code, _ := h.admin(t, "/v1/notifications/tx-unknown/coldchain.breached/buyer/proof"); code != http.StatusNotFound {
+		t.Fatalf("proof of an unknown notification: %d", code)
+	}
+}
