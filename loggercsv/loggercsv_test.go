@@ -247,3 +247,13 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownUnitsAreRefusedByLine(t *testing.T) {
+	_, err := loggercsv.Read(strings.NewReader("logger,time,temperature,unit\n"+
+		"L1,2026-11-01T08:00:00Z,4.5,°C\nL1,2026-11-01T08:01:00Z,277.6,K\nL1,2026-11-01T08:02:00Z,4.5 K,°C\n"), loggercsv.Options{})
+	got := lines(t, err)
+	if len(got) != 2 || got[0].Line != 3 || !strings.Contains(got[0].Message, `unit "K": must be °C or °F`) ||
+		got[1].Line != 4 || !strings.Contains(got[1].Message, "not a number") {
+		t.Fatalf("%v", got)
+	}
+}

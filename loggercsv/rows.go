@@ -65,7 +65,7 @@ func (rd *rowReader) read(line int, rec []string, p *Error) (shipment.Reading, b
 	case err != nil:
 		p.add(line, "%s %q: %v", rd.h.names.Temperature, strings.TrimSpace(rec[rd.h.temp]), err)
 		ok = false
-	case unit == "":
+	case unit == "" && rd.h.unitCol < 0: // a bad unit column said so already
 		p.add(line, "no unit: the header names none (Temp °C, Temp °F); pass unit=C or unit=F")
 		ok = false
 	}
