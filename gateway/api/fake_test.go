@@ -33,6 +33,8 @@ type fakeLedger struct {
 	start    func(req fabric.Request) (fabric.Submission, error)
 	lookup   func(identity, txID string) (fabric.TxRecord, error)
 	ready    func() error
+	// waitForBlock stands in for the peer's height; nil: every block is there.
+	waitForBlock func(ctx context.Context, identity string, block uint64) error
 }
 
 func (f *fakeLedger) record(req fabric.Request) {
@@ -68,6 +70,13 @@ func (f *fakeLedger) Lookup(_ context.Context, identity, txID string) (fabric.Tx
 		return fabric.TxRecord{TxID: txID}, nil
 	}
 	return f.lookup(identity, txID)
+}
+
+func (f *fakeLedger) WaitForBlock(ctx context.Context, identity string, block uint64) error {
+	if f.waitForBlock == nil {
+		return nil
+	}
+	return f.waitForBlock(ctx, identity, block)
 }
 
 func (f *fakeLedger) Ready(context.Context) error {

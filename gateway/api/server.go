@@ -42,6 +42,9 @@ type Ledger interface {
 	Start(ctx context.Context, req fabric.Request) (fabric.Submission, error)
 	Lookup(ctx context.Context, identity, txID string) (fabric.TxRecord, error)
 	Ready(ctx context.Context) error
+	// WaitForBlock returns once the identity's organisation's peer has
+	// committed block, or a *fabric.BehindError when ctx ends first.
+	WaitForBlock(ctx context.Context, identity string, block uint64) error
 }
 
 // Key is an accepted API key: its SHA-256, the caller's name and the
@@ -76,6 +79,9 @@ type Options struct {
 	// SyncWait bounds how long a synchronous write waits for its commit
 	// (default CommitTimeout); when its caller leaves, it stops at once.
 	SyncWait time.Duration
+	// MinBlockWait bounds how long a request with X-Min-Block waits for
+	// the organisation's peer to reach that block (default 5s).
+	MinBlockWait time.Duration
 	// CSV bounds logger CSV files on the readings route (csvupload.go).
 	CSV CSVLimits
 	// Mount adds routes outside the API (the public tracking page,
@@ -86,23 +92,24 @@ type Options struct {
 
 // Server is the REST API.
 type Server struct {
-	e           *echo.Echo
-	ledger      Ledger
-	journal     *journal.Journal
-	keys        atomic.Pointer[map[[32]byte]Key] // replaced whole by SetKeys
-	log         *slog.Logger
-	doc         *openapi3.T
-	docJSON     []byte
-	maxBody     int64
-	commit      time.Duration
-	syncWait    time.Duration
-	settleAfter time.Duration
-	now         func() time.Time
-	metrics     *httpMetrics
-	registry    *prometheus.Registry
-	limiter     *limiter
-	admission   *admission
-	csv         CSVLimits
+	e            *echo.Echo
+	ledger       Ledger
+	journal      *journal.Journal
+	keys         atomic.Pointer[map[[32]byte]Key] // replaced whole by SetKeys
+	log          *slog.Logger
+	doc          *openapi3.T
+	docJSON      []byte
+	maxBody      int64
+	commit       time.Duration
+	syncWait     time.Duration
+	settleAfter  time.Duration
+	now          func() time.Time
+	metrics      *httpMetrics
+	registry     *prometheus.Registry
+	limiter      *limiter
+	admission    *admission
+	csv          CSVLimits
+	minBlockWait time.Duration
 
 	base   context.Context // outlives requests: async commit followers
 	cancel context.CancelFunc
@@ -144,6 +151,9 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MinBlockWait <= 0 {
+		o.MinBlockWait = 5 * time.Second
+	}
 	doc, docJSON, err := loadDocument()
 	if err != nil {
 		return nil, err
@@ -153,6 +163,7 @@ func New(o Options) (*Server, error) {
 		maxBody: o.MaxBodyBytes, commit: o.CommitTimeout, syncWait: o.SyncWait, settleAfter: o.SettleAfter,
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
 		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits), csv: o.CSV.withDefaults(),
+		minBlockWait: o.MinBlockWait,
 	}
 	if err := s.SetKeys(o.Keys); err != nil {
 		return nil, err
@@ -180,7 +191,7 @@ func New(o Options) (*Server, error) {
 
 	// Middleware is attached per route, not to a group: a group with
 	// middleware answers unknown methods with 404 instead of 405.
-	mw := []echo.MiddlewareFunc{s.authenticate, s.limit, s.readBody, s.validate, s.admit}
+	mw := []echo.MiddlewareFunc{s.authenticate, s.limit, s.readBody, s.validate, s.minBlock, s.admit}
 	v1 := e.Group("/v1")
 	v1.POST("/shipments", s.createShipment, mw...)
 	v1.GET("/shipments", s.listShipments, mw...)

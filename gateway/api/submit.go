@@ -364,6 +364,9 @@ func (s *Server) respond(w write, r Receipt, status int) (response, error) {
 		status = w.status
 	}
 	resp := response{status: status, body: body, header: map[string]string{}}
+	if b := r.Transaction.BlockNumber; b != nil {
+		resp.header[headerCommittedBlock] = strconv.FormatUint(*b, 10)
+	}
 	if w.location != "" {
 		resp.header["Location"] = w.location
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	// SyncWait bounds how long a synchronous write waits for its commit
 	// while its caller waits; a caller that leaves ends the wait at once.
 	SyncWait time.Duration `mapstructure:"sync_wait"`
+	// MinBlockWait bounds how long a request with X-Min-Block waits for
+	// the organisation's peer to commit that block.
+	MinBlockWait time.Duration `mapstructure:"min_block_wait"`
 	// Profile is a connection profile written by `shipnet up` (or by hand);
 	// identities that name a profile user take certificates and peers from it.
 	Profile string `mapstructure:"profile"`
@@ -189,6 +192,7 @@ var defaults = map[string]any{
 	"log_format":              "json",
 	"idempotency_ttl":         "24h",
 	"sync_wait":               "60s",
+	"min_block_wait":          "5s",
 	"profile":                 "",
 	"fabric.channel":          "supplychain",
 	"fabric.chaincode":        "shiptrace",
@@ -375,6 +379,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout: must be positive")
+	}
+	if c.MinBlockWait <= 0 || c.MinBlockWait > time.Minute {
+		bad("min_block_wait: %s is outside (0, 1m]", c.MinBlockWait)
 	}
 	if c.SyncWait <= 0 || c.SyncWait > 10*time.Minute {
 		bad("sync_wait: %s is outside (0, 10m]", c.SyncWait)

@@ -209,6 +209,9 @@ func (f *fakeLedger) Lookup(_ context.Context, _, tx string) (fabric.TxRecord, e
 
 func (f *fakeLedger) Ready(context.Context) error { return nil }
 
+// WaitForBlock: the fake ledger has every block at once.
+func (f *fakeLedger) WaitForBlock(context.Context, string, uint64) error { return nil }
+
 // The keys of the tests: one per role the console must tell apart.
 const (
 	carrierKey = "carrier-secret-key-0123456789abcdef"

@@ -143,7 +143,7 @@ func serve(args []string) error {
 		Mount:  mounts,
 		Ledger: ledger, Journal: jr, Keys: keys, Logger: log, Registry: reg,
 		MaxBodyBytes: cfg.MaxBodyBytes, CommitTimeout: perAttempt * time.Duration(cfg.Fabric.MVCCRetries+1),
-		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait,
+		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait, MinBlockWait: cfg.MinBlockWait,
 		CSV: api.CSVLimits{MaxBytes: cfg.CSV.MaxBytes, MaxRows: cfg.CSV.MaxRows, Batch: cfg.CSV.Batch, Sensors: cfg.CSV.Sensors},
 		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
 			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
