@@ -30,20 +30,22 @@ const (
 	OpReadMembers     Operation = "Members"
 	OpApproveMembers  Operation = "ApproveMembers"
 	OpCommitMembers   Operation = "CommitMembers"
+	OpOpenClaim       Operation = "OpenClaim"
+	OpClaims          Operation = "Claims"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
 	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpRegisterSensors, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
-	OpReadMembers, OpApproveMembers, OpCommitMembers,
+	OpReadMembers, OpApproveMembers, OpCommitMembers, OpOpenClaim, OpClaims,
 }
 
 // Writes reports whether op changes the ledger. Only writes are held to the
 // endorsing peer's clock (see CheckTxTime): a read's timestamp decides nothing.
 func (op Operation) Writes() bool {
 	switch op {
-	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers:
+	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpClaims:
 		return false
 	}
 	return true
@@ -73,25 +75,25 @@ var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, Role
 	RoleGateway, RoleNotifier, RoleAdmin}
 
 // publicReads are the reads of the shared public record.
-var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers}
+var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpClaims}
 
 // shipmentOps are every operation on shipments: what the gateway signs for
 // its API keys. Governance (membership votes) is the admin's alone.
 var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
 	OpRegisterSensors, OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
-	OpDeleteContact, OpReadMembers}
+	OpDeleteContact, OpReadMembers, OpOpenClaim, OpClaims}
 
 // roleOps says which operations each role may ask for; the organisation's
 // position on the shipment is checked after that.
 var roleOps = map[string][]Operation{
 	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
-		OpCancel, OpFlagOverdue, OpReadContact}, publicReads...),
+		OpCancel, OpFlagOverdue, OpReadContact, OpOpenClaim}, publicReads...),
 	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpRegisterSensors, OpFlagOverdue}, publicReads...),
 	RoleSensor:          {OpRecordReadings},
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
 	RoleGateway:         shipmentOps,
-	RoleNotifier:        {OpRead, OpList, OpReadContact},
+	RoleNotifier:        {OpRead, OpList, OpReadContact, OpOpenClaim, OpClaims},
 	RoleAdmin:           Operations,
 }
 
@@ -139,11 +141,11 @@ const (
 // personal data of the exporter's relationship, so only the exporter sees it.
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
-	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers:
+	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers, OpClaims:
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
-	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact:
+	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact, OpOpenClaim:
 		return []party{partyExporter}, true
 	case OpHandOver, OpRecordReadings, OpRegisterSensors:
 		return []party{partyCustodian}, true
