@@ -93,7 +93,7 @@ var roleOps = map[string][]Operation{
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
 	RoleGateway:         shipmentOps,
-	RoleNotifier:        {OpRead, OpList, OpReadContact, OpOpenClaim, OpClaims},
+	RoleNotifier:        {OpRead, OpList, OpReadContact, OpReadMembers, OpOpenClaim, OpClaims},
 	RoleAdmin:           Operations,
 }
 

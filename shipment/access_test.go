@@ -58,7 +58,7 @@ var roleMatrix = map[Operation][]string{
 	OpReadings:        {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
 	OpReadContact:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},
 	OpDeleteContact:   {RoleAdmin, RoleGateway},
-	OpReadMembers:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadMembers:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
 	OpApproveMembers:  {RoleAdmin},
 	OpCommitMembers:   {RoleAdmin},
 	OpOpenClaim:       {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},

@@ -41,7 +41,7 @@ var documented = map[string][]string{
 	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, publicReads...),
 	"auditor":          publicReads,
 	"gateway":          shipmentOps,
-	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "OpenClaim", "Claims"},
+	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "Members", "OpenClaim", "Claims"},
 	"admin":            append(slices.Clone(shipmentOps), governance...),
 }
 
