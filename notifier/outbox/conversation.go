@@ -232,8 +232,16 @@ func (s *Store) PutSession(from string, sess Session) error {
 }
 
 // EndSession forgets the user's exchange in progress (and the words it
-// held), and its photos if it never became a claim.
+// held), and its photos if it never became a claim. Without one it writes
+// nothing.
 func (s *Store) EndSession(from string) error {
+	var exists bool
+	if err := s.view(func(tx *bolt.Tx) error {
+		exists = tx.Bucket(bSessions).Get([]byte(s.refs.PhoneRef(from))) != nil
+		return nil
+	}); err != nil || !exists {
+		return err
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		if err := dropSession(tx, s.refs.PhoneRef(from)); err != nil {
 			return err

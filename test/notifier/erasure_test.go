@@ -205,7 +205,7 @@ func mustWrite(t *testing.T, c *walk.Client, method, path string, body any) {
 	}
 }
 
-func randN(t *testing.T, n int64) int64 {
+func randN(t testing.TB, n int64) int64 {
 	t.Helper()
 	v, err := rand.Int(rand.Reader, big.NewInt(n))
 	if err != nil {
