@@ -51,6 +51,9 @@ type fakeLedger struct {
 	claims    map[string][]shipment.Claim
 	submits   []shipment.NewClaim
 	fail      int
+	// lostAnswers commits the next n claims, then fails as if the
+	// answer were lost (a crash or a timeout after the commit).
+	lostAnswers int
 }
 
 func (l *fakeLedger) ReadShipment(_ context.Context, id string) (*shipment.Shipment, error) {
@@ -84,6 +87,11 @@ func (l *fakeLedger) OpenClaim(_ context.Context, id string, c shipment.NewClaim
 	tx := "tx-" + c.ID
 	l.claims[id] = append(l.claims[id], shipment.Claim{ID: c.ID, ShipmentID: id, Category: c.Category, WordsSHA256: c.WordsSHA256,
 		PhotoSHA256s: c.PhotoSHA256s, TxID: tx, OpenedBy: "ExporterMSP"})
+	if l.lostAnswers > 0 {
+		l.lostAnswers--
+		return "", &fabric.Error{Stage: fabric.StageCommitStatus, Reason: fabric.ReasonOutcomeUnknown, Retryable: true, MayHaveCommitted: true,
+			Err: errors.New("commit status: deadline exceeded")}
+	}
 	return tx, nil
 }
 
@@ -409,5 +417,35 @@ func TestARedeliveredMessageIsAnsweredOnce(t *testing.T) {
 	}
 	if n := len(r.wa.Messages()) - before; n != 1 {
 		t.Fatalf("%d replies to one message delivered twice", n)
+	}
+}
+
+// TestAClaimSurvivesACrash: the claim is in the store before it is
+// submitted; a submission whose commit went through but whose answer was
+// lost leaves it pending, and the next start (a new engine on the same
+// store) submits it again under the same ID, which the ledger recognises:
+// one claim on the ledger, recorded with the first transaction.
+func TestAClaimSurvivesACrash(t *testing.T) {
+	r := newRig(t)
+	r.shipment("SHP-1", "PO-4711", shipment.StatusDelivered, buyer, "en")
+	r.says(wastandin.Inbound{From: buyer, ButtonPayload: "CLAIM:SHP-1"})
+	r.says(wastandin.Inbound{From: buyer, Text: "4"})
+	r.says(wastandin.Inbound{From: buyer, Text: "Two of ten bags are missing"})
+	r.says(wastandin.Inbound{From: buyer, Text: "no"})
+	pending, _ := r.store.ClaimsByStatus(outbox.ClaimPending)
+	if len(pending) != 1 || pending[0].Category != "missing" {
+		t.Fatalf("pending = %+v", pending)
+	}
+	r.ledger.lostAnswers = 1
+	r.engine.Resume(t.Context()) // commits, then "crashes" before learning it
+	if c, _ := r.store.GetClaim(pending[0].ID); c.Status != outbox.ClaimPending {
+		t.Fatalf("after a lost answer: %s", c.Status)
+	}
+	client := whatsapp.New("http://127.0.0.1:1", "v23.0", "555", func() (string, error) { return "tok", nil })
+	restarted := conversation.New(conversation.Config{Now: r.clock.Now}, r.store, r.ledger, client, nil)
+	restarted.Resume(t.Context())
+	c, _ := r.store.GetClaim(pending[0].ID)
+	if c.Status != outbox.ClaimRecorded || c.TxID != "tx-"+c.ID || len(r.ledger.claims["SHP-1"]) != 1 || len(r.ledger.submits) != 2 {
+		t.Fatalf("after the restart: %+v; ledger %+v; %d submissions", c, r.ledger.claims["SHP-1"], len(r.ledger.submits))
 	}
 }
