@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/local/walk"
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/loadgen"
 	"github.com/shiptrace/shiptrace/test/testnet"
