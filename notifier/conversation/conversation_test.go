@@ -449,3 +449,16 @@ func TestAClaimSurvivesACrash(t *testing.T) {
 		t.Fatalf("after the restart: %+v; ledger %+v; %d submissions", c, r.ledger.claims["SHP-1"], len(r.ledger.submits))
 	}
 }
+
+// TestABrazilianWaIDFindsItsNumber: the exporter recorded the number with
+// the ninth digit; WhatsApp's messages come from the wa_id without it. The
+// index holds every form of the number, so the buyer is found and the
+// reply goes to the wa_id.
+func TestABrazilianWaIDFindsItsNumber(t *testing.T) {
+	r := newRig(t)
+	r.shipment("SHP-BR", "PO-BR-1", shipment.StatusInTransit, "+5511987654321", "pt_BR")
+	rep := r.reply(r.says(wastandin.Inbound{From: "+5511987654321", Text: "Cadê meu pedido?"}))
+	if !strings.Contains(rep.Text, "PO-BR-1") || !strings.Contains(rep.Text, "em trânsito") || rep.To != "551187654321" {
+		t.Fatalf("reply to %s: %q", rep.To, rep.Text)
+	}
+}
