@@ -24,7 +24,7 @@ var (
 	bBuyers          = []byte("conv_buyers")             // phone ref \x00 shipment → BuyerEntry: the shipments a number is the buyer contact of
 	bBuyersByShip    = []byte("conv_buyers_by_shipment") // shipment \x00 phone ref → nil: for erasure
 	bWindows         = []byte("conv_windows")            // phone ref → unix nanos of the user's last message (the 24-hour window)
-	bConvSeen        = []byte("conv_seen")               // message ref → unix nanos: inbound messages already handled
+	bConvSeen        = []byte("conv_seen")               // message ref → unix seconds: inbound messages already handled (pruned like consent's)
 	bSessions        = []byte("conv_sessions")           // phone ref → Session (may hold the buyer's words until the claim is recorded)
 	bClaims          = []byte("conv_claims")             // claim ID → ClaimRecord
 	bClaimsByShip    = []byte("conv_claims_by_shipment") // shipment \x00 claim ID → nil
@@ -164,7 +164,12 @@ func (s *Store) NoteInbound(from, messageID string, at time.Time) (seen bool, er
 				seen = true
 				return nil
 			}
-			if err := tx.Bucket(bConvSeen).Put(mk, unixNanos(s.now())); err != nil {
+			var ts [8]byte
+			binary.BigEndian.PutUint64(ts[:], uint64(max(s.now().Unix(), 0)))
+			if err := tx.Bucket(bConvSeen).Put(mk, ts[:]); err != nil {
+				return err
+			}
+			if err := pruneSeen(tx.Bucket(bConvSeen), s.now()); err != nil {
 				return err
 			}
 		}
