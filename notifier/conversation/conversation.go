@@ -203,7 +203,10 @@ func (e *Engine) Handle(ctx context.Context, m notifier.InboundMessage) error {
 		}
 		return e.claimRequest(ctx, t)
 	}
-	if len(t.entries) == 0 {
+	// Anything else: how to ask, but only to the buyer of an open
+	// shipment; every other number gets the neutral answer, so the reply
+	// to any text tells nothing about closed or erased shipments.
+	if len(e.shipments(ctx, t, open)) == 0 {
 		return e.neutral(ctx, t)
 	}
 	return e.reply(ctx, t, whatsapp.FreeForm{Text: catalog[t.lang].Help})
