@@ -109,6 +109,8 @@ type rig struct {
 	ledger *fakeLedger
 	engine *conversation.Engine
 	block  uint64
+	path   string
+	key    notifier.RefKey
 }
 
 // newRig wires the real parts: the stand-in over HTTP (with the rig's
@@ -121,9 +123,10 @@ func newRig(t *testing.T) *rig {
 	r.wa = wastandin.New(wastandin.Config{Token: "tok", PhoneNumberID: "555", AppSecret: appSecret, Now: r.clock.Now})
 	waSrv := httptest.NewServer(r.wa.Handler())
 	t.Cleanup(func() { waSrv.Close(); r.wa.Close() })
-	key, _ := notifier.NewRefKey([]byte(strings.Repeat("k", 32)))
+	r.key, _ = notifier.NewRefKey([]byte(strings.Repeat("k", 32)))
+	r.path = filepath.Join(t.TempDir(), "notifier.db")
 	var err error
-	r.store, err = outbox.Open(filepath.Join(t.TempDir(), "notifier.db"), outbox.WithRefKey(key))
+	r.store, err = outbox.Open(r.path, outbox.WithRefKey(r.key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,10 +449,19 @@ func TestAClaimSurvivesACrash(t *testing.T) {
 	if c, _ := r.store.GetClaim(pending[0].ID); c.Status != outbox.ClaimPending {
 		t.Fatalf("after a lost answer: %s", c.Status)
 	}
+	// The process ends; a new one opens the same file.
+	if err := r.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := outbox.Open(r.path, outbox.WithRefKey(r.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
 	client := whatsapp.New("http://127.0.0.1:1", "v23.0", "555", func() (string, error) { return "tok", nil })
-	restarted := conversation.New(conversation.Config{Now: r.clock.Now}, r.store, r.ledger, client, nil)
+	restarted := conversation.New(conversation.Config{Now: r.clock.Now}, reopened, r.ledger, client, nil)
 	restarted.Resume(t.Context())
-	c, _ := r.store.GetClaim(pending[0].ID)
+	c, _ := reopened.GetClaim(pending[0].ID)
 	if c.Status != outbox.ClaimRecorded || c.TxID != "tx-"+c.ID || len(r.ledger.claims["SHP-1"]) != 1 || len(r.ledger.submits) != 2 {
 		t.Fatalf("after the restart: %+v; ledger %+v; %d submissions", c, r.ledger.claims["SHP-1"], len(r.ledger.submits))
 	}
