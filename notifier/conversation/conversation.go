@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -113,6 +114,10 @@ type Engine struct {
 	msgr   Messenger
 	log    *slog.Logger
 	wake   chan struct{}
+	// senders serialises the messages of one sender (striped by its
+	// keyed reference): Meta may deliver two at once, and an exchange's
+	// steps read and write the same session.
+	senders [64]sync.Mutex
 }
 
 // New returns an engine; log receives no personal data.
@@ -156,6 +161,9 @@ func (e *Engine) Handle(ctx context.Context, m notifier.InboundMessage) error {
 		return err
 	}
 	t := &turn{m: m, ref: e.store.PhoneRef(m.From)}
+	lock := &e.senders[stripe(t.ref)]
+	lock.Lock()
+	defer lock.Unlock()
 	if seen {
 		e.log.Debug("inbound message already answered", slog.String("recipient_ref", t.ref))
 		return nil
@@ -210,6 +218,14 @@ func (e *Engine) Handle(ctx context.Context, m notifier.InboundMessage) error {
 		return e.neutral(ctx, t)
 	}
 	return e.reply(ctx, t, whatsapp.FreeForm{Text: catalog[t.lang].Help})
+}
+
+func stripe(ref string) int {
+	h := 0
+	for i := 0; i < len(ref); i++ {
+		h = h*31 + int(ref[i])
+	}
+	return (h%64 + 64) % 64
 }
 
 // neutral is the one answer to a number that is not the buyer of an open
