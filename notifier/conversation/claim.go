@@ -44,12 +44,12 @@ func (e *Engine) claimID(t *turn, shipmentID string) string {
 
 // beginClaim asks for the category of a claim on s.
 func (e *Engine) beginClaim(ctx context.Context, t *turn, s *shipment.Shipment) error {
-	sess := outbox.Session{Step: stepCategory, Intent: intentClaim, ShipmentID: s.ID, ClaimID: e.claimID(t, s.ID),
+	sess := outbox.Session{Step: stepCategory, Intent: intentClaim, ShipmentID: s.ID, BuyerRef: ref(s), ClaimID: e.claimID(t, s.ID),
 		Language: t.lang, StartedAt: e.cfg.Now()}
 	if err := e.store.PutSession(t.m.From, sess); err != nil {
 		return err
 	}
-	return e.askCategory(ctx, t, s.BuyerRef)
+	return e.askCategory(ctx, t, sess.BuyerRef)
 }
 
 func (e *Engine) askCategory(ctx context.Context, t *turn, buyerRef string) error {
@@ -93,7 +93,7 @@ func (e *Engine) claimStep(ctx context.Context, t *turn, sess outbox.Session) er
 	case stepCategory:
 		c, ok := category(t)
 		if !ok {
-			return e.askCategory(ctx, t, sess.ShipmentID)
+			return e.askCategory(ctx, t, sess.BuyerRef)
 		}
 		sess.Category, sess.Step = string(c), stepWords
 		if err := e.store.PutSession(t.m.From, sess); err != nil {

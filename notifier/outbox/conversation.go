@@ -57,6 +57,7 @@ type Session struct {
 	Intent     string     `json:"intent,omitempty"`
 	Candidates []string   `json:"candidates,omitempty"`
 	ShipmentID string     `json:"shipmentId,omitempty"`
+	BuyerRef   string     `json:"buyerRef,omitempty"` // how the buyer knows the shipment (its order number)
 	ClaimID    string     `json:"claimId,omitempty"`
 	Category   string     `json:"category,omitempty"`
 	Words      string     `json:"words,omitempty"`
