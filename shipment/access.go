@@ -34,20 +34,23 @@ const (
 	// notifier's message status records; OpReadAnchor reads one back.
 	OpAnchorNotifications Operation = "AnchorNotifications"
 	OpReadAnchor          Operation = "NotificationAnchor"
+	// OpOpenClaim records a buyer's claim (hashes only); OpClaims lists them.
+	OpOpenClaim Operation = "OpenClaim"
+	OpClaims    Operation = "Claims"
 )
 
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
 	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpRegisterSensors, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
-	OpReadMembers, OpApproveMembers, OpCommitMembers, OpAnchorNotifications, OpReadAnchor,
+	OpReadMembers, OpApproveMembers, OpCommitMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims,
 }
 
 // Writes reports whether op changes the ledger. Only writes are held to the
 // endorsing peer's clock (see CheckTxTime): a read's timestamp decides nothing.
 func (op Operation) Writes() bool {
 	switch op {
-	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpReadAnchor:
+	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpReadAnchor, OpClaims:
 		return false
 	}
 	return true
@@ -77,25 +80,25 @@ var Roles = []string{RoleExporterOperator, RoleCarrierOperator, RoleSensor, Role
 	RoleGateway, RoleNotifier, RoleAdmin}
 
 // publicReads are the reads of the shared public record.
-var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpReadAnchor}
+var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpReadAnchor, OpClaims}
 
 // shipmentOps are every operation on shipments: what the gateway signs for
 // its API keys. Governance (membership votes) is the admin's alone.
 var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
 	OpRegisterSensors, OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
-	OpDeleteContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor}
+	OpDeleteContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims}
 
 // roleOps says which operations each role may ask for; the organisation's
 // position on the shipment is checked after that.
 var roleOps = map[string][]Operation{
 	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
-		OpCancel, OpFlagOverdue, OpReadContact}, publicReads...),
+		OpCancel, OpFlagOverdue, OpReadContact, OpOpenClaim}, publicReads...),
 	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpRegisterSensors, OpFlagOverdue}, publicReads...),
 	RoleSensor:          {OpRecordReadings},
 	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
 	RoleAuditor:         publicReads,
 	RoleGateway:         shipmentOps,
-	RoleNotifier:        {OpRead, OpList, OpReadContact, OpAnchorNotifications, OpReadAnchor},
+	RoleNotifier:        {OpRead, OpList, OpReadContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims},
 	RoleAdmin:           Operations,
 }
 
@@ -144,13 +147,13 @@ const (
 func partiesFor(op Operation) ([]party, bool) {
 	switch op {
 	case OpCreate, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadMembers, OpApproveMembers, OpCommitMembers,
-		OpAnchorNotifications, OpReadAnchor:
+		OpAnchorNotifications, OpReadAnchor, OpClaims:
 		// Any member may anchor its own notifier's records (its MSP is
-		// recorded with the root) and read any member's anchors.
+		// recorded with the root) and read any member's anchors and claims.
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
-	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact:
+	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact, OpOpenClaim:
 		return []party{partyExporter}, true
 	case OpHandOver, OpRecordReadings, OpRegisterSensors:
 		return []party{partyCustodian}, true

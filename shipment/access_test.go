@@ -36,6 +36,8 @@ var partyMatrix = map[Operation][]string{
 	// Proof of notification: any member anchors its own notifier's roots.
 	OpAnchorNotifications: {"exporter", "custodian", "buyer", "outsider"},
 	OpReadAnchor:          {"exporter", "custodian", "buyer", "outsider"},
+	OpOpenClaim:           {"exporter"},
+	OpClaims:              {"exporter", "custodian", "buyer", "outsider"},
 }
 
 // roleMatrix is the documented role matrix (chaincode/README.md): which
@@ -60,12 +62,14 @@ var roleMatrix = map[Operation][]string{
 	OpReadings:        {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
 	OpReadContact:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},
 	OpDeleteContact:   {RoleAdmin, RoleGateway},
-	OpReadMembers:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor},
+	OpReadMembers:     {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
 	OpApproveMembers:  {RoleAdmin},
 	OpCommitMembers:   {RoleAdmin},
 
 	OpAnchorNotifications: {RoleAdmin, RoleGateway, RoleNotifier},
 	OpReadAnchor:          {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
+	OpOpenClaim:           {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},
+	OpClaims:              {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
 }
 
 // allRoles is every role value the tests try: none, each role, and values
@@ -161,9 +165,9 @@ func TestRoleRefusalMessages(t *testing.T) {
 		{"sensor records only for shipments its organisation holds", Caller{MSPID: carrierMSP, Role: RoleSensor}, s, OpRecordReadings,
 			"FORBIDDEN: RecordReadings of shipment SHP-2026-0001: only the current custodian (ExporterMSP) may do this; caller is CarrierMSP with role sensor"},
 		{"exporter operator may not erase the buyer contact", Caller{MSPID: exporterMSP, Role: RoleExporterOperator}, s, OpDeleteContact,
-			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor; caller is ExporterMSP"},
+			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, OpenClaim, ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor, Claims; caller is ExporterMSP"},
 		{"auditor may not read the buyer contact", Caller{MSPID: exporterMSP, Role: RoleAuditor}, s, OpReadContact,
-			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor; caller is ExporterMSP"},
+			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor, Claims; caller is ExporterMSP"},
 		{"unknown role may do nothing", Caller{MSPID: carrierMSP, Role: "intern"}, s, OpRead,
 			`FORBIDDEN: role "intern" may not ReadShipment: it is not a shiptrace role (exporter_operator, carrier_operator, sensor, buyer_receiver, auditor, gateway, notifier, admin); caller is CarrierMSP`},
 		{"admin role does not widen the organisation's rights", Caller{MSPID: carrierMSP, Role: RoleAdmin}, s, OpDeliver,

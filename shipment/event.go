@@ -20,6 +20,7 @@ const (
 	EventOverdue           EventType = "shipment.overdue"
 	EventContactUpdated    EventType = "contact.updated"
 	EventContactDeleted    EventType = "contact.deleted"
+	EventClaimOpened       EventType = "shipment.claim_opened"
 )
 
 // EventVersion is the payload version; it changes only on incompatible changes.
@@ -62,6 +63,9 @@ type Event struct {
 	// Sensors are the loggers a coldchain.sensors_registered event paired
 	// with the shipment.
 	Sensors []string `json:"sensors,omitempty"`
+	// Claim is the claim a shipment.claim_opened event recorded: its ID,
+	// category and digests, never the buyer's words.
+	Claim *Claim `json:"claim,omitempty"`
 }
 
 // NewEvent describes s after a change of type t made at time at.

@@ -75,3 +75,34 @@ func FuzzDecodeReadings(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeNewClaim: any input is a claim or an INVALID refusal; an
+// accepted claim holds only its ID, category and hex digests, so nothing a
+// buyer wrote can reach the ledger through it.
+func FuzzDecodeNewClaim(f *testing.F) {
+	seed, _ := json.Marshal(validClaim())
+	f.Add(seed)
+	f.Add([]byte(`{"id":"CLM-ABCDEF","category":"other","wordsSha256":"` + validClaim().WordsSHA256 + `","words":"hello"}`))
+	f.Add([]byte(`{"id":"CLM-+4915123456789","category":"late"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := DecodeNewClaim(data)
+		if err != nil {
+			if ErrorCode(err) != Invalid {
+				t.Fatalf("decode error is not INVALID: %v", err)
+			}
+			return
+		}
+		s := &Shipment{ID: "SHP-1", Status: StatusDelivered, Exporter: exporterMSP, Buyer: buyerMSP, Custodian: buyerMSP}
+		c, _, err := s.OpenClaim(exporter, t0, "tx", n, nil)
+		if err != nil {
+			t.Fatalf("a decoded claim is refused: %v", err)
+		}
+		for _, v := range append([]string{c.ID, c.WordsSHA256, string(c.Category)}, c.PhotoSHA256s...) {
+			for _, r := range v {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+					t.Fatalf("claim field %q holds %q", v, r)
+				}
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ var opensIn = map[Operation][]Status{
 	OpRegisterSensors: {StatusCreated, StatusShipped, StatusInTransit},
 	OpAttachDocument:  {StatusCreated, StatusShipped, StatusInTransit, StatusDelivered, StatusRejected},
 	OpFlagOverdue:     {StatusCreated, StatusShipped, StatusInTransit},
+	OpOpenClaim:       {StatusShipped, StatusInTransit, StatusDelivered, StatusRejected},
 }
 
 // StatusAllows reports whether op may happen while the shipment has its

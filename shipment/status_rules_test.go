@@ -12,10 +12,10 @@ import (
 func TestStatusAllowsFollowsTheLifecycle(t *testing.T) {
 	want := map[Status][]Operation{
 		StatusCreated:   {OpShip, OpCancel, OpRecordReadings, OpRegisterSensors, OpAttachDocument, OpFlagOverdue},
-		StatusShipped:   {OpHandOver, OpDeliver, OpReject, OpRecordReadings, OpRegisterSensors, OpAttachDocument, OpFlagOverdue},
-		StatusInTransit: {OpHandOver, OpDeliver, OpReject, OpRecordReadings, OpRegisterSensors, OpAttachDocument, OpFlagOverdue},
-		StatusDelivered: {OpAttachDocument},
-		StatusRejected:  {OpAttachDocument},
+		StatusShipped:   {OpHandOver, OpDeliver, OpReject, OpRecordReadings, OpRegisterSensors, OpAttachDocument, OpFlagOverdue, OpOpenClaim},
+		StatusInTransit: {OpHandOver, OpDeliver, OpReject, OpRecordReadings, OpRegisterSensors, OpAttachDocument, OpFlagOverdue, OpOpenClaim},
+		StatusDelivered: {OpAttachDocument, OpOpenClaim},
+		StatusRejected:  {OpAttachDocument, OpOpenClaim},
 		StatusCancelled: {},
 	}
 	for _, st := range Statuses {

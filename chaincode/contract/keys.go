@@ -16,6 +16,7 @@ import (
 //	                             "shipment~buyer"    [msp, status, id]
 //	                             "shipment~carrier"  [msp, status, id]
 //	sensor summary    composite  "coldchain~sensor"  [id, sensor]          -> SensorSummary JSON
+//	claim             composite  "shipment~claim"    [id, claim]           -> Claim JSON
 //	reading chunks    simple     "readings~<id>~<hour>~<hash>"             -> chunk JSON
 //	buyer contact     private    _implicit_org_<exporter> "contact~<id>"  -> contact JSON
 //

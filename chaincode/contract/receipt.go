@@ -22,7 +22,8 @@ type Receipt struct {
 	TxID       string          `json:"txId"`
 	Readings   int             `json:"readings,omitempty"`  // RecordReadings: readings in the batch
 	Late       int             `json:"late,omitempty"`      // RecordReadings: of which at or before their sensor's latest
-	Duplicate  bool            `json:"duplicate,omitempty"` // RecordReadings: the batch was already recorded; nothing changed
+	Duplicate  bool            `json:"duplicate,omitempty"` // RecordReadings, OpenClaim: already recorded; nothing changed
+	ClaimID    string          `json:"claimId,omitempty"`   // OpenClaim: the claim recorded (TxID: the transaction that first did)
 	// RecordReadings, to a role that may read shipments: whether the batch
 	// changed the record (registered a sensor or found the first breach: a
 	// version in its history) and the verdict after it. A batch reads only

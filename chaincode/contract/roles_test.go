@@ -109,6 +109,12 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 	case shipment.OpHistory:
 		w.inTransit(id)
 		c.args = append(c.args, "10", "")
+	case shipment.OpOpenClaim:
+		createAs(msp, a, b)
+		w.ok(msp, "Ship", id)
+		c.args = append(c.args, claimJSON(w.t, "CLM-ROLE01", shipment.ClaimDamaged))
+	case shipment.OpClaims:
+		w.inTransit(id)
 	case shipment.OpReadMembers:
 		c.args = nil
 	case shipment.OpAnchorNotifications:

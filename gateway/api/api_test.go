@@ -91,6 +91,7 @@ func TestRoutesCallTheContract(t *testing.T) {
 			"ListShipments", []string{`{"buyer":"RetailerMSP","status":"SHIPPED"}`, "2", "abc"}, 200, ""},
 		{"list defaults", "GET", "/v1/shipments", "", "ListShipments", []string{`{}`, "50", ""}, 200, ""},
 		{"history", "GET", "/v1/shipments/SHP-1/history", "", "ShipmentHistory", []string{"SHP-1", "20", ""}, 200, ""},
+		{"claims", "GET", "/v1/shipments/SHP-1/claims", "", "Claims", []string{"SHP-1"}, 200, ""},
 		{"history page", "GET", "/v1/shipments/SHP-1/history?pageSize=100&cursor=aDEuMi50MQ", "", "ShipmentHistory", []string{"SHP-1", "100", "h1.2.t1"}, 200, ""},
 		{"readings page", "GET", "/v1/shipments/SHP-1/readings?from=2026-11-23T00:00:00Z&pageSize=10", "",
 			"Readings", []string{"SHP-1", "2026-11-23T00:00:00Z", "", "10", ""}, 200, ""},
@@ -119,6 +120,8 @@ func TestRoutesCallTheContract(t *testing.T) {
 					return []byte(`{"items":[{"id":"SHP-1"}],"bookmark":""}`), nil
 				case "ShipmentHistory":
 					return []byte(`{"items":[{"txId":"t1"}],"bookmark":""}`), nil
+				case "Claims":
+					return []byte(`[]`), nil
 				}
 				return []byte(`{"id":"SHP-1"}`), nil
 			}}
@@ -359,6 +362,7 @@ func TestBadInputIsA4xxProblem(t *testing.T) {
 		{"page size too large", "GET", "/v1/shipments?pageSize=1000", "", "", 400},
 		{"history page size too large", "GET", "/v1/shipments/SHP-1/history?pageSize=101", "", "", 400},
 		{"history page size 0", "GET", "/v1/shipments/SHP-1/history?pageSize=0", "", "", 400},
+		{"claims of an id with a space", "GET", "/v1/shipments/a%20b/claims", "", "", 400},
 		{"a history cursor we did not issue", "GET", "/v1/shipments/SHP-1/history?cursor=%00%01", "", "", 400},
 		{"page size not a number", "GET", "/v1/shipments?pageSize=ten", "", "", 400},
 		{"unknown status filter", "GET", "/v1/shipments?status=LOST", "", "", 400},
@@ -780,6 +784,10 @@ func TestOpenAPIResponsesMatchTheHandlers(t *testing.T) {
 		if req.Tx == "ShipmentHistory" {
 			return []byte(`{"items":[{"txId":"t2","time":"2026-11-23T10:00:00Z","mspId":"ExporterMSP","shipment":{"id":"SHP-1","version":2}}],"bookmark":"h1.1.t2"}`), nil
 		}
+		if req.Tx == "Claims" {
+			return []byte(`[{"id":"CLM-7K2Q9ZP4","shipmentId":"SHP-1","category":"damaged","wordsSha256":"` + strings.Repeat("ab", 32) +
+				`","photoSha256s":["` + strings.Repeat("cd", 32) + `"],"openedAt":"2026-11-23T10:00:00Z","openedBy":"ExporterMSP","txId":"t3"}]`), nil
+		}
 		return []byte(`{"id":"SHP-1","status":"CREATED","version":1}`), nil
 	}})
 	for _, tc := range []struct{ method, path, body, prefer, schema string }{
@@ -788,6 +796,7 @@ func TestOpenAPIResponsesMatchTheHandlers(t *testing.T) {
 		{"POST", "/v1/shipments/SHP-1/ship", "", "return=representation", "Receipt"},
 		{"POST", "/v1/shipments/SHP-1/ship", "", "respond-async", "Receipt"},
 		{"GET", "/v1/shipments/SHP-1/history", "", "", "HistoryPage"},
+		{"GET", "/v1/shipments/SHP-1/claims", "", "", "ClaimList"},
 		{"POST", "/v1/shipments/x", "", "", "Problem"},
 		{"GET", "/v1/shipments/%20", "", "", "Problem"},
 	} {

@@ -197,6 +197,7 @@ func New(o Options) (*Server, error) {
 	v1.GET("/shipments", s.listShipments, mw...)
 	v1.GET("/shipments/:id", s.getShipment, mw...)
 	v1.GET("/shipments/:id/history", s.shipmentHistory, mw...)
+	v1.GET("/shipments/:id/claims", s.listClaims, mw...)
 	v1.GET("/shipments/:id/readings", s.listReadings, mw...)
 	v1.POST("/shipments/:id/readings", s.recordReadings, mw...)
 	v1.POST("/shipments/:id/sensors", s.registerSensors, mw...)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -202,6 +203,23 @@ func (s *Server) getBuyerContact(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out)
+}
+
+// listClaims returns a shipment's claims (digests, never the buyer's words)
+// as {items}: few per shipment (shipment.MaxClaims), so one page.
+func (s *Server) listClaims(c echo.Context) error {
+	out, err := s.evaluate(c, string(shipment.OpClaims), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(out, &items); err != nil {
+		return fmt.Errorf("decode claims of %s: %w", c.Param("id"), err)
+	}
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	return c.JSON(http.StatusOK, page{Items: items})
 }
 
 // shipmentHistory pages through a shipment's versions, newest first. Pages

@@ -93,6 +93,13 @@ func (c *Console) showShipment(ec echo.Context, status int, failed *api.Problem)
 	}
 	v.Detail = template.HTML(b.String()) // the tracking page's own template: already escaped
 	v.Actions = allowed(v.Key, &s)
+	// The buyer's claims, if any: a page without them is still the page.
+	if raw, p := c.call(ec, http.MethodGet, "/v1/shipments/"+url.PathEscape(id)+"/claims", nil, nil, ""); p == nil {
+		var page struct{ Items []shipment.Claim }
+		if json.Unmarshal(raw, &page) == nil {
+			v.Claims = page.Items
+		}
+	}
 	return c.render(ec, status, "shipment", v)
 }
 

@@ -272,6 +272,7 @@ type view struct {
 	Problem  *api.Problem
 	List     *listing
 	Ship     *shipment.Shipment
+	Claims   []shipment.Claim // the buyer's claims on Ship (digests only)
 	Detail   template.HTML
 	Actions  []action
 	Done     string

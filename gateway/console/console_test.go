@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/shipment"
@@ -380,5 +381,28 @@ func TestEachActionCallsItsTransactionWithTheFormsValues(t *testing.T) {
 				t.Errorf("writes %+v, want %s%q", w, tt.tx, tt.args)
 			}
 		})
+	}
+}
+
+// TestShipmentPageListsTheBuyersClaims: a shipment's claims (digests
+// only) are on its page for any member; a shipment without claims has no
+// claims section.
+func TestShipmentPageListsTheBuyersClaims(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ledger.mu.Lock()
+	h.ledger.claims = map[string][]shipment.Claim{"SHP-C-003": {{ID: "CLM-7K2Q9ZP4", ShipmentID: "SHP-C-003", Category: shipment.ClaimDamaged,
+		WordsSHA256: strings.Repeat("ab", 32), PhotoSHA256s: []string{strings.Repeat("cd", 32)}, OpenedAt: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC),
+		OpenedBy: "ExporterMSP", TxID: "tx-claim-1"}}}
+	h.ledger.mu.Unlock()
+	b := h.browser("10.0.0.1")
+	b.signIn(carrierKey)
+	page := b.do(http.MethodGet, "/console/shipments/SHP-C-003", nil).Body.String()
+	for _, want := range []string{"Buyer's claims", "CLM-7K2Q9ZP4", "damaged", strings.Repeat("ab", 32), "tx-claim-1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the shipment page lacks %q", want)
+		}
+	}
+	if other := b.do(http.MethodGet, "/console/shipments/SHP-C-002", nil).Body.String(); strings.Contains(other, "Buyer's claims") {
+		t.Error("a shipment without claims shows a claims section")
 	}
 }

@@ -42,6 +42,8 @@ type fakeLedger struct {
 	n        int
 	// blockStoreDown makes every proof look-up fail.
 	blockStoreDown bool
+	// claims are the buyers' claims per shipment (OpenClaim by a notifier).
+	claims map[string][]shipment.Claim
 }
 
 type version struct {
@@ -140,6 +142,12 @@ func (f *fakeLedger) Evaluate(_ context.Context, req fabric.Request) ([]byte, er
 		return []byte(`{"items":[],"bookmark":""}`), nil
 	case "Members":
 		return nil, shipment.Errorf(shipment.Forbidden, "no registry")
+	case "Claims":
+		out := f.claims[req.Args[0]]
+		if out == nil {
+			out = []shipment.Claim{}
+		}
+		return json.Marshal(out)
 	case "BuyerContact":
 		return json.Marshal(shipment.Contact{Phone: buyerPhone, Name: buyerName, Language: "de"})
 	}

@@ -173,7 +173,7 @@ func ShippedMessage(id, tx string, c shipment.Contact, s shipment.Shipment) Expe
 	return Expected{ShipmentID: id, EventType: "shipment.shipped", Recipient: "buyer", TxID: tx, To: Digits(c.Phone),
 		Template: "shipment_shipped", Language: c.Language,
 		Body:    []string{c.Name, id, product(s), s.Destination.Name + ", " + s.Destination.Country, s.ExpectedDeliveryAt.UTC().Format("2006-01-02")},
-		Buttons: []string{"url:" + id, "quick_reply:STOP"}}
+		Buttons: []string{"url:" + id, "quick_reply:STOP", "quick_reply:STATUS:" + id}}
 }
 
 // DeliveredMessage is the buyer's "delivered" message.
@@ -181,7 +181,7 @@ func DeliveredMessage(id, tx string, c shipment.Contact, s shipment.Shipment) Ex
 	return Expected{ShipmentID: id, EventType: "shipment.delivered", Recipient: "buyer", TxID: tx, To: Digits(c.Phone),
 		Template: "shipment_delivered", Language: c.Language,
 		Body:    []string{c.Name, id, product(s), s.DeliveredAt.UTC().Format("2006-01-02")},
-		Buttons: []string{"url:" + id, "quick_reply:STOP"}}
+		Buttons: []string{"url:" + id, "quick_reply:STOP", "quick_reply:CLAIM:" + id}}
 }
 
 // Expected lists the messages the walk-through must cause: for the
@@ -198,7 +198,7 @@ func (r *Result) Expected() []Expected {
 		{ShipmentID: b.ID, EventType: "coldchain.breached", Recipient: "buyer", TxID: b.BreachTx, To: Digits(b.Contact.Phone),
 			Template: "coldchain_breach", Language: b.Contact.Language,
 			Body:    []string{b.Contact.Name, b.ID, product(b.Final), celsius(cc.MinC), celsius(cc.MaxC)},
-			Buttons: []string{"url:" + b.ID}},
+			Buttons: []string{"url:" + b.ID, "quick_reply:CLAIM:" + b.ID}},
 		{ShipmentID: b.ID, EventType: "coldchain.breached", Recipient: "ops", TxID: b.BreachTx,
 			Template: "ops_coldchain_breach", Language: "en",
 			Body: []string{b.ID, product(b.Final), "CarrierMSP", celsius(cc.MinC), celsius(cc.MaxC)}},

@@ -55,12 +55,13 @@ func text(v string) map[string]any    { return map[string]any{"type": "text", "t
 func payload(v string) map[string]any { return map[string]any{"type": "payload", "payload": v} }
 
 // shipped is the notifier's default shipment_shipped message: five body
-// parameters, a url button at 0 and a quick-reply STOP at 1.
+// parameters, a url button at 0, a quick-reply STOP at 1 and Status at 2.
 func shipped(to, lang string, mutate func(components []map[string]any) []map[string]any) map[string]any {
 	comps := []map[string]any{
 		{"type": "body", "parameters": []any{text("Ana"), text("SHP-1"), text("Coffee"), text("Hamburg"), text("2026-12-10")}},
 		{"type": "button", "sub_type": "url", "index": "0", "parameters": []any{text("SHP-1")}},
 		{"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": []any{payload("STOP")}},
+		{"type": "button", "sub_type": "quick_reply", "index": "2", "parameters": []any{payload("STATUS:SHP-1")}},
 	}
 	if mutate != nil {
 		comps = mutate(comps)
@@ -84,6 +85,7 @@ func TestTheNotifiersDefaultTemplatesAreRegisteredByDefault(t *testing.T) {
 			return c
 		}), 400, 132000},
 		{"the quick-reply button left out", shipped("+34600000001", "en", func(c []map[string]any) []map[string]any { return c[:2] }), 400, 131008},
+		{"the Status button left out", shipped("+34600000001", "en", func(c []map[string]any) []map[string]any { return append(c[:2:2], c[3]) }), 400, 131008},
 		{"a payload given to the url button", shipped("+34600000001", "en", func(c []map[string]any) []map[string]any {
 			c[1]["parameters"] = []any{payload("SHP-1")}
 			return c

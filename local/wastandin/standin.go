@@ -60,7 +60,10 @@ type Config struct {
 	PairBurst    int
 	// Undeliverable numbers (digits) are answered with 131026.
 	Undeliverable []string
-	Log           *slog.Logger
+	// Now is the stand-in's clock for the customer-service window
+	// (default time.Now); tests move it to close the window.
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Record is one request the stand-in received, accepted or not.
@@ -74,6 +77,8 @@ type Record struct {
 	To           string          `json:"to,omitempty"`   // the number as sent (digits)
 	WaID         string          `json:"waId,omitempty"` // the account it reached (see WaID)
 	Template     string          `json:"template,omitempty"`
+	Type         string          `json:"type,omitempty"` // template, text or interactive
+	Text         string          `json:"text,omitempty"` // a free-form message's text or interactive body
 	Language     string          `json:"language,omitempty"`
 	Components   []Component     `json:"components,omitempty"`
 	CallbackData string          `json:"callbackData,omitempty"`
@@ -149,6 +154,10 @@ type Server struct {
 	records  []Record
 	faults   []*Fault
 	statuses map[string]statusTarget // wamid → recipient and callback data
+	// lastInbound is each user's (wa_id's) last message to us: it opens
+	// the 24-hour window for free-form messages.
+	lastInbound map[string]time.Time
+	media       map[string]mediaObject
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -178,6 +187,9 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Templates == nil && !cfg.AnyTemplate {
 		cfg.Templates = DefaultTemplates()
 	}
@@ -188,8 +200,8 @@ func New(cfg Config) *Server {
 	s := &Server{
 		pairs: newPairLimiter(cfg.PairBurst, cfg.PairInterval),
 		cfg:   cfg, log: cfg.Log, mux: http.NewServeMux(),
-		statuses: map[string]statusTarget{},
-		ctx:      ctx, cancel: cancel,
+		statuses: map[string]statusTarget{}, lastInbound: map[string]time.Time{}, media: map[string]mediaObject{},
+		ctx: ctx, cancel: cancel,
 		client: &http.Client{Timeout: 5 * time.Second},
 	}
 	s.mux.HandleFunc("/{version}/{phoneID}/messages", s.handleMessages)
@@ -201,6 +213,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("DELETE /_standin/faults", s.handleClearFaults)
 	s.mux.HandleFunc("POST /_standin/status", s.handlePostStatus)
 	s.mux.HandleFunc("POST /_standin/inbound", s.handlePostInbound)
+	s.mux.HandleFunc("POST /_standin/media", s.handleUploadMedia)
+	s.mux.HandleFunc("GET /{version}/{mediaID}", s.handleMediaInfo)
+	s.mux.HandleFunc("GET /_media/{id}", s.handleMediaDownload)
 	s.mux.HandleFunc("GET /_standin/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return s
 }
@@ -358,6 +373,18 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to := digits(req.To)
+	if req.Type != "template" && !s.inWindow(s.WaID(to), s.cfg.Now()) {
+		e := NewError(131047, "More than 24 hours have passed since the recipient last replied to the sender number.")
+		s.record(Record{ReceivedAt: now, HTTPStatus: e.HTTPStatus, ErrorCode: e.Code, To: to, Type: req.Type, Body: jsonOrNil(raw)})
+		writeError(w, e)
+		return
+	}
+	if req.Template == nil {
+		req.Template = &Template{Language: &struct {
+			Code   string `json:"code"`
+			Policy string `json:"policy,omitempty"`
+		}{}}
+	}
 
 	f := s.takeFault(to)
 	if f != nil {
@@ -401,6 +428,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		ReceivedAt: now, Accepted: true, HTTPStatus: http.StatusOK, WAMID: wamid, To: to, WaID: waID,
 		Template: req.Template.Name, Language: req.Template.Language.Code,
 		Components: req.Template.Components, CallbackData: req.BizOpaqueCallbackData,
+		Type: req.Type, Text: req.freeForm.text(), Body: freeFormBody(req.Type, raw),
 	})
 	s.mu.Lock()
 	s.statuses[wamid] = statusTarget{to: waID, callbackData: req.BizOpaqueCallbackData}
@@ -461,7 +489,8 @@ func (s *Server) PostStatus(ctx context.Context, wamid, status string, errorCode
 // PostInbound posts a signed webhook for a text the user sent.
 // from is the user's number; the webhook carries its wa_id, as Meta's does.
 func (s *Server) PostInbound(ctx context.Context, from, text string) error {
-	return s.deliver(ctx, InboundTextPayload(s.cfg.PhoneNumberID, s.cfg.DisplayPhoneNumber, s.WaID(from), text))
+	_, err := s.PostInboundMessage(ctx, Inbound{From: from, Text: text})
+	return err
 }
 
 // deliver posts body to the webhook URL, retrying with backoff while the
@@ -639,15 +668,12 @@ func (s *Server) handlePostStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePostInbound(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		From string `json:"from"`
-		Text string `json:"text"`
-	}
+	var in Inbound
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.From == "" {
-		http.Error(w, "inbound: need from and text", http.StatusBadRequest)
+		http.Error(w, "inbound: need from and one of text, buttonPayload, replyId, mediaId", http.StatusBadRequest)
 		return
 	}
-	if err := s.PostInbound(r.Context(), in.From, in.Text); err != nil {
+	if _, err := s.PostInboundMessage(r.Context(), in); err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}

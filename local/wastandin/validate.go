@@ -115,6 +115,9 @@ type Request struct {
 	Template              *Template       `json:"template,omitempty"`
 	BizOpaqueCallbackData string          `json:"biz_opaque_callback_data,omitempty"`
 	Context               json.RawMessage `json:"context,omitempty"`
+
+	// freeForm is the text or interactive part of a free-form message.
+	freeForm freeForm
 }
 
 // Template is the template object of a Request.
@@ -144,7 +147,7 @@ var (
 
 var topLevelFields = map[string]bool{
 	"messaging_product": true, "recipient_type": true, "to": true, "type": true,
-	"template": true, "biz_opaque_callback_data": true, "context": true,
+	"template": true, "biz_opaque_callback_data": true, "context": true, "text": true, "interactive": true,
 }
 
 var paramTypes = map[string]bool{
@@ -193,9 +196,17 @@ func parseRequest(raw []byte, templates map[string]TemplateSpec) (*Request, *API
 	case "template":
 	case "":
 		return nil, missing("type")
-	case "text", "image", "document", "audio", "video", "interactive", "location", "contacts", "reaction", "sticker":
-		// No customer service window is ever open in the stand-in.
-		return nil, NewError(131047, "More than 24 hours have passed since the recipient last replied to the sender number.")
+	case "text", "interactive":
+		// Free-form: validated here; the 24-hour window is the server's
+		// to check (handleMessages), after the shape.
+		f, e := validateFreeForm(req.Type, raw)
+		if e != nil {
+			return nil, e
+		}
+		req.freeForm = f
+		return &req, nil
+	case "image", "document", "audio", "video", "location", "contacts", "reaction", "sticker":
+		return nil, NewError(131051, "message type "+req.Type+" is not supported by the stand-in")
 	default:
 		return nil, NewError(131051, "message type "+req.Type+" is not supported")
 	}

@@ -32,13 +32,21 @@ func DefaultTemplates() map[string]template.Spec {
 	// The Track button's URL suffix: the signed link's token, or the
 	// shipment ID when no tracking_secret is configured.
 	track := template.Button{SubType: "url", Index: 0, Text: "{{default (pathescape .Event.ShipmentID) .TrackingToken}}"}
+	// Quick replies that start a conversation (notifier/conversation):
+	// their payload names the shipment, so the tap needs no question back.
+	status := func(i int) template.Button {
+		return template.Button{SubType: "quick_reply", Index: i, Payload: "STATUS:{{.Event.ShipmentID}}"}
+	}
+	problem := func(i int) template.Button {
+		return template.Button{SubType: "quick_reply", Index: i, Payload: "CLAIM:{{.Event.ShipmentID}}"}
+	}
 	return map[string]template.Spec{
 		"shipment_shipped": {
 			Name: "shipment_shipped", Category: "UTILITY", Languages: langs, Fallback: "en",
 			Params: template.Params{
 				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
 					`{{default "-" .Event.Destination}}`, `{{default "to be confirmed" (date .Event.ExpectedDeliveryAt)}}`},
-				Buttons: []template.Button{track, stop},
+				Buttons: []template.Button{track, stop, status(2)},
 			},
 		},
 		// Variant B of shipment_shipped: the same parameters under another
@@ -49,14 +57,14 @@ func DefaultTemplates() map[string]template.Spec {
 			Params: template.Params{
 				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
 					`{{default "-" .Event.Destination}}`, `{{default "to be confirmed" (date .Event.ExpectedDeliveryAt)}}`},
-				Buttons: []template.Button{track, stop},
+				Buttons: []template.Button{track, stop, status(2)},
 			},
 		},
 		"shipment_delivered": {
 			Name: "shipment_delivered", Category: "UTILITY", Languages: langs, Fallback: "en",
 			Params: template.Params{
 				Body:    []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`, "{{date .Event.Time}}"},
-				Buttons: []template.Button{track, stop},
+				Buttons: []template.Button{track, stop, problem(2)},
 			},
 		},
 		"coldchain_breach_buyer": {
@@ -64,7 +72,7 @@ func DefaultTemplates() map[string]template.Spec {
 			Params: template.Params{
 				Body: []string{name, "{{.Event.ShipmentID}}", `{{default "your goods" .Event.Product}}`,
 					"{{with .Event.ColdChain}}{{celsius .MinC}}{{else}}?{{end}}", "{{with .Event.ColdChain}}{{celsius .MaxC}}{{else}}?{{end}}"},
-				Buttons: []template.Button{track},
+				Buttons: []template.Button{track, problem(1)},
 			},
 		},
 		"coldchain_breach_ops": {

@@ -105,6 +105,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
+		for _, b := range conversationBkts {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
 		if err := initAnchorStoreID(tx); err != nil {
 			return err
 		}
@@ -314,6 +319,9 @@ func (s *Store) Record(ctx context.Context, cp notifier.Checkpoint, plans ...Pla
 					if err := tx.Bucket(bCaps).Put(capKey(n.PhoneRef, day), buf[:]); err != nil {
 						return err
 					}
+				}
+				if err := indexBuyer(tx, s.refs, n); err != nil {
+					return err
 				}
 				if err := putNote(tx, n); err != nil {
 					return err

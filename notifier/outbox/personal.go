@@ -34,6 +34,9 @@ func EraseContact(shipmentID string) Plan {
 	return func(v View) []notifier.Notification {
 		if tv, ok := v.(*txView); ok && tv.err == nil {
 			tv.err = tv.eraseContact(shipmentID)
+			if tv.err == nil {
+				tv.err = tv.eraseConversation(shipmentID)
+			}
 		}
 		return nil
 	}

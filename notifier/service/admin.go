@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/conversation"
 	"github.com/shiptrace/shiptrace/notifier/intake"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
 )
@@ -24,6 +25,10 @@ func (s *Service) adminHandler() http.Handler {
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.Handle("GET /v1/dead-letters", intake.DeadLetterHandler(s.store, s.log))
 	mux.HandleFunc("GET /v1/kpis", s.handleKPIs)
+	if s.conversation != nil {
+		// Claims: the buyer's originals next to the ledger's digests.
+		mux.Handle("GET /v1/claims/", conversation.ProofHandler(s.store, s.ledger, s.log))
+	}
 	return requireToken(s.cfg.Admin.Token, mux)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/shiptrace/shiptrace/notifier/anchor"
 	"github.com/shiptrace/shiptrace/notifier/config"
 	"github.com/shiptrace/shiptrace/notifier/contacts"
+	"github.com/shiptrace/shiptrace/notifier/conversation"
 	"github.com/shiptrace/shiptrace/notifier/decide"
 	"github.com/shiptrace/shiptrace/notifier/httpserver"
 	"github.com/shiptrace/shiptrace/notifier/intake"
@@ -52,6 +53,23 @@ func WithProvider(p notifier.Provider) Option { return func(svc *Service) { svc.
 // batch roots are recorded on.
 func WithAnchorLedger(l anchor.Ledger) Option { return func(svc *Service) { svc.anchorLedger = l } }
 
+// WithLedger replaces the conversation's ledger (otherwise the Fabric
+// adapter, when one is connected).
+func WithLedger(l ConversationLedger) Option { return func(svc *Service) { svc.ledger = l } }
+
+// WithConversationClock sets the clock of the conversation's 24-hour
+// window, for tests.
+func WithConversationClock(now func() time.Time) Option {
+	return func(svc *Service) { svc.convNow = now }
+}
+
+// ConversationLedger is what the conversation needs of the ledger: its
+// reads and writes plus the claims listing of the admin API's proof.
+type ConversationLedger interface {
+	conversation.Ledger
+	conversation.ClaimLister
+}
+
 // Service is a running notifier.
 type Service struct {
 	cfg      config.Config
@@ -66,6 +84,13 @@ type Service struct {
 	// anchorLedger records the roots of status record batches (nil: not
 	// anchored, see connectFabric).
 	anchorLedger anchor.Ledger
+	// conversation answers buyers (nil without a WhatsApp provider or a
+	// ledger); ledger is its ledger.
+	conversation *conversation.Engine
+	ledger       ConversationLedger
+	convNow      func() time.Time
+	fabric       *fabric.Client
+	fabricID     string
 
 	webhookLn, adminLn, healthLn    net.Listener
 	webhookSrv, adminSrv, healthSrv *http.Server
@@ -174,13 +199,29 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (svc *Service, err
 		},
 	}
 
+	if msgr, ok := s.provider.(conversation.Messenger); ok {
+		if s.ledger == nil && s.fabric != nil {
+			s.ledger = &conversation.FabricLedger{Client: s.fabric, Identity: s.fabricID}
+		}
+		if s.ledger != nil {
+			s.conversation = conversation.New(conversation.Config{
+				Now: s.convNow, Links: links, TrackingURL: cfg.TrackingURL, LinkTTL: cfg.TrackingTTL,
+			}, s.store, s.ledger, msgr, log.With(slog.String("component", "conversation")))
+		}
+	}
+
 	if cfg.Webhook.Addr != "" {
+		var conv webhook.Conversation
+		if s.conversation != nil {
+			conv = s.conversation
+		}
 		wh := webhook.New(webhook.Config{
 			VerifyToken: cfg.Webhook.VerifyToken, AppSecret: cfg.Webhook.AppSecret,
 			OptOutWords: nilIfEmpty(cfg.Webhook.OptOutWords), OptInWords: nilIfEmpty(cfg.Webhook.OptInWords),
 			PhoneNumberID: cfg.Provider.PhoneNumberID,
 			RetryAfter:    cfg.Sender.BackoffBase, MaxAttempts: cfg.Sender.MaxAttempts,
-			Replies: s.store,
+			Replies:      s.store,
+			Conversation: conv,
 		}, s.store, log.With(slog.String("component", "webhook")), s.metrics)
 		mux := http.NewServeMux()
 		mux.Handle(cfg.Webhook.Path, wh)
@@ -226,7 +267,11 @@ func (s *Service) connectFabric() error {
 	// configured (a connection profile or certificate files).
 	needAnchor := s.anchorLedger == nil && s.cfg.Anchor.Interval > 0 &&
 		(s.cfg.Fabric.ConnectionProfile != "" || s.cfg.Fabric.CertPath != "")
-	if !needSource && !needContacts && !needAnchor {
+	// The conversation reads shipments and records claims through the
+	// same adapter, as the same identity.
+	needLedger := s.ledger == nil && s.cfg.Provider.Kind == "whatsapp" && s.cfg.Webhook.Addr != "" &&
+		(s.cfg.Intake.Source == "fabric" || strings.HasPrefix(s.cfg.Contacts.Source, "fabric"))
+	if !needSource && !needContacts && !needAnchor && !needLedger {
 		return nil
 	}
 	f := s.cfg.Fabric
@@ -245,6 +290,7 @@ func (s *Service) connectFabric() error {
 	if needAnchor {
 		s.anchorLedger = anchor.Fabric{Client: adapter, Identity: m.Name}
 	}
+	s.fabric, s.fabricID = adapter, m.Name
 	if needSource {
 		network, err := adapter.Network(m.Name)
 		if err != nil {
@@ -377,6 +423,10 @@ func (s *Service) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Add(3)
+	if s.conversation != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.conversation.Run(runCtx) }()
+	}
 	go func() { defer wg.Done(); _ = s.runner.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = s.sender.Run(runCtx) }()
 	go func() { defer wg.Done(); s.maintain(runCtx) }()

@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -64,6 +65,10 @@ type Config struct {
 	// Replies, if set, is told of every inbound message, for the
 	// "replied" KPI (outbox.Store.RecordReply).
 	Replies ReplyCounter
+	// Conversation, when set, gets every inbound message that is not a
+	// consent word (notifier/conversation: status replies, claims). Its
+	// error makes Meta redeliver the webhook.
+	Conversation Conversation
 }
 
 // ReplyCounter counts an inbound message as a reply to a recent message:
@@ -71,6 +76,11 @@ type Config struct {
 // its sender.
 type ReplyCounter interface {
 	RecordReply(from, contextWAMID string, at time.Time) (bool, error)
+}
+
+// Conversation answers users' messages.
+type Conversation interface {
+	Handle(ctx context.Context, m notifier.InboundMessage) error
 }
 
 // DefaultMaxBody is the largest webhook body read. Meta documents webhook
@@ -243,11 +253,20 @@ type inboundMsg struct {
 			ID    string `json:"id"`
 			Title string `json:"title"`
 		} `json:"button_reply"`
+		ListReply *struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		} `json:"list_reply"`
 	} `json:"interactive"`
 	// Context names the message a reply quotes (or whose button it taps).
 	Context *struct {
 		ID string `json:"id"`
 	} `json:"context"`
+	Image *struct {
+		ID       string `json:"id"`
+		MIMEType string `json:"mime_type"`
+		Caption  string `json:"caption"`
+	} `json:"image"`
 }
 
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +331,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 					http.Error(w, "could not record message", http.StatusInternalServerError)
 					return
 				}
-				if err := h.inbound(m); err != nil {
+				if err := h.inbound(r.Context(), m); err != nil {
 					h.obs.Request("error")
 					h.log.Error("record inbound message", slog.Any("error", err))
 					http.Error(w, "could not record message", http.StatusInternalServerError)
@@ -399,9 +418,11 @@ func (h *Handler) countReply(m inboundMsg) error {
 	return err
 }
 
-func (h *Handler) inbound(m inboundMsg) error {
+func (h *Handler) inbound(ctx context.Context, m inboundMsg) error {
 	var text string
 	switch {
+	case m.Image != nil || m.Interactive != nil && m.Interactive.ListReply != nil:
+		return h.converse(ctx, m)
 	case m.Text != nil:
 		text = m.Text.Body
 	case m.Button != nil:
@@ -423,7 +444,7 @@ func (h *Handler) inbound(m inboundMsg) error {
 	word := Normalize(text)
 	optOut, optIn := h.optOut[word], h.optIn[word]
 	if !optOut && !optIn {
-		return nil
+		return h.converse(ctx, m)
 	}
 	at, ok := unixTime(m.Timestamp)
 	if !ok {
@@ -451,6 +472,35 @@ func (h *Handler) inbound(m inboundMsg) error {
 		h.log.Info("recipient opted back in", slog.String("recipient_ref", h.store.PhoneRef(m.From)))
 	}
 	return nil
+}
+
+// converse hands a message that is not a consent word to the
+// conversation, if there is one.
+func (h *Handler) converse(ctx context.Context, m inboundMsg) error {
+	if h.cfg.Conversation == nil || m.From == "" {
+		return nil
+	}
+	in := notifier.InboundMessage{From: m.From, ID: m.ID, Kind: m.Type}
+	if at, ok := unixTime(m.Timestamp); ok {
+		in.At = at
+	} else {
+		in.At = time.Now()
+	}
+	switch {
+	case m.Text != nil:
+		in.Kind, in.Text = "text", m.Text.Body
+	case m.Button != nil:
+		in.Kind, in.Text, in.ReplyID = "button", m.Button.Text, m.Button.Payload
+	case m.Interactive != nil && m.Interactive.ButtonReply != nil:
+		in.Kind, in.Text, in.ReplyID = "interactive", m.Interactive.ButtonReply.Title, m.Interactive.ButtonReply.ID
+	case m.Interactive != nil && m.Interactive.ListReply != nil:
+		in.Kind, in.Text, in.ReplyID = "interactive", m.Interactive.ListReply.Title, m.Interactive.ListReply.ID
+	case m.Image != nil:
+		in.Kind, in.Text, in.MediaID, in.MIME = "image", m.Image.Caption, m.Image.ID, m.Image.MIMEType
+	default:
+		return nil
+	}
+	return h.cfg.Conversation.Handle(ctx, in)
 }
 
 // retryable reports whether a failed status's code means the message did

@@ -121,7 +121,7 @@ type call struct {
 
 func (c call) evaluate() bool {
 	switch shipment.Operation(c.fn) {
-	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact, shipment.OpReadMembers:
+	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact, shipment.OpReadMembers, shipment.OpClaims:
 		return true
 	}
 	return false

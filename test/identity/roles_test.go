@@ -17,13 +17,13 @@ import (
 	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
-var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "Readings", "Members", "NotificationAnchor"}
+var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "Readings", "Members", "NotificationAnchor", "Claims"}
 
 // shipmentOps are every operation on shipments (and the membership read):
 // everything but the membership votes.
 var shipmentOps = []string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver", "RecordReadings",
 	"RegisterSensors", "Deliver", "Reject", "Cancel", "FlagOverdue", "ReadShipment", "ListShipments", "ShipmentHistory", "Readings",
-	"BuyerContact", "DeleteBuyerContact", "Members", "AnchorNotifications", "NotificationAnchor"}
+	"BuyerContact", "DeleteBuyerContact", "Members", "AnchorNotifications", "NotificationAnchor", "OpenClaim", "Claims"}
 
 // governance are the membership votes: they change the shared network's
 // consortium, so the ledger test never casts them (the contract's unit tests
@@ -35,13 +35,13 @@ var governance = []string{"ApproveMembers", "CommitMembers"}
 // code that implements it.
 var documented = map[string][]string{
 	"exporter_operator": append([]string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver",
-		"Cancel", "FlagOverdue", "BuyerContact"}, publicReads...),
+		"Cancel", "FlagOverdue", "BuyerContact", "OpenClaim"}, publicReads...),
 	"carrier_operator": append([]string{"AttachDocument", "HandOver", "RecordReadings", "RegisterSensors", "FlagOverdue"}, publicReads...),
 	"sensor":           {"RecordReadings"},
 	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, publicReads...),
 	"auditor":          publicReads,
 	"gateway":          shipmentOps,
-	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "AnchorNotifications", "NotificationAnchor"},
+	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "Members", "AnchorNotifications", "NotificationAnchor", "OpenClaim", "Claims"},
 	"admin":            append(slices.Clone(shipmentOps), governance...),
 }
 
@@ -248,6 +248,11 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 	case shipment.OpHistory:
 		steps = inTransit
 		c.args = append(c.args, "10", "")
+	case shipment.OpOpenClaim:
+		steps = []step{create(msp, a, b), ship(msp)}
+		c.args = append(c.args, `{"id":"CLM-ROLE01","category":"damaged","wordsSha256":"`+strings.Repeat("ab", 32)+`"}`)
+	case shipment.OpClaims:
+		steps = inTransit
 	case shipment.OpReadMembers:
 		c.args = nil
 	case shipment.OpAnchorNotifications:

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shiptrace/shiptrace/local/walk"
+	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -26,7 +27,10 @@ import (
 // (DeleteBuyerContact, event contact.deleted). The notifier's bbolt file —
 // every record, and its raw bytes, freed pages included — must then hold
 // neither the number (E.164, digits, national number) nor the name, while
-// the notifications' statuses stay listable.
+// the notifications' statuses stay listable. Before the erasure the buyer
+// also asked for the status and reported a problem with words and a photo
+// (notifier/conversation): the conversation's state, the words and the
+// photo's bytes must go too.
 func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the local Fabric network")
@@ -73,6 +77,24 @@ func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
 	if err := walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, buyerRead); err != nil {
 		t.Fatalf("the buyer's message did not go out: %v", err)
 	}
+	// The buyer talks: a status request, then a claim with words and a photo.
+	words := fmt.Sprintf("Kaffeesäcke durchnässt %x", randN(t, 1<<40))
+	photoMark := fmt.Sprintf("photo-bytes-%x", randN(t, 1<<40))
+	buyer := &chat{t: t, sys: sys, phone: phone, digits: walk.Digits(phone)}
+	if r := buyer.say(ctx, wastandin.Inbound{Text: "Wo ist meine Bestellung?"}); !strings.Contains(r.Text, "PO-"+id) {
+		t.Fatalf("status reply = %q", r.Text)
+	}
+	buyer.say(ctx, wastandin.Inbound{Text: "Problem melden"})
+	buyer.say(ctx, wastandin.Inbound{Text: "1"})
+	buyer.say(ctx, wastandin.Inbound{Text: words})
+	received := buyer.say(ctx, wastandin.Inbound{MediaID: buyer.upload(ctx, "image/jpeg", []byte("\xff\xd8"+photoMark))})
+	if !strings.Contains(received.Text, "CLM-") {
+		t.Fatalf("claim not taken: %q", received.Text)
+	}
+	if left := inStore(t, local.Layout.Home, []string{words, photoMark}); len(left) != 2 {
+		t.Fatalf("before the erasure the store holds %q of the words and the photo; the scan would prove nothing", left)
+	}
+	personal = append(personal, words, photoMark)
 	// Before the erasure the store does hold the contact: the scan below can
 	// see what it looks for.
 	if left := inStore(t, local.Layout.Home, personal); len(left) == 0 {
@@ -183,7 +205,7 @@ func mustWrite(t *testing.T, c *walk.Client, method, path string, body any) {
 	}
 }
 
-func randN(t *testing.T, n int64) int64 {
+func randN(t testing.TB, n int64) int64 {
 	t.Helper()
 	v, err := rand.Int(rand.Reader, big.NewInt(n))
 	if err != nil {
