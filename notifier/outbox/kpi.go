@@ -272,37 +272,19 @@ func linkReplyable(tx *bolt.Tx, ref string, n notifier.Notification) error {
 func (s *Store) purgeReplyable() error {
 	now := s.now()
 	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bReplyable)
-		var gone [][]byte
-		if err := b.ForEach(func(k, v []byte) error {
+		return deleteWhere(tx.Bucket(bReplyable), func(_, v []byte) bool {
 			n, err := getNote(tx, string(v))
-			if err != nil || now.Sub(n.DeliveredAt) > ReplyWindow {
-				gone = append(gone, append([]byte(nil), k...))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+			return err != nil || now.Sub(n.DeliveredAt) > ReplyWindow
+		})
 	})
 }
 
-// forgetReplyable drops the reply index's entries for the notifications
-// ids (an erased contact's): nothing about the buyer is left to match.
-func forgetReplyable(tx *bolt.Tx, ids []string) error {
-	erased := map[string]bool{}
-	for _, id := range ids {
-		erased[id] = true
-	}
-	b := tx.Bucket(bReplyable)
+// deleteWhere deletes the keys of b for which drop says so, collected
+// first: bbolt's cursor must not move over keys deleted under it.
+func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) bool) error {
 	var gone [][]byte
 	if err := b.ForEach(func(k, v []byte) error {
-		if erased[string(v)] {
+		if drop(k, v) {
 			gone = append(gone, append([]byte(nil), k...))
 		}
 		return nil
@@ -315,4 +297,14 @@ func forgetReplyable(tx *bolt.Tx, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// forgetReplyable drops the reply index's entries for the notifications
+// ids (an erased contact's): nothing about the buyer is left to match.
+func forgetReplyable(tx *bolt.Tx, ids []string) error {
+	erased := map[string]bool{}
+	for _, id := range ids {
+		erased[id] = true
+	}
+	return deleteWhere(tx.Bucket(bReplyable), func(_, v []byte) bool { return erased[string(v)] })
 }
