@@ -292,4 +292,3 @@ func contentDigest(g *group) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
-

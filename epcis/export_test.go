@@ -85,8 +85,8 @@ func TestGS1ExamplesValidateAndBrokenOnesDoNot(t *testing.T) {
 		}
 		for _, breakIt := range []struct{ from, to string }{
 			{`"action": "OBSERVE"`, `"action": "WATCH"`},        // enum
-			{`"bizStep": "`, `"bizStep": "urn:epcglobal:cbv:x`},  // pattern with look-ahead
-			{`"schemaVersion": "2.0"`, `"schemaVersion": 2`},      // type
+			{`"bizStep": "`, `"bizStep": "urn:epcglobal:cbv:x`}, // pattern with look-ahead
+			{`"schemaVersion": "2.0"`, `"schemaVersion": 2`},    // type
 			{`"eventTimeZoneOffset": "`, `"eventTimeZoneOffset": "x`},
 		} {
 			bad := strings.Replace(string(b), breakIt.from, breakIt.to, 1)
