@@ -41,7 +41,9 @@ func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if len(body) > 0 {
 			ct := req.Header.Get(echo.HeaderContentType)
-			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
+			// JSON-LD (EPCIS documents) is JSON too; the OpenAPI document
+			// says which operation takes which.
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON && mt != "application/ld+json" {
 				return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "The body must be JSON",
 					"send Content-Type: application/json")
 			}
