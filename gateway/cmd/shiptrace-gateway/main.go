@@ -146,6 +146,7 @@ func serve(args []string) error {
 		SettleAfter: perAttempt + 30*time.Second, SyncWait: cfg.SyncWait,
 		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
 			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
+		EPCIS: cfg.EPCIS.Identifiers(),
 	})
 	if err != nil {
 		return err
