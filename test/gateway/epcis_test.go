@@ -2,11 +2,14 @@ package gateway_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -315,4 +318,47 @@ func pick2(ev []exportedEvent) []exportedEvent {
 		}
 	}
 	return out
+}
+
+// TestEPCISCaptureAfterALostCommitIsSettledFromTheLedger: the shipping event
+// committed but the gateway never learnt it; after a restart, capturing the
+// event again answers from the ledger and ships nothing a second time.
+func TestEPCISCaptureAfterALostCommitIsSettledFromTheLedger(t *testing.T) {
+	net := testnet.Require(t)
+	path := filepath.Join(t.TempDir(), "journal.db")
+	id := testnet.UniqueID("EPC-LOST")
+	event := json.RawMessage(`{"type":"ObjectEvent","eventID":"urn:uuid:` + uuidOf(id) + `","action":"OBSERVE",
+		"eventTime":"` + time.Now().UTC().Format(time.RFC3339) + `","eventTimeZoneOffset":"+00:00",
+		"quantityList":[{"epcClass":"urn:shiptrace:sku:ExporterMSP:COF-1:L-42"}],"bizStep":"shipping","disposition":"in_transit",
+		"bizTransactionList":[{"type":"desadv","bizTransaction":"urn:shiptrace:shipment:` + id + `"}]}`)
+
+	g := startGateway(t, net, gatewayOpts{journalPath: path})
+	g.must(201, "POST", "/v1/shipments", "exporter", newShipment(id))
+	g.stop()
+	g = startGateway(t, net, gatewayOpts{journalPath: path, wrap: func(l api.Ledger) api.Ledger { return lostCommit{l} }})
+	var p api.Problem
+	g.capture(503, "exporter", "", []json.RawMessage{event}).json(t, &p)
+	if p.TxID == "" || !strings.Contains(p.Detail, "event 0 (urn:uuid:") {
+		t.Fatalf("lost commit problem %+v", p)
+	}
+	g.stop()
+
+	g = startGateway(t, net, gatewayOpts{journalPath: path})
+	var out struct {
+		Events []api.CaptureOutcome `json:"events"`
+	}
+	g.capture(200, "exporter", "", []json.RawMessage{event}).json(t, &out)
+	if len(out.Events) != 1 || !out.Events[0].Replayed || out.Events[0].Transaction.ID != p.TxID || out.Events[0].Operation != "Ship" {
+		t.Fatalf("settled capture %+v, want tx %s", out, p.TxID)
+	}
+	if s := g.get(id); s.Status != "SHIPPED" || s.Version != 2 {
+		t.Fatalf("after the settled capture: %+v", s)
+	}
+}
+
+// uuidOf is a UUID-shaped name for a test event.
+func uuidOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	x := hex.EncodeToString(h[:16])
+	return x[:8] + "-" + x[8:12] + "-5" + x[13:16] + "-8" + x[17:20] + "-" + x[20:32]
 }
