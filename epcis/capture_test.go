@@ -11,7 +11,13 @@ import (
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
-var ids = Identifiers{Parties: map[string]string{"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000002"}}
+var ids = Identifiers{Parties: map[string]string{"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000003"}}
+
+func TestFixtureIdentifiersAreValid(t *testing.T) {
+	if err := ids.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func exported(t *testing.T, keep func(Event) bool) []byte {
 	t.Helper()
@@ -136,5 +142,20 @@ func TestCaptureRefusesWhatTheContractDoesNotKnow(t *testing.T) {
 		"creationDate": "2026-11-02T10:00:00Z", "epcisBody": map[string]any{"eventList": []any{one, one}}})
 	if _, refusals, _ := ids.Capture(doc, "SHP-2", now); len(refusals) != 1 || refusals[0].Index != 1 || !strings.Contains(refusals[0].Reason, "repeats event 0") {
 		t.Errorf("repeat: %+v", refusals)
+	}
+}
+
+func TestPartyURIsMapBackToMembers(t *testing.T) {
+	for uri, want := range map[string]string{
+		"https://id.gs1.org/417/4012345000009": "ExporterMSP",
+		"urn:epc:id:pgln:4012345.00000":        "ExporterMSP",
+		"urn:epc:id:pgln:409876.500000":        "RetailerMSP",
+		"urn:shiptrace:party:CarrierMSP":       "CarrierMSP",
+		"https://id.gs1.org/417/9999999999994": "",
+		"urn:epc:id:pgln:4012345.0000":         "",
+	} {
+		if got, ok := ids.MSPOf(uri); got != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", uri, got, ok, want)
+		}
 	}
 }

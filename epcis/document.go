@@ -1,9 +1,6 @@
 package epcis
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // ContextURL is the GS1 EPCIS 2.0.0 JSON-LD context every document names.
 const ContextURL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -42,11 +39,9 @@ func NewDocument(events []Event, created time.Time) Document {
 
 // Event is an EPCIS ObjectEvent, the only event type shiptrace writes or
 // reads: a shipment is goods (a class and lot) observed at business steps.
-// Context is set only on an event sent alone, where the standard requires it.
-// Extra keeps the members a partner sent that are not modelled here
-// (extensions, other standard fields), so a capture can name what it ignores.
+// Members a partner sends that are not modelled here (extensions, other
+// standard fields) are ignored by a capture.
 type Event struct {
-	Context             []any            `json:"@context,omitempty"`
 	Type                string           `json:"type"`
 	EventID             string           `json:"eventID,omitempty"`
 	EventTime           time.Time        `json:"eventTime"`
@@ -121,8 +116,5 @@ type SensorReport struct {
 	MeanValue *float64   `json:"meanValue,omitempty"`
 	UOM       string     `json:"uom,omitempty"`
 }
-
-// Marshal encodes a document or an event.
-func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func ptr[T any](v T) *T { return &v }

@@ -117,27 +117,26 @@ func (ids Identifiers) transition(prev *shipment.Shipment, h shipment.HistoryEnt
 	switch {
 	case prev == nil:
 		e.Action, e.BizStep, e.Disposition = "ADD", StepCommissioning, DispActive
-		e.BizLocation = Location414(s.Origin)
-		e.ReadPoint = Location414(s.Origin)
+		e.BizLocation = PlaceLocation(s.Origin)
+		e.ReadPoint = PlaceLocation(s.Origin)
 	case len(s.Documents) > len(prev.Documents):
 		// A document is evidence about the goods, not a movement: an
 		// OBSERVE without a business step, carrying the document.
 		for _, d := range s.Documents[len(prev.Documents):] {
 			e.BizTransactionList = append(e.BizTransactionList, DocumentTransaction(d))
 		}
-		e.Disposition = ""
 	case prev.Status == shipment.StatusCreated && s.Status == shipment.StatusShipped:
 		e.BizStep, e.Disposition = StepShipping, DispInTransit
-		e.ReadPoint = Location414(s.Origin)
+		e.ReadPoint = PlaceLocation(s.Origin)
 		e.SourceList = []Source{{OwningParty, owner}, {PossessingParty, ids.Party(s.Custodian)}}
 		e.DestinationList = []Destination{{OwningParty, ids.Party(s.Buyer)}}
-		if loc := Location414(s.Destination); loc != nil {
+		if loc := PlaceLocation(s.Destination); loc != nil {
 			e.DestinationList = append(e.DestinationList, Destination{LocationType, loc.ID})
 		}
 	case s.Status == shipment.StatusDelivered && prev.Status != shipment.StatusDelivered:
 		e.BizStep, e.Disposition = StepReceiving, DispInProgress
-		e.ReadPoint = Location414(s.Destination)
-		e.BizLocation = Location414(s.Destination)
+		e.ReadPoint = PlaceLocation(s.Destination)
+		e.BizLocation = PlaceLocation(s.Destination)
 		e.SourceList = []Source{{OwningParty, owner}, {PossessingParty, ids.Party(prev.Custodian)}}
 		e.DestinationList = []Destination{{OwningParty, ids.Party(s.Buyer)}, {PossessingParty, ids.Party(s.Buyer)}}
 	case s.Status == shipment.StatusInTransit && s.Custodian != prev.Custodian:
@@ -147,12 +146,12 @@ func (ids Identifiers) transition(prev *shipment.Shipment, h shipment.HistoryEnt
 		e.DestinationList = []Destination{{OwningParty, owner}, {PossessingParty, ids.Party(s.Custodian)}}
 	case s.Status == shipment.StatusRejected && prev.Status != shipment.StatusRejected:
 		e.BizStep, e.Disposition = StepInspecting, DispNonConformant
-		e.ReadPoint = Location414(s.Destination)
+		e.ReadPoint = PlaceLocation(s.Destination)
 	case s.Status == shipment.StatusCancelled && prev.Status != shipment.StatusCancelled:
 		// No disposition: the goods stay active with the exporter; only
 		// the announced shipment is withdrawn.
 		e.BizStep, e.Disposition = StepVoidShipping, ""
-		e.ReadPoint = Location414(s.Origin)
+		e.ReadPoint = PlaceLocation(s.Origin)
 	default:
 		return Event{}, false
 	}

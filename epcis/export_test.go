@@ -104,7 +104,7 @@ func TestGS1ExamplesValidateAndBrokenOnesDoNot(t *testing.T) {
 }
 
 func TestExportMapsEachTransactionToItsCBVEvent(t *testing.T) {
-	ids := Identifiers{Parties: map[string]string{"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000002"}}
+	ids := Identifiers{Parties: map[string]string{"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000003"}}
 	events := ids.Export(Record{History: lifecycle(shipment.StatusDelivered), Readings: readingsFixture()}, ReadingsFull)
 	mustValidate(t, NewDocument(events, t0.Add(6*time.Hour)))
 
@@ -131,7 +131,7 @@ func TestExportMapsEachTransactionToItsCBVEvent(t *testing.T) {
 	if ship.ReadPoint == nil || ship.ReadPoint.ID != "https://id.gs1.org/414/4012345000009" {
 		t.Errorf("shipping read point %+v", ship.ReadPoint)
 	}
-	exporter, carrier, buyer := "https://id.gs1.org/417/4012345000009", "urn:shiptrace:party:CarrierMSP", "https://id.gs1.org/417/4098765000002"
+	exporter, carrier, buyer := "https://id.gs1.org/417/4012345000009", "urn:shiptrace:party:CarrierMSP", "https://id.gs1.org/417/4098765000003"
 	if handover.SourceList[1] != (Source{PossessingParty, exporter}) || handover.DestinationList[1] != (Destination{PossessingParty, carrier}) ||
 		handover.DestinationList[0] != (Destination{OwningParty, exporter}) {
 		t.Errorf("hand-over %+v %+v", handover.SourceList, handover.DestinationList)

@@ -120,7 +120,8 @@ func (ids Identifiers) Party(msp string) string {
 	return partyURN + msp
 }
 
-// MSPOf maps a party URI back to a member: the Digital Link or EPC URN of a
+// MSPOf maps a party URI back to a member: the Digital Link
+// (https://id.gs1.org/417/<pgln>) or EPC URN (urn:epc:id:pgln:...) of a
 // configured PGLN, or the fallback URN.
 func (ids Identifiers) MSPOf(uri string) (string, bool) {
 	if msp, ok := strings.CutPrefix(uri, partyURN); ok {
@@ -129,6 +130,11 @@ func (ids Identifiers) MSPOf(uri string) (string, bool) {
 	var pgln string
 	if v, ok := strings.CutPrefix(uri, digitalLink+"417/"); ok {
 		pgln = v
+	} else if v, ok := strings.CutPrefix(uri, "urn:epc:id:pgln:"); ok {
+		pgln = glnOfURN(v)
+	}
+	if pgln == "" {
+		return "", false
 	}
 	for msp, want := range ids.Parties {
 		if pgln == want {
@@ -138,9 +144,25 @@ func (ids Identifiers) MSPOf(uri string) (string, bool) {
 	return "", false
 }
 
-// Location is a place's URI for readPoint and bizLocation: its GLN as a
+// glnOfURN turns the "<company prefix>.<party ref>" of a PGLN EPC URN into
+// the 13-digit GLN, adding its check digit ("" if it is not one).
+func glnOfURN(v string) string {
+	prefix, ref, ok := strings.Cut(v, ".")
+	body := prefix + ref
+	if !ok || len(body) != 12 || !digits.MatchString(body) {
+		return ""
+	}
+	for d := byte('0'); d <= '9'; d++ {
+		if gs1CheckDigit(body + string(d)) {
+			return body + string(d)
+		}
+	}
+	return ""
+}
+
+// PlaceLocation is a place's readPoint or bizLocation: its GLN as a
 // Digital Link (AI 414), or nothing when the place has no GLN.
-func Location414(p shipment.Place) *Location {
+func PlaceLocation(p shipment.Place) *Location {
 	if p.GLN == "" {
 		return nil
 	}

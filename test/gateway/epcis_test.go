@@ -171,7 +171,7 @@ func (g *gateway) readingsOf(id string) []string {
 func TestEPCISRoundTrip(t *testing.T) {
 	net := testnet.Require(t)
 	g := startGateway(t, net, gatewayOpts{epcis: epcis.Identifiers{Parties: map[string]string{
-		"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000002"}}})
+		"ExporterMSP": "4012345000009", "RetailerMSP": "4098765000003"}}})
 	began := time.Now().UTC()
 	a, b := testnet.UniqueID("EPC-A"), testnet.UniqueID("EPC-B")
 	for _, id := range []string{a, b} {
