@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -262,6 +263,9 @@ func (s *Server) captureEvent(c echo.Context, cmd epcis.Command) (CaptureOutcome
 		_ = s.journal.Release(entry.Scope, entry.Key, !mayHaveCommitted(err))
 		return o, err
 	}
+	c.Set(ctxTxID, committed.TxID)
+	s.log.InfoContext(ctx, "epcis event captured", slog.String("request_id", requestIDOf(c)), slog.String("event_id", cmd.EventID),
+		slog.String("op", w.op), slog.String("shipment", w.target), slog.String("tx_id", committed.TxID))
 	body, err := json.Marshal(s.receipt(w, committed))
 	if err != nil {
 		return o, err
