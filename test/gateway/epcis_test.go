@@ -118,6 +118,16 @@ func pick(events []exportedEvent, steps ...string) []json.RawMessage {
 	return out
 }
 
+func ids(events []exportedEvent, steps ...string) string {
+	var s []string
+	for _, e := range events {
+		if slices.Contains(steps, e.BizStep) {
+			s = append(s, e.BizStep+"="+e.EventID)
+		}
+	}
+	return strings.Join(s, ",")
+}
+
 func steps(events []exportedEvent) string {
 	var s []string
 	for _, e := range events {
@@ -211,6 +221,7 @@ func TestEPCISRoundTrip(t *testing.T) {
 	var out struct {
 		Events []api.CaptureOutcome `json:"events"`
 	}
+	firstIDs := ids(ev, "shipping", "accepting")
 	g.capture(200, "exporter", b, pick(ev, "shipping", "accepting")).json(t, &out)
 	if len(out.Events) != 2 || out.Events[0].Operation != "Ship" || out.Events[1].Operation != "HandOver" || out.Events[1].Transaction.Status != "COMMITTED" {
 		t.Fatalf("exporter's capture: %+v", out)
@@ -235,6 +246,9 @@ func TestEPCISRoundTrip(t *testing.T) {
 	// The exporter sends its events again (replayed, nothing changes),
 	// the carrier its readings, the buyer its receiving.
 	_, before = g.custody(b)
+	if again := ids(ev, "shipping", "accepting"); again != firstIDs {
+		t.Fatalf("event IDs changed between exports: %s, then %s", firstIDs, again)
+	}
 	g.capture(200, "exporter", b, pick(ev, "shipping", "accepting")).json(t, &out)
 	if len(out.Events) != 2 || !out.Events[0].Replayed || !out.Events[1].Replayed {
 		t.Fatalf("second capture: %+v", out)
