@@ -72,7 +72,9 @@ type exportedEvent struct {
 // export reads a shipment's EPCIS document and checks it against GS1's schema.
 func (g *gateway) export(id, who string) []exportedEvent {
 	g.t.Helper()
+	began := time.Now()
 	r := g.must(200, "GET", "/v1/shipments/"+id+"/epcis", who, nil)
+	g.t.Logf("export of %s: %d bytes in %s", id, len(r.Body), time.Since(began).Round(time.Millisecond))
 	if ct := r.Header.Get("Content-Type"); ct != epcis.MediaType {
 		g.t.Errorf("export content type %q", ct)
 	}
