@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,9 @@ type Problem struct {
 	Errors    []string `json:"errors,omitempty"`
 	TxID      string   `json:"txId,omitempty"`
 	RequestID string   `json:"requestId,omitempty"`
+	// Events: for an EPCIS capture, the refused events or those captured
+	// before the one that failed.
+	Events json.RawMessage `json:"events,omitempty"`
 
 	retryAfter int // seconds; 0 for none
 	header     map[string]string

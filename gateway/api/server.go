@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shiptrace/shiptrace/epcis"
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/journal"
 )
@@ -88,6 +89,8 @@ type Options struct {
 	// gateway/web) to the same server: they get request IDs, the access
 	// log, metrics and recovery, and no API key.
 	Mount []func(*echo.Echo)
+	// EPCIS names members, products and sensors in EPCIS documents.
+	EPCIS epcis.Identifiers
 }
 
 // Server is the REST API.
@@ -110,6 +113,7 @@ type Server struct {
 	admission    *admission
 	csv          CSVLimits
 	minBlockWait time.Duration
+	epcisIDs     epcis.Identifiers
 
 	base   context.Context // outlives requests: async commit followers
 	cancel context.CancelFunc
@@ -164,6 +168,7 @@ func New(o Options) (*Server, error) {
 		now: o.Now, metrics: newHTTPMetrics(o.Registry), registry: o.Registry, tracking: map[string]bool{},
 		limiter: newLimiter(o.Limits), admission: newAdmission(o.Limits), csv: o.CSV.withDefaults(),
 		minBlockWait: o.MinBlockWait,
+		epcisIDs:     o.EPCIS,
 	}
 	if err := s.SetKeys(o.Keys); err != nil {
 		return nil, err
@@ -212,6 +217,9 @@ func New(o Options) (*Server, error) {
 	v1.PUT("/shipments/:id/buyer-contact", s.setBuyerContact, mw...)
 	v1.DELETE("/shipments/:id/buyer-contact", s.deleteBuyerContact, mw...)
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
+	v1.GET("/shipments/:id/epcis", s.shipmentEPCIS, mw...)
+	v1.GET("/epcis/events", s.epcisEvents, mw...)
+	v1.POST("/epcis/events", s.captureEPCIS, mw...)
 	for _, mount := range o.Mount {
 		mount(e)
 	}

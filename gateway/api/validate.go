@@ -14,6 +14,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
+
+	"github.com/shiptrace/shiptrace/epcis"
 )
 
 // readBody reads the whole body once, within the size limit, and refuses
@@ -51,7 +53,9 @@ func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 				if body, err = csvText(body, params["charset"]); err != nil {
 					return err
 				}
-			} else if ctErr != nil || mt != echo.MIMEApplicationJSON {
+			} else if ctErr != nil || mt != echo.MIMEApplicationJSON && mt != epcis.MediaType {
+				// JSON-LD (EPCIS documents) is JSON too; the OpenAPI
+				// document says which operation takes which.
 				detail := "send Content-Type: application/json"
 				if c.Path() == csvRoute {
 					detail += ", or text/csv for a logger's CSV file"

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/shiptrace/shiptrace/epcis"
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/tracklink"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	Console Console `mapstructure:"console"`
 	// CSV bounds a logger's CSV file uploaded to the readings route.
 	CSV CSV `mapstructure:"csv"`
+	// EPCIS names members and products in EPCIS 2.0 documents
+	// (README, "EPCIS 2.0").
+	EPCIS EPCIS `mapstructure:"epcis"`
 }
 
 // CSV bounds logger CSV uploads (POST /v1/shipments/{id}/readings with
@@ -81,6 +85,28 @@ type CSV struct {
 	MaxRows  int   `mapstructure:"max_rows"`  // its data rows
 	Batch    int   `mapstructure:"batch"`     // readings per transaction (1..1000)
 	Sensors  int   `mapstructure:"sensors"`   // sensors uploaded side by side
+}
+
+// EPCIS configures the EPCIS identifiers. Parties are a list, not a map:
+// viper folds map keys to lower case, and MSP IDs are case-sensitive.
+type EPCIS struct {
+	Parties  []EPCISParty        `mapstructure:"parties"`
+	Products []epcis.ProductRule `mapstructure:"products"`
+}
+
+// EPCISParty gives a member its party GLN (PGLN).
+type EPCISParty struct {
+	MSPID string `mapstructure:"msp_id"`
+	PGLN  string `mapstructure:"pgln"`
+}
+
+// Identifiers is the EPCIS section in the form the epcis package takes.
+func (e EPCIS) Identifiers() epcis.Identifiers {
+	ids := epcis.Identifiers{Parties: map[string]string{}, Products: e.Products}
+	for _, p := range e.Parties {
+		ids.Parties[p.MSPID] = p.PGLN
+	}
+	return ids
 }
 
 // Console configures the member console: signing in with an API key gives
@@ -469,6 +495,16 @@ func (c *Config) Validate() error {
 				bad("%s.peers[%d].tls_root_ca: %v", at, j, err)
 			}
 		}
+	}
+	seenParty := map[string]bool{}
+	for i, p := range c.EPCIS.Parties {
+		if seenParty[p.MSPID] {
+			bad("epcis.parties[%d].msp_id: %s is listed twice", i, p.MSPID)
+		}
+		seenParty[p.MSPID] = true
+	}
+	if err := c.EPCIS.Identifiers().Validate(); err != nil {
+		bad("%v", err)
 	}
 	if c.Track.SecretFile != "" {
 		if _, err := c.TrackSecret(); err != nil {

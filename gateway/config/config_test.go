@@ -262,3 +262,37 @@ func minimalEnv(t *testing.T) string {
 	t.Setenv("SHIPTRACE_GATEWAY_API_KEY", "erp=exporter="+HashKey("k1-0123456789abcdef"))
 	return dir
 }
+
+func TestEPCISIdentifiersAreCheckedAndKeepTheMSPIDsCase(t *testing.T) {
+	dir := t.TempDir()
+	pem := writeFile(t, dir, "x.pem", "x")
+	base := "data_dir: " + dir + "\nidentities:\n  - {name: e, msp_id: ExporterMSP, cert: " + pem + ", key: " + pem +
+		", tls_cert: " + pem + ", tls_key: " + pem + ", peers: [{endpoint: \"127.0.0.1:7051\", tls_root_ca: " + pem + "}]}\n" +
+		"api_keys:\n  - {name: erp, identity: e, hash: \"" + HashKey("a-long-random-api-key-0001") + "\"}\n"
+	good := writeFile(t, dir, "good.yaml", base+`epcis:
+  parties:
+    - {msp_id: ExporterMSP, pgln: "4012345000009"}
+  products:
+    - {sku: COF-1, gtin: "4006381333931"}
+    - {gtin: "4012345000016", form: lgtin_urn, company_prefix_length: 7}
+`)
+	c, err := load(t, "--config", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := c.EPCIS.Identifiers(); ids.Party("ExporterMSP") != "https://id.gs1.org/417/4012345000009" || len(ids.Products) != 2 ||
+		ids.Products[1].CompanyPrefixLength != 7 {
+		t.Fatalf("identifiers %+v", ids)
+	}
+	bad := writeFile(t, dir, "bad.yaml", base+`epcis:
+  parties:
+    - {msp_id: ExporterMSP, pgln: "4012345000008"}
+`)
+	if _, err := load(t, "--config", bad); err == nil || !strings.Contains(err.Error(), "epcis.parties.ExporterMSP") {
+		t.Fatalf("bad check digit: %v", err)
+	}
+	form := writeFile(t, dir, "form.yaml", base+"epcis:\n  products:\n    - {gtin: \"4012345000016\", form: lgtin_urn}\n")
+	if _, err := load(t, "--config", form); err == nil || !strings.Contains(err.Error(), "epcis.products[0].company_prefix_length") {
+		t.Fatalf("urn without prefix length: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shiptrace/shiptrace/epcis"
 	"github.com/shiptrace/shiptrace/fabric"
 	"github.com/shiptrace/shiptrace/gateway/api"
 	"github.com/shiptrace/shiptrace/gateway/journal"
@@ -74,6 +75,7 @@ type gatewayOpts struct {
 	wrap        func(api.Ledger) api.Ledger
 	logs        io.Writer
 	limits      api.Limits // zero: every fair-use limit off
+	epcis       epcis.Identifiers
 }
 
 // clientOptions are the Fabric adapter's settings of the in-process gateway,
@@ -113,7 +115,7 @@ func startGateway(t testing.TB, net *testnet.Network, o gatewayOpts) *gateway {
 		ledger = o.wrap(client)
 	}
 	srv, err := api.New(api.Options{Ledger: ledger, Journal: j, Keys: keys, Logger: log, Registry: reg,
-		CommitTimeout: time.Minute, SettleAfter: time.Minute, Limits: o.limits})
+		CommitTimeout: time.Minute, SettleAfter: time.Minute, Limits: o.limits, EPCIS: o.epcis})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,7 @@ func serve(args []string) error {
 		CSV: api.CSVLimits{MaxBytes: cfg.CSV.MaxBytes, MaxRows: cfg.CSV.MaxRows, Batch: cfg.CSV.Batch, Sensors: cfg.CSV.Sensors},
 		Limits: api.Limits{Rate: cfg.Limits.Rate, Burst: cfg.Limits.Burst, InFlight: cfg.Limits.InFlight,
 			Submissions: cfg.Limits.Submissions, Queue: cfg.Limits.Queue, QueueWait: cfg.Limits.QueueWait},
+		EPCIS: cfg.EPCIS.Identifiers(),
 	})
 	if err != nil {
 		return err
