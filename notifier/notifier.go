@@ -120,6 +120,9 @@ type Notification struct {
 	EventTime  time.Time `json:"eventTime"`
 	Phone      string    `json:"phone,omitempty"`
 	PhoneRef   string    `json:"phoneRef,omitempty"`
+	// TimeZone is the buyer's own zone from the contact, if it names one:
+	// it wins over the number's for quiet hours and the daily cap.
+	TimeZone string `json:"timeZone,omitempty"`
 	Message    Message   `json:"message"`
 	Status     Status    `json:"status"`
 	Reason     string    `json:"reason,omitempty"`
@@ -156,7 +159,7 @@ type Notification struct {
 // name is one) and the language. Status, reason, IDs, PhoneRef and the
 // template name stay, so the listing still says what happened.
 func (n Notification) WithoutContact() Notification {
-	n.Phone = ""
+	n.Phone, n.TimeZone = "", ""
 	n.Message.To = ""
 	n.Message.Language = ""
 	n.Message.Components = nil

@@ -154,4 +154,8 @@ type Contact struct {
 	Name     string `json:"name"`
 	Language string `json:"language"`
 	Consent  bool   `json:"consent"`
+	// TimeZone is the buyer's IANA time zone (Europe/Berlin), when the
+	// number's country does not say it well enough (several zones, or a
+	// buyer abroad): the notifier keeps its quiet hours and daily cap in it.
+	TimeZone string `json:"timeZone,omitempty"`
 }

@@ -37,6 +37,7 @@ var (
 	phonePattern    = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	languagePattern = regexp.MustCompile(`^[a-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$`)
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+	timeZonePattern = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z_-]{1,31}(/[A-Z][A-Za-z0-9_+-]{0,31}){1,2})$`)
 	digitsPattern   = regexp.MustCompile(`^[0-9]+$`)
 )
 
@@ -315,6 +316,11 @@ func (c Contact) Validate() error {
 	checkText(&p, "buyerContact.name", c.Name, 1, 100)
 	if !languagePattern.MatchString(c.Language) {
 		p.addf("buyerContact.language", "must be a BCP 47 language tag such as es or pt_BR")
+	}
+	// The form only: whether the zone exists depends on each machine's
+	// time zone database, which the contract must not consult.
+	if c.TimeZone != "" && !timeZonePattern.MatchString(c.TimeZone) {
+		p.addf("buyerContact.timeZone", "must be an IANA time zone such as Europe/Berlin or America/Sao_Paulo")
 	}
 	return p.err()
 }

@@ -118,6 +118,8 @@ func TestContactValidationNeverEchoesPersonalData(t *testing.T) {
 		{"phone too short", Contact{Phone: "+49151", Name: "Ana Souza", Language: "pt_BR"}, "buyerContact.phone"},
 		{"name missing", Contact{Phone: "+4915123456789", Language: "pt_BR"}, "buyerContact.name"},
 		{"language malformed", Contact{Phone: "+4915123456789", Name: "Ana Souza", Language: "Portuguese"}, "buyerContact.language"},
+		{"time zone not IANA", Contact{Phone: "+4915123456789", Name: "Ana Souza", Language: "pt_BR", TimeZone: "GMT-3"}, "buyerContact.timeZone"},
+		{"time zone a path", Contact{Phone: "+4915123456789", Name: "Ana Souza", Language: "pt_BR", TimeZone: "../../etc/passwd"}, "buyerContact.timeZone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,8 +135,10 @@ func TestContactValidationNeverEchoesPersonalData(t *testing.T) {
 			}
 		})
 	}
-	if err := (Contact{Phone: "+4915123456789", Name: "Ana Souza", Language: "pt_BR", Consent: true}).Validate(); err != nil {
-		t.Fatalf("valid contact: %v", err)
+	for _, tz := range []string{"", "UTC", "America/Sao_Paulo", "America/Argentina/Buenos_Aires", "Etc/GMT+3"} {
+		if err := (Contact{Phone: "+4915123456789", Name: "Ana Souza", Language: "pt_BR", Consent: true, TimeZone: tz}).Validate(); err != nil {
+			t.Fatalf("valid contact (time zone %q): %v", tz, err)
+		}
 	}
 }
 

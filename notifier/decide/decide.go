@@ -252,6 +252,7 @@ func (d *Decider) Plan(in Input, v View) []notifier.Notification {
 				continue
 			}
 			phone, lang, name = in.Buyer.Phone, in.Buyer.Language, in.Buyer.Name
+			n.TimeZone = in.Buyer.TimeZone
 		case notifier.RoleOps:
 			if d.cfg.OpsPhone == "" {
 				skip(ReasonNoOps)
@@ -310,7 +311,7 @@ func (d *Decider) schedule(n *notifier.Notification, now time.Time, v View) {
 		n.Urgent = true
 		return
 	}
-	at, day, reason := p.Schedule(now, p.Zone(n.Phone), func(day string) int { return v.CapUsed(n.Phone, day) })
+	at, day, reason := p.Schedule(now, p.Zone(*n), func(day string) int { return v.CapUsed(n.Phone, day) })
 	n.CapDay = day
 	if reason != "" {
 		n.NextAt, n.NotBefore, n.Reason = at, at, reason

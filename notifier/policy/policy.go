@@ -91,8 +91,16 @@ func (p *Policy) Applies(n notifier.Notification) bool {
 // Urgent reports whether events of this type bypass cap and quiet hours.
 func (p *Policy) Urgent(eventType string) bool { return slices.Contains(p.cfg.Urgent, eventType) }
 
-// Zone is the recipient's time zone, from the number (Zones).
-func (p *Policy) Zone(phone string) *time.Location { return p.zones.ForNumber(phone) }
+// Zone is the recipient's time zone: the contact's own when it names one
+// this machine knows, else the number's (Zones).
+func (p *Policy) Zone(n notifier.Notification) *time.Location {
+	if n.TimeZone != "" {
+		if loc := p.zones.known(n.TimeZone); loc != nil {
+			return loc
+		}
+	}
+	return p.zones.ForNumber(n.Phone)
+}
 
 // Quiet reports whether t falls in the quiet hours of loc and, if so,
 // when they end.
@@ -159,5 +167,5 @@ func (p *Policy) Hold(n notifier.Notification, now time.Time) (bool, time.Time) 
 	if !p.Applies(n) || n.Phone == "" {
 		return false, time.Time{}
 	}
-	return p.Quiet(now, p.Zone(n.Phone))
+	return p.Quiet(now, p.Zone(n))
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/policy"
 )
 
@@ -68,5 +69,24 @@ func TestScheduleDefersOutOfQuietHoursAndFullDays(t *testing.T) {
 		if _, _, err := policy.ParseQuietHours(bad); err == nil {
 			t.Errorf("quiet hours %q accepted", bad)
 		}
+	}
+}
+
+// TestTheContactsZoneWinsOverTheNumbers: a German mobile number whose
+// owner lives in São Paulo keeps the quiet hours of São Paulo; a zone this
+// machine does not know falls back to the number's.
+func TestTheContactsZoneWinsOverTheNumbers(t *testing.T) {
+	p := policy.New(policy.Config{})
+	n := notifier.Notification{Phone: "+4915112345678"}
+	if got := p.Zone(n).String(); got != "Europe/Berlin" {
+		t.Fatalf("no zone in the contact: %s, want the number's Europe/Berlin", got)
+	}
+	n.TimeZone = "America/Sao_Paulo"
+	if got := p.Zone(n).String(); got != "America/Sao_Paulo" {
+		t.Errorf("the contact's zone: %s, want America/Sao_Paulo", got)
+	}
+	n.TimeZone = "Mars/Olympus_Mons"
+	if got := p.Zone(n).String(); got != "Europe/Berlin" {
+		t.Errorf("an unknown zone: %s, want the number's Europe/Berlin", got)
 	}
 }

@@ -69,8 +69,17 @@ func Choose(region string, cands []string) string {
 }
 
 func (z *Zones) load(name string) *time.Location {
+	if l := z.known(name); l != nil {
+		return l
+	}
+	return z.fallback
+}
+
+// known is the zone called name, or nil when this machine's time zone
+// database has none of that name.
+func (z *Zones) known(name string) *time.Location {
 	if name == "" {
-		return z.fallback
+		return nil
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -78,8 +87,8 @@ func (z *Zones) load(name string) *time.Location {
 		return l
 	}
 	l, err := time.LoadLocation(name)
-	if err != nil {
-		l = z.fallback
+	if err != nil || name == "Local" {
+		l = nil
 	}
 	z.loaded[name] = l
 	return l
