@@ -144,7 +144,7 @@ func waitTemplate(t testing.TB, sys *walk.System, digits, name string) wastandin
 			return err
 		}
 		for _, r := range recs {
-			if r.Accepted && r.To == digits && r.Template == name {
+			if r.Accepted && r.To == digits && walk.SameTemplate(r.Template, name) {
 				got = r
 				return nil
 			}
