@@ -93,10 +93,18 @@ func (c *Client) catchUp(ctx context.Context, m *member) {
 	}
 }
 
-// chainHeight asks the member's preferred peer for the channel height.
+// chainHeight asks the member's preferred peer for the channel height,
+// moving on to its next peer while one is unreachable (c.each): the peer
+// that answers is the one the member's next read goes to. Asking only the
+// preferred peer left a dead first peer's organisation unwaited for, and
+// its read, failing over to a peer without the block, saw an old state.
 func (c *Client) chainHeight(ctx context.Context, m *member) (uint64, error) {
-	p := m.peers[int(m.preferred.Load())%len(m.peers)]
-	raw, err := p.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(c.opts.Channel))
+	var raw []byte
+	err := c.each(ctx, m, func(p *peerGateway) error {
+		var err error
+		raw, err = p.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(c.opts.Channel))
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
