@@ -52,6 +52,10 @@ type State struct {
 	Complete  bool              `json:"complete"` // up got to the end once: channel joined, chaincode committed
 	Chaincode ChaincodeState    `json:"chaincode"`
 	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
+	// CCSlots is the port offset of each chaincode package label's servers
+	// (see ccServerSlots), and CCOrder the labels by last deployment.
+	CCSlots map[string]int `json:"ccSlots,omitempty"`
+	CCOrder []string       `json:"ccOrder,omitempty"`
 	// Extras are the processes of extra chaincodes (DeployExtra), which
 	// stop and down stop too.
 	Extras  []string  `json:"extras,omitempty"`
