@@ -134,7 +134,7 @@ func run(args []string) error {
 	case "start":
 		return n.Start(ctx)
 	case "deploy":
-		if err := n.EnsureTools(ctx); err != nil {
+		if err := n.EnsureChaincode(ctx); err != nil {
 			return err
 		}
 		return n.Deploy(ctx, *version)
