@@ -317,3 +317,19 @@ func (n *Network) commit(ctx context.Context, def definition) error {
 	}
 	return nil
 }
+
+// WritePackage writes the chaincode package of version (label
+// shiptrace_<version>) built from this checkout to path and returns its
+// package ID: what each member of a real consortium does before it installs
+// and approves an upgrade, and compares with the ID the others approve.
+func (n *Network) WritePackage(ctx context.Context, version, path string) (string, error) {
+	label := topology.Chaincode + "_" + version
+	pkg, err := n.ChaincodePackage(ctx, label)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pkg, 0o644); err != nil {
+		return "", fmt.Errorf("write chaincode package: %w", err)
+	}
+	return ccaas.PackageID(label, pkg), nil
+}

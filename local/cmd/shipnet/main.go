@@ -7,6 +7,11 @@
 //	shipnet status   each process: up or down, channel height, memory
 //	shipnet deploy   package, install, approve and commit the next chaincode version
 //	shipnet build    build the pinned Fabric binaries (and helpers) only
+//	shipnet package --version V --out FILE
+//	                 write the chaincode package every member installs (from
+//	                 this checkout) and print its package ID; needs no network
+//	shipnet systemd --org MSPID --out DIR
+//	                 write systemd units for one member's processes
 //	shipnet identity issue|reenroll|revoke|list --org MSPID [--name N] [--role R]
 //	                 manage identities at the org's Fabric CA; revoke also puts
 //	                 the CRL into the channel configuration
@@ -62,13 +67,13 @@ func run(args []string) error {
 	base := fs.Int("base-port", envInt("SHIPTRACE_BASE_PORT", topology.DefaultBasePort), "first port of the network's port block (env SHIPTRACE_BASE_PORT)")
 	cache := fs.String("cache", envOr("SHIPTRACE_CACHE", filepath.Join(repo, ".cache")), "build cache (env SHIPTRACE_CACHE)")
 	batch := fs.Duration("batch-timeout", 100*time.Millisecond, "orderer batch timeout written into a new channel")
-	version := fs.String("version", "", "deploy: chaincode version (default 1.<sequence-1>)")
+	version := fs.String("version", "", "deploy, package: chaincode version (deploy's default 1.<sequence-1>)")
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	services := fs.Bool("services", envOr("SHIPTRACE_SERVICES", "true") == "true", "also run the gateway, notifier and WhatsApp stand-in (env SHIPTRACE_SERVICES)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
 	profile := fs.Bool("pprof", envOr("SHIPTRACE_PPROF", "false") == "true", "up/start: serve pprof on each peer's and orderer's port+4, on loopback, for benchmarks (env SHIPTRACE_PPROF)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build|identity")
+		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|package|systemd|build|identity")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -88,6 +93,7 @@ func run(args []string) error {
 	role := fs.String("role", "", "identity issue: shiptrace.role attribute")
 	idType := fs.String("type", "client", "identity issue: client, admin, peer or orderer")
 	reason := fs.String("reason", "unspecified", "identity revoke: reason")
+	out := fs.String("out", "", "package: the package file to write; systemd: the folder for the units")
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
@@ -140,6 +146,16 @@ func run(args []string) error {
 		return n.Deploy(ctx, *version)
 	case "build":
 		return n.EnsureTools(ctx)
+	case "package":
+		if *version == "" || *out == "" {
+			return errors.New("package needs --version and --out")
+		}
+		id, err := n.WritePackage(ctx, *version, *out)
+		if err != nil {
+			return err
+		}
+		fmt.Println(id)
+		return nil
 	case "identity":
 		o, ok := orgByMSPID(*org)
 		if !ok {
