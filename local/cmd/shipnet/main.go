@@ -33,6 +33,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/topology"
+	"github.com/shiptrace/shiptrace/network/systemd"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -88,7 +89,7 @@ func run(args []string) error {
 		}
 		sub, rest = rest[0], rest[1:]
 	}
-	org := fs.String("org", "", "identity: organisation MSP ID, e.g. ExporterMSP")
+	org := fs.String("org", "", "identity, systemd: organisation MSP ID, e.g. ExporterMSP")
 	name := fs.String("name", "", "identity: enrolment ID")
 	role := fs.String("role", "", "identity issue: shiptrace.role attribute")
 	idType := fs.String("type", "client", "identity issue: client, admin, peer or orderer")
@@ -146,6 +147,19 @@ func run(args []string) error {
 		return n.Deploy(ctx, *version)
 	case "build":
 		return n.EnsureTools(ctx)
+	case "systemd":
+		o, ok := orgByMSPID(*org)
+		if !ok || o == topology.OrdererOrg || *out == "" {
+			return fmt.Errorf("systemd needs --out and --org, one of ExporterMSP, CarrierMSP, RetailerMSP (got %q)", *org)
+		}
+		names, err := systemd.Write(systemd.Member{MSPID: o.MSPID, Notifier: o.MSPID == "ExporterMSP"}, *out)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			fmt.Println(filepath.Join(*out, name))
+		}
+		return nil
 	case "package":
 		if *version == "" || *out == "" {
 			return errors.New("package needs --version and --out")
