@@ -86,7 +86,11 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 		}
 	}
 	if pkgID != running {
-		if err := n.step(fmt.Sprintf("start %s chaincode servers beside the running ones (port offset +%d)", label, slot), func() error {
+		what := fmt.Sprintf("start %s chaincode servers beside the running ones (port offset +%d)", label, slot)
+		if running == "" {
+			what = fmt.Sprintf("start %s chaincode servers (port offset +%d)", label, slot)
+		}
+		if err := n.step(what, func() error {
 			return inParallel(n.Layout.Peers(), func(p topology.Node) error {
 				// Anything left in the slot is an earlier package's stale
 				// server (the running one is elsewhere): replace it.
