@@ -16,7 +16,8 @@ import (
 // the old one. A package label keeps its slot for the life of the network,
 // because the peer keeps the connection it built at install (Fabric has no
 // uninstall before 3.0); a new label takes a slot no label has yet, or else
-// the slot of the longest-replaced label that is not running. In production
+// the slot least recently deployed to that the running version does not
+// hold (labels may then share a slot; only one of them runs). In production
 // each version simply gets its own address (host, port or service name);
 // the slots are how one machine imitates that.
 var ccServerSlots = []int{3, 7, 8, 9}
@@ -91,18 +92,26 @@ func (st *State) assignSlot(label, pkgID, running string) (int, error) {
 			return s, nil
 		}
 	}
-	// Every slot has had a label: take the longest-replaced one's that is
-	// not running, and forget that label's address.
-	for _, old := range st.CCOrder {
-		if s := st.CCSlots[old]; s != runSlot && old != packageLabel(running) {
-			delete(st.CCSlots, old)
-			st.CCOrder = slices.DeleteFunc(st.CCOrder, func(l string) bool { return l == old })
-			st.CCSlots[label] = s
-			st.touchSlot(label)
-			return s, nil
+	// Every slot has had a label: take the slot whose latest label was
+	// deployed longest ago, except the running one's. Earlier labels keep
+	// their entries (the peers keep the addresses they built for them), so
+	// a rollback to one of them still finds its server's address.
+	lastUse := map[int]int{}
+	for i, l := range st.CCOrder {
+		lastUse[st.CCSlots[l]] = i
+	}
+	best, bestUse := 0, len(st.CCOrder)+1
+	for _, s := range ccServerSlots {
+		if s != runSlot && lastUse[s] < bestUse {
+			best, bestUse = s, lastUse[s]
 		}
 	}
-	return 0, fmt.Errorf("no free chaincode server slot for %s (offsets %v)", label, ccServerSlots)
+	if best == 0 {
+		return 0, fmt.Errorf("no free chaincode server slot for %s (offsets %v)", label, ccServerSlots)
+	}
+	st.CCSlots[label] = best
+	st.touchSlot(label)
+	return best, nil
 }
 
 // touchSlot moves label to the end of the deployment order.

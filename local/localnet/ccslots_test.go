@@ -37,8 +37,18 @@ func TestChaincodeSlots(t *testing.T) {
 	if got, err := deploy("shiptrace_1.3"); err != nil || got != 9 {
 		t.Fatalf("1.3 again: slot %d (%v), want 9", got, err)
 	}
+	// 1.0 shares +3 with 1.4 (neither runs): a rollback to it takes +3,
+	// where the peer's build for it still points.
+	if got, err := deploy("shiptrace_1.0"); err != nil || got != 3 {
+		t.Fatalf("rollback to 1.0: slot %d (%v), want 3", got, err)
+	}
+	// 1.4 now shares the running 1.0's slot: it cannot come back until
+	// another version runs.
+	if _, err := deploy("shiptrace_1.4"); err == nil {
+		t.Fatal("1.4 on the running 1.0's slot was accepted")
+	}
 	// The same label with other code is refused.
-	if _, err := st.assignSlot("shiptrace_1.3", "shiptrace_1.3:other", running); err == nil || !strings.Contains(err.Error(), "new version") {
+	if _, err := st.assignSlot("shiptrace_1.0", "shiptrace_1.0:other", running); err == nil || !strings.Contains(err.Error(), "new version") {
 		t.Fatalf("same label, other package: %v", err)
 	}
 	// A label whose slot the running version holds cannot come back.
