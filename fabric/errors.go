@@ -65,6 +65,14 @@ const (
 	// ReasonInvalidated: the channel invalidated the transaction for
 	// another reason (e.g. ENDORSEMENT_POLICY_FAILURE). Not retryable.
 	ReasonInvalidated Reason = "invalidated"
+	// ReasonDefinitionChanging: a new chaincode definition (an upgrade) is
+	// committing: a peer's definition changed while it ran the proposal
+	// ("chaincode definition for 'shiptrace' changed during invoke"), or
+	// the peer's discovery does not yet see enough peers with the new
+	// definition's package ("required chaincodes are not installed on
+	// sufficient peers") until their gossip state catches up, a few
+	// seconds. Endorsed again inside the client, then retryable.
+	ReasonDefinitionChanging Reason = "definition_changing"
 )
 
 // Error is a failure of the network, or of the contract without one of its
@@ -126,6 +134,8 @@ func classify(stage Stage, own, txID string, err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		e.Code, e.Reason = codes.DeadlineExceeded, ReasonUnavailable
+	case isStatus && (stage == StageEvaluate || stage == StageEndorse) && definitionChanging(st):
+		e.Code, e.Reason = st.Code(), ReasonDefinitionChanging
 	case isStatus:
 		e.Code = st.Code()
 		if stage == StageEvaluate || stage == StageEndorse {
@@ -169,7 +179,7 @@ func classify(stage Stage, own, txID string, err error) error {
 
 func (r Reason) retryable() bool {
 	switch r {
-	case ReasonUnavailable, ReasonDisagreement, ReasonOutcomeUnknown, ReasonConflict:
+	case ReasonUnavailable, ReasonDisagreement, ReasonOutcomeUnknown, ReasonConflict, ReasonDefinitionChanging:
 		return true
 	}
 	return false
@@ -271,6 +281,35 @@ func chaincodeAnswered(msg string) bool {
 func reendorse(err error) bool {
 	var fe *Error
 	return errors.As(err, &fe) && fe.Stage == StageEndorse && fe.Reason == ReasonDisagreement
+}
+
+// switching reports an endorsement or evaluation that failed because a new
+// chaincode definition is committing: worth repeating once the peers have
+// switched (see ReasonDefinitionChanging).
+func switching(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe) && fe.Reason == ReasonDefinitionChanging
+}
+
+// definitionChanging reads Fabric's own words for the moment a chaincode
+// definition changes under a proposal (the peer's lifecycle cache moved to
+// the new sequence while it ran; core/chaincode/lifecycle) or before the
+// peers' gossip advertises the new definition's package to discovery
+// (discovery/endorsement). Fabric gives them no distinct code: the first
+// comes as Aborted with per-peer details, the second as FailedPrecondition,
+// which otherwise means a request no retry fixes.
+func definitionChanging(st *status.Status) bool {
+	msgs := []string{st.Message()}
+	for _, d := range peerDetails(st) {
+		msgs = append(msgs, d.GetMessage())
+	}
+	for _, m := range msgs {
+		if strings.Contains(m, "changed during invoke") ||
+			strings.Contains(m, "required chaincodes are not installed on sufficient peers") {
+			return true
+		}
+	}
+	return false
 }
 
 // settled is the answer for an endorsement whose retries are spent: a

@@ -90,6 +90,19 @@ func TestClassify(t *testing.T) {
 				detail{"CarrierMSP", "ProposalResponsePayloads do not match"}),
 			"", ReasonDisagreement, true, false},
 
+		// An upgrade's new definition is committing (Fabric 2.5's words,
+		// seen by test/upgrade): endorsed again inside the client.
+		{"the caller's peer switched definitions during the proposal", StageEndorse,
+			withDetails(t, codes.Aborted, firstFailed, detail{own, "make sure the chaincode shiptrace has been successfully defined on channel supplychain and try again: chaincode cache at sequence 4 but current sequence is 3, chaincode definition for 'shiptrace' changed during invoke"}),
+			"", ReasonDefinitionChanging, true, false},
+		{"discovery does not yet see the new definition's package", StageEndorse,
+			status.Error(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers"),
+			"", ReasonDefinitionChanging, true, false},
+		{"a query while the peer switches definitions", StageEvaluate,
+			withDetails(t, codes.Aborted, "failed to evaluate transaction, see attached details for more info",
+				detail{own, "chaincode definition for 'shiptrace' changed during invoke"}),
+			"", ReasonDefinitionChanging, true, false},
+
 		// Infrastructure that may come back.
 		{"an unreachable peer", StageEndorse, status.Error(codes.Unavailable, "connection refused"), "", ReasonUnavailable, true, false},
 		{"an endorsement timeout", StageEndorse, status.Error(codes.DeadlineExceeded, "endorsement timeout expired while collecting endorsements"), "", ReasonUnavailable, true, false},
@@ -135,6 +148,9 @@ func TestClassify(t *testing.T) {
 			}
 			if got, want := reendorse(err), tt.reason == ReasonDisagreement; got != want {
 				t.Errorf("endorsed again: %v, want %v", got, want)
+			}
+			if got, want := switching(err), tt.reason == ReasonDefinitionChanging; got != want {
+				t.Errorf("tried again after the switch: %v, want %v", got, want)
 			}
 		})
 	}

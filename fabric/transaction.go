@@ -63,17 +63,27 @@ func (c *Client) Evaluate(ctx context.Context, req Request) ([]byte, error) {
 	start := time.Now()
 	c.catchUp(ctx, m)
 	var out []byte
-	err = c.each(ctx, m, func(p *peerGateway) error {
-		prop, err := p.contract.NewProposal(req.Tx, req.proposalOptions()...)
-		if err != nil {
+	for attempt := 1; ; attempt++ {
+		err = c.each(ctx, m, func(p *peerGateway) error {
+			prop, err := p.contract.NewProposal(req.Tx, req.proposalOptions()...)
+			if err != nil {
+				return err
+			}
+			cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
+			defer cancel()
+			out, err = prop.EvaluateWithContext(cctx)
 			return err
+		})
+		err = classify(StageEvaluate, m.MSPID, "", err)
+		// A read that met an upgrade's switch runs again once the peer
+		// has switched (bounded like the endorsements).
+		if !switching(err) || attempt > c.opts.MVCCRetries {
+			break
 		}
-		cctx, cancel := context.WithTimeout(ctx, c.opts.EvaluateTimeout)
-		defer cancel()
-		out, err = prop.EvaluateWithContext(cctx)
-		return err
-	})
-	err = classify(StageEvaluate, m.MSPID, "", err)
+		if werr := definitionWait(ctx, attempt); werr != nil {
+			break
+		}
+	}
 	c.metrics.observe(StageEvaluate, req.Tx, start, err)
 	return out, err
 }
@@ -147,6 +157,17 @@ func (p *pending) start(ctx context.Context) error {
 		}
 		err = classify(StageEndorse, p.m.MSPID, txID, err)
 		c.metrics.observe(StageEndorse, req.Tx, began, err)
+		if switching(err) && p.endorseRetries < c.opts.MVCCRetries {
+			// An upgrade is committing: the peers switch to the new
+			// definition within a block, and discovery sees them within
+			// a gossip round (seconds).
+			p.endorseRetries++
+			c.metrics.endorseRetries.WithLabelValues(req.Tx).Inc()
+			if err := definitionWait(ctx, p.endorseRetries); err != nil {
+				return classify(StageEndorse, p.m.MSPID, txID, err)
+			}
+			return p.start(ctx)
+		}
 		if reendorse(err) && p.endorseRetries < c.opts.MVCCRetries {
 			// Endorsers that disagree have usually read different
 			// versions: one peer had not yet committed the latest
@@ -268,6 +289,19 @@ func (p *pending) status(ctx context.Context) (*client.Status, error) {
 // them over several blocks lets each win in turn.
 func pause(ctx context.Context, attempt int) error {
 	d := 5*time.Millisecond + time.Duration(rand.Int64N(int64(min(time.Second, 25*time.Millisecond<<attempt))))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// definitionWait waits for the peers to switch to a new chaincode
+// definition: up to a second per attempt, since discovery learns of the
+// new definition's package from gossip state messages.
+func definitionWait(ctx context.Context, attempt int) error {
+	d := min(time.Duration(attempt)*200*time.Millisecond, time.Second) + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

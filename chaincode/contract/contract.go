@@ -33,6 +33,7 @@ type Contract struct {
 	log       *slog.Logger
 	now       func() time.Time
 	tolerance time.Duration
+	packageID string // the chaincode package this server runs for (CHAINCODE_ID)
 }
 
 // Option configures the contract.
@@ -43,6 +44,13 @@ type Option func(*Contract)
 // set). Tests use it to play the peer's clock.
 func WithClock(now func() time.Time, tolerance time.Duration) Option {
 	return func(c *Contract) { c.now, c.tolerance = now, tolerance }
+}
+
+// WithPackageID names the chaincode package this server runs for (its
+// CHAINCODE_ID), which ContractVersion returns: after an upgrade, a read shows
+// which package's server answered.
+func WithPackageID(id string) Option {
+	return func(c *Contract) { c.packageID = id }
 }
 
 // New returns the contract; log receives operational messages only (never

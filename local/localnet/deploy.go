@@ -22,11 +22,20 @@ import (
 // its own word, and writes still commit while one member's peer is down.
 const EndorsementPolicy = "OutOf(2,'ExporterMSP.peer','CarrierMSP.peer','RetailerMSP.peer')"
 
-// Deploy packages the chaincode as an external service (one package, the same
-// for every org: see ccaas.Package), installs it on each org's peer, (re)starts the org's chaincode server with the new
-// package ID, approves the definition for every org and commits it. Each call
-// takes the next sequence, so it serves both the first deployment and every
-// upgrade. An empty version means "1.<sequence-1>".
+// Deploy packages the chaincode as an external service (one package, the
+// same for every org: see ccaas.Package), installs it on each org's peer,
+// has each org's admin approve the new definition (one approval per
+// organisation, in turn, each with its own admin identity, as separate
+// companies would), and commits it. Each call takes the next sequence, so it
+// serves both the first deployment and every upgrade. An empty version means
+// "1.<sequence-1>".
+//
+// An upgrade never leaves the channel without a chaincode server: the new
+// package's servers start beside the old ones, on their own addresses (see
+// ccServerSlots), before anything is approved; the old servers keep
+// endorsing under the committed definition until the new one commits on
+// every peer, and stop only after that and a drain period, so that
+// proposals still running on them finish.
 func (n *Network) Deploy(ctx context.Context, version string) error {
 	st, err := n.LoadState()
 	if err != nil {
@@ -40,6 +49,9 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	if st.Packages == nil {
 		st.Packages = map[string]string{}
 	}
+	if st.CCSlots == nil {
+		st.CCSlots = map[string]int{}
+	}
 	var pkg []byte
 	if err := n.step("package "+label, func() error {
 		pkg, err = n.ChaincodePackage(ctx, label)
@@ -47,40 +59,83 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	}); err != nil {
 		return err
 	}
+	pkgID := ccaas.PackageID(label, pkg)
+	running := runningPackage(st)
+	oldSlot := st.slotOf(running)
+	slot, err := st.assignSlot(label, pkgID, running)
+	if err != nil {
+		return err
+	}
+	// The address of every label this network ever installed, before the
+	// install: the peer's builder reads it then, and keeps what it built.
+	if err := n.writeCCAddresses(st); err != nil {
+		return err
+	}
+	if err := n.saveState(st); err != nil {
+		return err
+	}
 	for _, p := range n.Layout.Peers() {
-		var pkgID string
 		if err := n.step(fmt.Sprintf("install %s on %s", label, p.Name), func() error {
-			pkgID, err = n.install(ctx, p, label, label, pkg)
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := n.step("start chaincode server of "+p.Org.MSPID, func() error {
-			if err := proc.Stop(ctx, n.Layout.PIDFile(ccServerName(p)), 10*time.Second); err != nil {
-				return err
+			id, err := n.install(ctx, p, label, label, pkg)
+			if err == nil && id != pkgID {
+				err = fmt.Errorf("%s installed %s as %s, want %s", p.Name, label, id, pkgID)
 			}
-			return n.startCCServer(ctx, p, pkgID)
+			return err
 		}); err != nil {
 			return err
 		}
-		st.Packages[p.Org.MSPID] = pkgID
-		if err := n.saveState(st); err != nil {
+	}
+	if pkgID != running {
+		what := fmt.Sprintf("start %s chaincode servers beside the running ones (port offset +%d)", label, slot)
+		if running == "" {
+			what = fmt.Sprintf("start %s chaincode servers (port offset +%d)", label, slot)
+		}
+		if err := n.step(what, func() error {
+			return inParallel(n.Layout.Peers(), func(p topology.Node) error {
+				// Anything left in the slot is an earlier package's stale
+				// server (the running one is elsewhere): replace it.
+				if err := proc.Stop(ctx, n.Layout.PIDFile(ccServerNameAt(p, slot)), 10*time.Second); err != nil {
+					return err
+				}
+				return n.startCCServerAt(ctx, p, pkgID, slot)
+			})
+		}); err != nil {
 			return err
 		}
-		if err := n.step(fmt.Sprintf("approve %s seq %d for %s", version, seq, p.Org.MSPID), func() error {
-			return n.approve(ctx, p, definition{topology.Chaincode, version, seq}, pkgID)
+	}
+	def := definition{topology.Chaincode, version, seq}
+	for _, p := range n.Layout.Peers() {
+		if err := n.step(fmt.Sprintf("approve %s seq %d for %s (its admin)", version, seq, p.Org.MSPID), func() error {
+			return n.approve(ctx, p, def, pkgID)
 		}); err != nil {
 			return err
 		}
 	}
 	if err := n.step(fmt.Sprintf("commit %s seq %d (policy %s)", version, seq, EndorsementPolicy), func() error {
-		return n.commit(ctx, definition{topology.Chaincode, version, seq})
+		return n.commit(ctx, def)
 	}); err != nil {
 		return err
+	}
+	for _, p := range n.Layout.Peers() {
+		st.Packages[p.Org.MSPID] = pkgID
 	}
 	st.Chaincode = ChaincodeState{Version: version, Sequence: seq}
 	if err := n.saveState(st); err != nil {
 		return err
+	}
+	if running != "" && pkgID != running && slot != oldSlot {
+		if err := n.step(fmt.Sprintf("stop the old chaincode servers (%s) after a %s drain", running, ccDrain), func() error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(ccDrain):
+			}
+			return inParallel(n.Layout.Peers(), func(p topology.Node) error {
+				return proc.Stop(ctx, n.Layout.PIDFile(ccServerNameAt(p, oldSlot)), 10*time.Second)
+			})
+		}); err != nil {
+			return err
+		}
 	}
 	if st.Crypto != CryptoCA {
 		// cryptogen's certificates carry no shiptrace.role, and the contract
@@ -91,7 +146,10 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	return n.CommitMembers(ctx)
 }
 
-func ccServerName(p topology.Node) string { return "chaincode." + p.Org.Label }
+// ccDrain is how long the old chaincode servers keep running after the new
+// definition committed on every peer: a proposal that a peer started on the
+// old definition just before the commit block still runs on them.
+const ccDrain = 3 * time.Second
 
 // install writes the chaincode package to packages/<file>.tar.gz and
 // installs it on p's peer, returning the package ID the peer reports for it.
@@ -172,10 +230,10 @@ func (n *Network) ChaincodePackage(ctx context.Context, label string) ([]byte, e
 	return ccaas.Package(label, digest)
 }
 
-// startCCServer starts the org's chaincode server for a package ID and waits
-// until it accepts connections.
-func (n *Network) startCCServer(ctx context.Context, p topology.Node, packageID string) error {
-	return n.startServer(ctx, ccServerName(p), n.chaincodeBin(), n.ccServerEnv(p, packageID), p.CCServerPort())
+// startCCServerAt starts the org's chaincode server for a package ID in a
+// slot and waits until it accepts connections.
+func (n *Network) startCCServerAt(ctx context.Context, p topology.Node, packageID string, slot int) error {
+	return n.startServer(ctx, ccServerNameAt(p, slot), n.chaincodeBin(), n.ccServerEnv(p, packageID, slot), p.Port+slot)
 }
 
 // startServer starts a chaincode server process unless it runs, and waits
@@ -262,4 +320,20 @@ func (n *Network) commit(ctx context.Context, def definition) error {
 		}
 	}
 	return nil
+}
+
+// WritePackage writes the chaincode package of version (label
+// shiptrace_<version>) built from this checkout to path and returns its
+// package ID: what each member of a real consortium does before it installs
+// and approves an upgrade, and compares with the ID the others approve.
+func (n *Network) WritePackage(ctx context.Context, version, path string) (string, error) {
+	label := topology.Chaincode + "_" + version
+	pkg, err := n.ChaincodePackage(ctx, label)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pkg, 0o644); err != nil {
+		return "", fmt.Errorf("write chaincode package: %w", err)
+	}
+	return ccaas.PackageID(label, pkg), nil
 }

@@ -172,11 +172,11 @@ func (n *Network) ordererClientArgs(p topology.Node) []string {
 }
 
 // ccServerEnv configures an org's chaincode server process.
-func (n *Network) ccServerEnv(p topology.Node, packageID string) []string {
+func (n *Network) ccServerEnv(p topology.Node, packageID string, slot int) []string {
 	tlsDir := n.Layout.CCServerTLSDir(p.Org)
 	return append(n.baseEnv(),
 		"GOMEMLIMIT="+memLimitChaincode,
-		fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.CCServerPort()),
+		fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.Port+slot),
 		"CHAINCODE_ID="+packageID,
 		"CHAINCODE_TLS_CERT="+filepath.Join(tlsDir, "server.crt"),
 		"CHAINCODE_TLS_KEY="+filepath.Join(tlsDir, "server.key"),
@@ -194,7 +194,8 @@ func (n *Network) allTLSCAs() []string {
 
 // builderConfig is the peer's part of the chaincode connection, which the
 // shared package's connection.json names (ccaas.SharedConnection): where this
-// org's chaincode server listens, the CA that issued its certificate, and the
+// org's chaincode server listens (by package label, from the addresses file
+// Deploy writes; the first slot for a label it does not list), the CA that issued its certificate, and the
 // peer's own TLS pair to authenticate to it.
 func (n *Network) builderConfig(p topology.Node) string {
 	tlsDir := n.Layout.NodeTLSDir(p)
@@ -203,6 +204,8 @@ func (n *Network) builderConfig(p topology.Node) string {
 		"root_cert_file":   n.Layout.TLSCACert(p.Org),
 		"client_cert_file": filepath.Join(tlsDir, "server.crt"),
 		"client_key_file":  filepath.Join(tlsDir, "server.key"),
+		// an upgrade's new version listens elsewhere: its label's address
+		ccaas.AddressesKey: n.ccAddressesFile(p),
 	})
 	return string(b)
 }

@@ -89,7 +89,7 @@ func (n *Network) DeployExtra(ctx context.Context, cc ExtraChaincode) error {
 
 // extraServerEnv is ccServerEnv on the extra chaincode's ports.
 func (n *Network) extraServerEnv(p topology.Node, packageID string) []string {
-	env := append(n.ccServerEnv(p, packageID), fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.ExtraCCServerPort()))
+	env := append(n.ccServerEnv(p, packageID, ccServerSlots[0]), fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.ExtraCCServerPort()))
 	if n.Profile {
 		env = append(env, fmt.Sprintf("CHAINCODE_PPROF_ADDRESS=127.0.0.1:%d", p.ExtraCCProfilePort()))
 	}

@@ -141,7 +141,7 @@ func (n *Network) Start(ctx context.Context) error {
 	if err := n.step("start chaincode servers", func() error {
 		for _, p := range n.Layout.Peers() {
 			if id := st.Packages[p.Org.MSPID]; id != "" {
-				if err := n.startCCServer(ctx, p, id); err != nil {
+				if err := n.startCCServerAt(ctx, p, id, st.slotOf(id)); err != nil {
 					return err
 				}
 			}
@@ -176,7 +176,9 @@ func (n *Network) startAll(ctx context.Context, nodes []topology.Node) error {
 func (n *Network) Stop(ctx context.Context) error {
 	names := n.ServiceNames()
 	for _, p := range n.Layout.Peers() {
-		names = append(names, ccServerName(p))
+		for _, slot := range ccServerSlots {
+			names = append(names, ccServerNameAt(p, slot))
+		}
 	}
 	for _, node := range n.Layout.Nodes() {
 		names = append(names, node.Name)

@@ -52,6 +52,10 @@ type State struct {
 	Complete  bool              `json:"complete"` // up got to the end once: channel joined, chaincode committed
 	Chaincode ChaincodeState    `json:"chaincode"`
 	Packages  map[string]string `json:"packages"` // MSP ID -> installed package ID
+	// CCSlots is the port offset of each chaincode package label's servers
+	// (see ccServerSlots), and CCOrder the labels by last deployment.
+	CCSlots map[string]int `json:"ccSlots,omitempty"`
+	CCOrder []string       `json:"ccOrder,omitempty"`
 	// Extras are the processes of extra chaincodes (DeployExtra), which
 	// stop and down stop too.
 	Extras  []string  `json:"extras,omitempty"`
@@ -130,19 +134,8 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 		}
 	}
 	return n.step("build external builder, identity command, chaincode and services", func() error {
-		if err := n.goBuild(ctx, "./network/cmd/ccaas-builder", filepath.Join(n.helperBinDir(), "ccaas-builder")); err != nil {
+		if err := n.buildChaincode(ctx); err != nil {
 			return err
-		}
-		bin := filepath.Join(n.builderDir(), "bin")
-		if err := os.MkdirAll(bin, 0o755); err != nil {
-			return err
-		}
-		for _, prog := range []string{"detect", "build", "release"} {
-			link := filepath.Join(bin, prog)
-			_ = os.Remove(link)
-			if err := os.Symlink(filepath.Join(n.helperBinDir(), "ccaas-builder"), link); err != nil {
-				return err
-			}
 		}
 		if err := n.goBuild(ctx, "./identity/cmd/shiptrace-identity", n.identityBin()); err != nil {
 			return err
@@ -152,10 +145,36 @@ func (n *Network) EnsureTools(ctx context.Context) error {
 				return err
 			}
 		}
-		// The chaincode is its own module: built inside it, with its own
-		// go.sum, never with the services' dependency versions.
-		return n.goBuildIn(ctx, filepath.Join(n.Repo, "chaincode"), chaincodeMain, n.chaincodeBin())
+		return nil
 	})
+}
+
+// EnsureChaincode builds only what a chaincode deployment needs: the peers'
+// external builder and the chaincode server. `deploy` uses it, so that an
+// upgrade under load does not spend a minute of both cores relinking the
+// services it does not touch.
+func (n *Network) EnsureChaincode(ctx context.Context) error {
+	return n.step("build external builder and chaincode", func() error { return n.buildChaincode(ctx) })
+}
+
+func (n *Network) buildChaincode(ctx context.Context) error {
+	if err := n.goBuild(ctx, "./network/cmd/ccaas-builder", filepath.Join(n.helperBinDir(), "ccaas-builder")); err != nil {
+		return err
+	}
+	bin := filepath.Join(n.builderDir(), "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	for _, prog := range []string{"detect", "build", "release"} {
+		link := filepath.Join(bin, prog)
+		_ = os.Remove(link)
+		if err := os.Symlink(filepath.Join(n.helperBinDir(), "ccaas-builder"), link); err != nil {
+			return err
+		}
+	}
+	// The chaincode is its own module: built inside it, with its own
+	// go.sum, never with the services' dependency versions.
+	return n.goBuildIn(ctx, filepath.Join(n.Repo, "chaincode"), chaincodeMain, n.chaincodeBin())
 }
 
 // chaincodeMain is the chaincode server's package in the chaincode module.

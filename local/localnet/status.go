@@ -33,12 +33,18 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 	for _, node := range n.Layout.Nodes() {
 		out = append(out, ProcessStatus{Name: node.Name, Kind: string(node.Kind), Address: node.Address()})
 	}
+	st, stErr := n.LoadState()
 	for _, p := range n.Layout.Peers() {
-		out = append(out, ProcessStatus{Name: ccServerName(p), Kind: "chaincode",
-			Address: "127.0.0.1:" + strconv.Itoa(p.CCServerPort())})
+		// the server of the committed package, in its slot
+		slot := ccServerSlots[0]
+		if stErr == nil {
+			slot = st.slotOf(st.Packages[p.Org.MSPID])
+		}
+		out = append(out, ProcessStatus{Name: ccServerNameAt(p, slot), Kind: "chaincode",
+			Address: "127.0.0.1:" + strconv.Itoa(p.Port+slot)})
 	}
 	cas := map[string]topology.CA{}
-	if st, err := n.LoadState(); err == nil && st.Crypto == CryptoCA {
+	if stErr == nil && st.Crypto == CryptoCA {
 		for _, ca := range n.Layout.CAs() {
 			cas[ca.Name] = ca
 			out = append(out, ProcessStatus{Name: ca.Name, Kind: "ca", Address: ca.URL()})

@@ -100,6 +100,10 @@ func Build(sourceDir, metadataDir, outputDir string, config map[string]string) e
 	if err := Detect(metadataDir); err != nil {
 		return err
 	}
+	config, err := addressForLabel(metadataDir, config)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	b, err := os.ReadFile(filepath.Join(sourceDir, "connection.json"))
 	if err != nil {
 		return fmt.Errorf("build: the package has no connection.json: %w", err)

@@ -43,7 +43,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cc, err := contractapi.NewChaincode(contract.New(log, contract.WithClock(time.Now, tolerance)))
+	cc, err := contractapi.NewChaincode(contract.New(log, contract.WithClock(time.Now, tolerance), contract.WithPackageID(packageID())))
 	if err != nil {
 		return fmt.Errorf("create chaincode: %w", err)
 	}
@@ -63,6 +63,15 @@ func run(log *slog.Logger) error {
 	log.Info("starting chaincode server", slog.String("address", addr), slog.String("ccid", server.CCID),
 		slog.Bool("tls", !server.TLSProps.Disabled), slog.Bool("mutualTLS", len(server.TLSProps.ClientCACerts) > 0))
 	return server.Start()
+}
+
+// packageID is the package the server runs for: CHAINCODE_ID as a chaincode
+// server, the peer's CORE_CHAINCODE_ID_NAME when the peer launched it.
+func packageID() string {
+	if id := os.Getenv("CHAINCODE_ID"); id != "" {
+		return id
+	}
+	return os.Getenv("CORE_CHAINCODE_ID_NAME")
 }
 
 // clockTolerance parses CHAINCODE_CLOCK_TOLERANCE; empty means the default.

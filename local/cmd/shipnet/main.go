@@ -7,6 +7,11 @@
 //	shipnet status   each process: up or down, channel height, memory
 //	shipnet deploy   package, install, approve and commit the next chaincode version
 //	shipnet build    build the pinned Fabric binaries (and helpers) only
+//	shipnet package --version V --out FILE
+//	                 write the chaincode package every member installs (from
+//	                 this checkout) and print its package ID; needs no network
+//	shipnet systemd --org MSPID --out DIR
+//	                 write systemd units for one member's processes
 //	shipnet identity issue|reenroll|revoke|list --org MSPID [--name N] [--role R]
 //	                 manage identities at the org's Fabric CA; revoke also puts
 //	                 the CRL into the channel configuration
@@ -28,6 +33,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/topology"
+	"github.com/shiptrace/shiptrace/network/systemd"
 	"github.com/shiptrace/shiptrace/shipment"
 )
 
@@ -62,13 +68,13 @@ func run(args []string) error {
 	base := fs.Int("base-port", envInt("SHIPTRACE_BASE_PORT", topology.DefaultBasePort), "first port of the network's port block (env SHIPTRACE_BASE_PORT)")
 	cache := fs.String("cache", envOr("SHIPTRACE_CACHE", filepath.Join(repo, ".cache")), "build cache (env SHIPTRACE_CACHE)")
 	batch := fs.Duration("batch-timeout", 100*time.Millisecond, "orderer batch timeout written into a new channel")
-	version := fs.String("version", "", "deploy: chaincode version (default 1.<sequence-1>)")
+	version := fs.String("version", "", "deploy, package: chaincode version (deploy's default 1.<sequence-1>)")
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	services := fs.Bool("services", envOr("SHIPTRACE_SERVICES", "true") == "true", "also run the gateway, notifier and WhatsApp stand-in (env SHIPTRACE_SERVICES)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
 	profile := fs.Bool("pprof", envOr("SHIPTRACE_PPROF", "false") == "true", "up/start: serve pprof on each peer's and orderer's port+4, on loopback, for benchmarks (env SHIPTRACE_PPROF)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|build|identity")
+		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|package|systemd|build|identity")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -83,11 +89,12 @@ func run(args []string) error {
 		}
 		sub, rest = rest[0], rest[1:]
 	}
-	org := fs.String("org", "", "identity: organisation MSP ID, e.g. ExporterMSP")
+	org := fs.String("org", "", "identity, systemd: organisation MSP ID, e.g. ExporterMSP")
 	name := fs.String("name", "", "identity: enrolment ID")
 	role := fs.String("role", "", "identity issue: shiptrace.role attribute")
 	idType := fs.String("type", "client", "identity issue: client, admin, peer or orderer")
 	reason := fs.String("reason", "unspecified", "identity revoke: reason")
+	out := fs.String("out", "", "package: the package file to write; systemd: the folder for the units")
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
@@ -134,12 +141,35 @@ func run(args []string) error {
 	case "start":
 		return n.Start(ctx)
 	case "deploy":
-		if err := n.EnsureTools(ctx); err != nil {
+		if err := n.EnsureChaincode(ctx); err != nil {
 			return err
 		}
 		return n.Deploy(ctx, *version)
 	case "build":
 		return n.EnsureTools(ctx)
+	case "systemd":
+		o, ok := orgByMSPID(*org)
+		if !ok || o == topology.OrdererOrg || *out == "" {
+			return fmt.Errorf("systemd needs --out and --org, one of ExporterMSP, CarrierMSP, RetailerMSP (got %q)", *org)
+		}
+		names, err := systemd.Write(systemd.Member{MSPID: o.MSPID, Notifier: o.MSPID == "ExporterMSP"}, *out)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			fmt.Println(filepath.Join(*out, name))
+		}
+		return nil
+	case "package":
+		if *version == "" || *out == "" {
+			return errors.New("package needs --version and --out")
+		}
+		id, err := n.WritePackage(ctx, *version, *out)
+		if err != nil {
+			return err
+		}
+		fmt.Println(id)
+		return nil
 	case "identity":
 		o, ok := orgByMSPID(*org)
 		if !ok {
