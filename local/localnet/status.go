@@ -35,7 +35,7 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 	}
 	for _, p := range n.Layout.Peers() {
 		out = append(out, ProcessStatus{Name: ccServerName(p), Kind: "chaincode",
-			Address: "127.0.0.1:" + strconv.Itoa(p.CCServerPort())})
+			Address: p.AddrOf(p.CCServerPort())})
 	}
 	cas := map[string]topology.CA{}
 	if st, err := n.LoadState(); err == nil && st.Crypto == CryptoCA {
