@@ -234,3 +234,57 @@ func (n *Network) SetLink(ctx context.Context, host string, up bool) error {
 	}
 	return ip(ctx, "link", "set", n.Layout.Host(host).Veth, state)
 }
+
+// Isolate cuts a host off from every other host of the network, or (cut
+// false) reconnects it: each side gets an `unreachable` route to the other's
+// address, as a router answers when the member's link to the consortium is
+// down, so both sides see it at once. Unlike SetLink the bridge's own
+// address (this machine: shipnet, the tests, standing for the member's
+// office network) still reaches the host, so the cut-off member's gateway
+// can be asked what it answers; its processes keep running.
+func (n *Network) Isolate(ctx context.Context, host string, cut bool) error {
+	var others []string
+	for _, h := range n.Layout.AllHosts() {
+		if h.Name != host {
+			others = append(others, h.Name)
+		}
+	}
+	return n.IsolateFrom(ctx, host, others, cut)
+}
+
+// IsolateFrom is Isolate between host and the named others only (for
+// example the exporter and the WhatsApp stand-in's host: Meta's cloud out of
+// reach while the consortium still is).
+func (n *Network) IsolateFrom(ctx context.Context, host string, others []string, cut bool) error {
+	if n.Layout.Hosts == nil {
+		return errors.New("the network does not run on hosts (up --hosts)")
+	}
+	h := n.Layout.Host(host)
+	op := "del"
+	if cut {
+		op = "add"
+	}
+	var errs []error
+	route := func(ns, ipAddr string) {
+		err := ip(ctx, "-n", ns, "route", op, "unreachable", ipAddr+"/32")
+		if err != nil && !(cut && strings.Contains(err.Error(), "File exists")) && !(!cut && strings.Contains(err.Error(), "No such process")) {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range others {
+		other := n.Layout.Host(name)
+		route(h.NetNS, other.IP)
+		route(other.NetNS, h.IP)
+	}
+	return errors.Join(errs...)
+}
+
+// PeerHeight is the channel height a peer reports on its operations
+// endpoint.
+func (n *Network) PeerHeight(ctx context.Context, p topology.Node) (uint64, error) {
+	c, err := n.opsClient(p)
+	if err != nil {
+		return 0, err
+	}
+	return c.peerHeight(ctx)
+}
