@@ -124,10 +124,10 @@ func ip(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// createHosts makes the bridge, then for every host its namespace, a veth
+// CreateHosts makes the bridge, then for every host its namespace, a veth
 // pair (root end on the bridge, other end eth0 in the namespace) and its
 // address. Leftovers of an earlier run with the same tag are removed first.
-func (n *Network) createHosts(ctx context.Context) error {
+func (n *Network) CreateHosts(ctx context.Context) error {
 	h := n.Layout.Hosts
 	if err := RemoveHosts(ctx, h.Tag); err != nil {
 		return err

@@ -59,7 +59,7 @@ func (n *Network) Up(ctx context.Context) error {
 	}
 	if h := n.Layout.Hosts; h != nil {
 		if err := n.step(fmt.Sprintf("create %d hosts (network namespaces %s*, bridge %s, %s)", len(n.Layout.AllHosts()), h.NetNSPrefix(), h.Bridge(), h.CIDR()),
-			func() error { return n.createHosts(ctx) }); err != nil {
+			func() error { return n.CreateHosts(ctx) }); err != nil {
 			return err
 		}
 	}
@@ -146,7 +146,7 @@ func (n *Network) Start(ctx context.Context) error {
 	if h := st.Hosts; h != nil {
 		// Namespaces do not survive a reboot of the machine: make them again.
 		if left, err := Leftovers(h.Tag); err != nil || len(left) == 0 {
-			if err := n.step("create hosts", func() error { return n.createHosts(ctx) }); err != nil {
+			if err := n.step("create hosts", func() error { return n.CreateHosts(ctx) }); err != nil {
 				return err
 			}
 		}
