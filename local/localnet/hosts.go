@@ -288,3 +288,24 @@ func (n *Network) PeerHeight(ctx context.Context, p topology.Node) (uint64, erro
 	}
 	return c.peerHeight(ctx)
 }
+
+// hostsMissing reports whether a host's namespace or the bridge is gone.
+func (n *Network) hostsMissing() bool {
+	left, err := Leftovers(n.Layout.Hosts.Tag)
+	if err != nil {
+		return true
+	}
+	have := map[string]bool{}
+	for _, l := range left {
+		have[l] = true
+	}
+	if !have["link "+n.Layout.Hosts.Bridge()] {
+		return true
+	}
+	for _, h := range n.Layout.AllHosts() {
+		if !have["netns "+h.NetNS] || !have["link "+h.Veth] {
+			return true
+		}
+	}
+	return false
+}

@@ -144,8 +144,9 @@ func (n *Network) Start(ctx context.Context) error {
 	}
 	n.Layout.Hosts = st.Hosts
 	if h := st.Hosts; h != nil {
-		// Namespaces do not survive a reboot of the machine: make them again.
-		if left, err := Leftovers(h.Tag); err != nil || len(left) == 0 {
+		// Namespaces do not survive a reboot of the machine: make them again
+		// when one is missing (its processes cannot be running then).
+		if n.hostsMissing() {
 			if err := n.step("create hosts", func() error { return n.CreateHosts(ctx) }); err != nil {
 				return err
 			}
