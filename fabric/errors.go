@@ -242,9 +242,12 @@ func proposalFailure(e *Error, st *status.Status, own string) *shipment.Error {
 		if r, ok := shipment.ParseError(st.Message()); ok {
 			return r
 		}
-		if chaincodeAnswered(st.Message()) {
+		switch {
+		case chaincodeAnswered(st.Message()):
 			e.Reason = ReasonContract
-		} else {
+		case endorsersUnavailable(st):
+			e.Reason = ReasonUnavailable
+		default:
 			e.Reason = reasonOf(st.Code())
 		}
 	case other:
@@ -370,4 +373,27 @@ func statusDetails(err error) []string {
 		}
 	}
 	return out
+}
+
+// endorsersUnavailable reports Fabric's gateway finding no reachable set of
+// peers that satisfies the endorsement policy: the peers of an organisation
+// the policy needs are not in its gossip membership (down, or its host cut
+// off from the others). It answers FailedPrecondition, but the condition
+// passes when the peers return, so it is Unavailable, not a refusal
+// (fabric internal/pkg/gateway/registry.go, endorsementPlan).
+func endorsersUnavailable(st *status.Status) bool {
+	if st.Code() != codes.FailedPrecondition {
+		return false
+	}
+	msg := st.Message()
+	for _, m := range []string{
+		"no combination of peers can be derived which satisfy the endorsement policy",
+		"due to unavailability of peers",
+		"failed to find any endorsing peers for org(s)",
+	} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

@@ -116,6 +116,8 @@ func TestClassify(t *testing.T) {
 		{"the gateway's own deadline", StageEvaluate, context.DeadlineExceeded, "", ReasonUnavailable, true, false},
 
 		// The peer refused the request itself: the same request fails again.
+		{"no reachable peers of an org the policy needs (down, or cut off)", StageEndorse,
+			status.Error(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers"), "", ReasonUnavailable, true, false},
 		{"access denied by the peer", StageEndorse, status.Error(codes.FailedPrecondition, "access denied: channel [supplychain] creator org unknown"), "", ReasonRejected, false, false},
 		{"an aborted endorsement without any peer's word", StageEndorse, status.Error(codes.Aborted, "failed to assemble transaction: bad"), "", ReasonRejected, false, false},
 		{"an internal peer error", StageEndorse, status.Error(codes.Internal, "boom"), "", ReasonRejected, false, false},

@@ -98,7 +98,7 @@ func (n *Network) initCA(ca topology.CA) error {
 	}
 	secret := hex.EncodeToString(b)
 	data := map[string]any{"Port": ca.Port, "OpsPort": ca.OpsPort, "CAName": ca.CAName(), "TLSCAName": ca.TLSCAName(),
-		"AdminUser": registrarName, "AdminPass": secret, "Label": ca.Org.Label, "Domain": ca.Org.Domain}
+		"AdminUser": registrarName, "AdminPass": secret, "Label": ca.Org.Label, "Domain": ca.Org.Domain, "IP": ca.IP}
 	for tmpl, out := range map[string]string{
 		"fabric-ca-server-config.yaml.tmpl": filepath.Join(home, "fabric-ca-server-config.yaml"),
 		"tlsca.yaml.tmpl":                   filepath.Join(home, "tlsca", "fabric-ca-config.yaml"),
@@ -135,7 +135,7 @@ func (n *Network) startCA(ctx context.Context, ca topology.CA) error {
 		}
 	}
 	bin := filepath.Join(fabricbin.FabricCA.Dir(n.Cache), "fabric-ca-server")
-	if _, err := proc.Start(proc.Spec{Name: ca.Name, Path: bin, Args: []string{"start", "-H", home},
+	if _, err := proc.Start(proc.Spec{Name: ca.Name, Path: bin, Args: []string{"start", "-H", home}, NetNS: ca.NetNS,
 		Env: append(n.baseEnv(), "GOMEMLIMIT="+memLimitCA), Dir: home,
 		LogFile: n.Layout.LogFile(ca.Name), PIDFile: n.Layout.PIDFile(ca.Name)}); err != nil {
 		return err
@@ -203,7 +203,10 @@ func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {
 	l := n.Layout
 	org := ca.Org
 	p := plan.Plan{CA: n.caDescriptor(ca), OrgDir: l.OrgDir(org)}
-	hosts := func(name string) []string { return []string{"127.0.0.1", "localhost", name} }
+	// On the hosts layout every certificate also names the org's host
+	// address, which is what the other members dial.
+	ip := l.OrgHost(org).IP
+	hosts := func(name string) []string { return hostList(ip, name) }
 	var nodes []topology.Node
 	if org == topology.OrdererOrg {
 		nodes = l.Orderers()
@@ -215,7 +218,7 @@ func (n *Network) enrollOrg(ctx context.Context, ca topology.CA) error {
 	}
 	for _, node := range nodes {
 		p.Members = append(p.Members, plan.Member{Name: node.Host, Type: string(node.Kind), MSPDir: l.NodeMSPDir(node),
-			CertFile: node.Host + "-cert.pem", TLSDir: l.NodeTLSDir(node), Server: true, Hosts: hosts(node.Host)})
+			CertFile: node.Host + "-cert.pem", TLSDir: l.NodeTLSDir(node), Server: true, Hosts: hostList(node.IP, node.Host)})
 	}
 	for _, u := range orgUsers(org) {
 		name := u.name + "@" + org.Domain
@@ -247,4 +250,14 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
+}
+
+// hostList is the SAN list of a certificate for name: loopback always (a
+// process's own tools on its host), and the host's address when it has one.
+func hostList(ip, name string) []string {
+	hosts := []string{"127.0.0.1", "localhost", name}
+	if ip != "" && ip != "127.0.0.1" {
+		hosts = append(hosts, ip)
+	}
+	return hosts
 }

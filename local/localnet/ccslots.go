@@ -129,7 +129,7 @@ func (n *Network) writeCCAddresses(st *State) error {
 	for _, p := range n.Layout.Peers() {
 		byLabel := map[string]string{}
 		for label, s := range st.CCSlots {
-			byLabel[label] = fmt.Sprintf("127.0.0.1:%d", p.Port+s)
+			byLabel[label] = p.AddrOf(p.Port + s) // the peer's host address on the hosts layout
 		}
 		if err := ccaas.WriteAddresses(n.ccAddressesFile(p), byLabel); err != nil {
 			return fmt.Errorf("chaincode addresses of %s: %w", p.Name, err)

@@ -233,21 +233,22 @@ func (n *Network) ChaincodePackage(ctx context.Context, label string) ([]byte, e
 // startCCServerAt starts the org's chaincode server for a package ID in a
 // slot and waits until it accepts connections.
 func (n *Network) startCCServerAt(ctx context.Context, p topology.Node, packageID string, slot int) error {
-	return n.startServer(ctx, ccServerNameAt(p, slot), n.chaincodeBin(), n.ccServerEnv(p, packageID, slot), p.Port+slot)
+	return n.startServer(ctx, ccServerNameAt(p, slot), n.chaincodeBin(), n.ccServerEnv(p, packageID, slot), p, p.Port+slot)
 }
 
 // startServer starts a chaincode server process unless it runs, and waits
 // until it accepts connections on port.
-func (n *Network) startServer(ctx context.Context, name, bin string, env []string, port int) error {
+// It runs on the peer's host.
+func (n *Network) startServer(ctx context.Context, name, bin string, env []string, p topology.Node, port int) error {
 	if _, ok := proc.Running(n.Layout.PIDFile(name)); ok {
 		return nil
 	}
-	_, err := proc.Start(proc.Spec{Name: name, Path: bin, Env: env,
+	_, err := proc.Start(proc.Spec{Name: name, Path: bin, Env: env, NetNS: p.NetNS,
 		Dir: n.Layout.Home, LogFile: n.Layout.LogFile(name), PIDFile: n.Layout.PIDFile(name)})
 	if err != nil {
 		return err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := p.AddrOf(port)
 	return retry(ctx, 20*time.Second, func(ctx context.Context) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(name)); !ok {
 			return n.exited(name)

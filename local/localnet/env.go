@@ -51,7 +51,7 @@ func (n *Network) ordererEnv(o topology.Node) []string {
 	ordererTLSCA := l.TLSCACert(topology.OrdererOrg)
 	return append(append(n.baseEnv(),
 		"GOMEMLIMIT="+memLimitOrderer,
-		"ORDERER_GENERAL_LISTENADDRESS=127.0.0.1",
+		"ORDERER_GENERAL_LISTENADDRESS="+o.IP,
 		fmt.Sprintf("ORDERER_GENERAL_LISTENPORT=%d", o.Port),
 		"ORDERER_GENERAL_LOCALMSPID="+o.Org.MSPID,
 		"ORDERER_GENERAL_LOCALMSPDIR="+l.NodeMSPDir(o),
@@ -68,14 +68,14 @@ func (n *Network) ordererEnv(o topology.Node) []string {
 		"ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
 		"ORDERER_GENERAL_CLUSTER_ROOTCAS=["+ordererTLSCA+"]",
 		"ORDERER_CHANNELPARTICIPATION_ENABLED=true",
-		fmt.Sprintf("ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:%d", o.AdminPort()),
+		"ORDERER_ADMIN_LISTENADDRESS="+o.AddrOf(o.AdminPort()),
 		"ORDERER_ADMIN_TLS_ENABLED=true",
 		"ORDERER_ADMIN_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
 		"ORDERER_ADMIN_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
 		"ORDERER_ADMIN_TLS_ROOTCAS=["+ordererTLSCA+"]",
 		"ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true",
 		"ORDERER_ADMIN_TLS_CLIENTROOTCAS=["+ordererTLSCA+"]",
-		fmt.Sprintf("ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", o.OpsPort()),
+		"ORDERER_OPERATIONS_LISTENADDRESS="+o.AddrOf(o.OpsPort()),
 		"ORDERER_OPERATIONS_TLS_ENABLED=true",
 		"ORDERER_OPERATIONS_TLS_CERTIFICATE="+filepath.Join(tlsDir, "server.crt"),
 		"ORDERER_OPERATIONS_TLS_PRIVATEKEY="+filepath.Join(tlsDir, "server.key"),
@@ -95,7 +95,7 @@ func (n *Network) profileEnv(node topology.Node, enabled, address string) []stri
 	if !n.Profile {
 		return nil
 	}
-	return []string{enabled + "=true", fmt.Sprintf("%s=127.0.0.1:%d", address, node.ProfilePort())}
+	return []string{enabled + "=true", address + "=" + node.AddrOf(node.ProfilePort())}
 }
 
 // peerEnv configures one peer through environment overrides of the shared
@@ -109,8 +109,8 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_PEER_ID="+p.Host,
 		"CORE_PEER_ADDRESS="+p.Address(),
 		"CORE_PEER_LISTENADDRESS="+p.Address(),
-		fmt.Sprintf("CORE_PEER_CHAINCODEADDRESS=127.0.0.1:%d", p.ChaincodeListenPort()),
-		fmt.Sprintf("CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:%d", p.ChaincodeListenPort()),
+		"CORE_PEER_CHAINCODEADDRESS="+p.AddrOf(p.ChaincodeListenPort()),
+		"CORE_PEER_CHAINCODELISTENADDRESS="+p.AddrOf(p.ChaincodeListenPort()),
 		"CORE_PEER_GOSSIP_BOOTSTRAP="+p.Address(),
 		"CORE_PEER_GOSSIP_EXTERNALENDPOINT="+p.Address(),
 		"CORE_PEER_GOSSIP_USELEADERELECTION=false",
@@ -132,7 +132,7 @@ func (n *Network) peerEnv(p topology.Node) []string {
 		"CORE_PEER_FILESYSTEMPATH="+filepath.Join(dir, "data"),
 		"CORE_LEDGER_SNAPSHOTS_ROOTDIR="+filepath.Join(dir, "snapshots"),
 		"CORE_LEDGER_STATE_STATEDATABASE=goleveldb",
-		fmt.Sprintf("CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", p.OpsPort()),
+		"CORE_OPERATIONS_LISTENADDRESS="+p.AddrOf(p.OpsPort()),
 		"CORE_OPERATIONS_TLS_ENABLED=true",
 		"CORE_OPERATIONS_TLS_CERT_FILE="+filepath.Join(tlsDir, "server.crt"),
 		"CORE_OPERATIONS_TLS_KEY_FILE="+filepath.Join(tlsDir, "server.key"),
@@ -176,7 +176,7 @@ func (n *Network) ccServerEnv(p topology.Node, packageID string, slot int) []str
 	tlsDir := n.Layout.CCServerTLSDir(p.Org)
 	return append(n.baseEnv(),
 		"GOMEMLIMIT="+memLimitChaincode,
-		fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.Port+slot),
+		"CHAINCODE_SERVER_ADDRESS="+p.AddrOf(p.Port+slot),
 		"CHAINCODE_ID="+packageID,
 		"CHAINCODE_TLS_CERT="+filepath.Join(tlsDir, "server.crt"),
 		"CHAINCODE_TLS_KEY="+filepath.Join(tlsDir, "server.key"),
@@ -200,7 +200,7 @@ func (n *Network) allTLSCAs() []string {
 func (n *Network) builderConfig(p topology.Node) string {
 	tlsDir := n.Layout.NodeTLSDir(p)
 	b, _ := json.Marshal(map[string]string{ // a map of strings always marshals
-		"address":          fmt.Sprintf("127.0.0.1:%d", p.CCServerPort()),
+		"address":          p.AddrOf(p.CCServerPort()),
 		"root_cert_file":   n.Layout.TLSCACert(p.Org),
 		"client_cert_file": filepath.Join(tlsDir, "server.crt"),
 		"client_key_file":  filepath.Join(tlsDir, "server.key"),

@@ -52,7 +52,7 @@ func (n *Network) DeployExtra(ctx context.Context, cc ExtraChaincode) error {
 	label := cc.Name + "_" + def.version
 	for _, p := range n.Layout.Peers() {
 		conn := ccaas.SharedConnection
-		conn.Address = fmt.Sprintf("127.0.0.1:%d", p.ExtraCCServerPort())
+		conn.Address = p.AddrOf(p.ExtraCCServerPort())
 		pkg, err := ccaas.PackageWith(label, digest, conn)
 		if err != nil {
 			return fmt.Errorf("package %s: %w", label, err)
@@ -72,7 +72,7 @@ func (n *Network) DeployExtra(ctx context.Context, cc ExtraChaincode) error {
 			}
 		}
 		if err := n.step("start "+name, func() error {
-			return n.startServer(ctx, name, bin, n.extraServerEnv(p, pkgID), p.ExtraCCServerPort())
+			return n.startServer(ctx, name, bin, n.extraServerEnv(p, pkgID), p, p.ExtraCCServerPort())
 		}); err != nil {
 			return err
 		}
@@ -89,9 +89,9 @@ func (n *Network) DeployExtra(ctx context.Context, cc ExtraChaincode) error {
 
 // extraServerEnv is ccServerEnv on the extra chaincode's ports.
 func (n *Network) extraServerEnv(p topology.Node, packageID string) []string {
-	env := append(n.ccServerEnv(p, packageID, ccServerSlots[0]), fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", p.ExtraCCServerPort()))
+	env := append(n.ccServerEnv(p, packageID, ccServerSlots[0]), "CHAINCODE_SERVER_ADDRESS="+p.AddrOf(p.ExtraCCServerPort()))
 	if n.Profile {
-		env = append(env, fmt.Sprintf("CHAINCODE_PPROF_ADDRESS=127.0.0.1:%d", p.ExtraCCProfilePort()))
+		env = append(env, "CHAINCODE_PPROF_ADDRESS="+p.AddrOf(p.ExtraCCProfilePort()))
 	}
 	return env
 }

@@ -30,7 +30,7 @@ func (n *Network) opsClient(node topology.Node) (*opsClient, error) {
 		return nil, fmt.Errorf("%s: operations TLS: %w", node.Name, err)
 	}
 	return &opsClient{
-		base: fmt.Sprintf("https://127.0.0.1:%d", node.OpsPort()),
+		base: "https://" + node.AddrOf(node.OpsPort()),
 		hc:   &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}},
 	}, nil
 }
@@ -97,7 +97,7 @@ type ordererChannel struct {
 // orderer org's admin, with mutual TLS.
 func (n *Network) osnadminArgs(o topology.Node) []string {
 	userTLS := n.Layout.UserTLSDir(topology.OrdererOrg, "Admin")
-	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", o.AdminPort()),
+	return []string{"-o", o.AddrOf(o.AdminPort()),
 		"--ca-file", n.Layout.TLSCACert(topology.OrdererOrg),
 		"--client-cert", filepath.Join(userTLS, "client.crt"),
 		"--client-key", filepath.Join(userTLS, "client.key")}

@@ -105,7 +105,7 @@ func (n *Network) Identity(ctx context.Context, sub string, r IdentityRequest, o
 // the gateway accepts a newly issued key or refuses a revoked one, and
 // prints the key of a newly issued identity.
 func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out io.Writer) error {
-	if _, running := proc.Running(n.Layout.PIDFile("gateway")); !n.Services || !running {
+	if _, running := proc.Running(n.Layout.PIDFile(n.gatewayName(r.Org))); !n.Services || !running {
 		return nil
 	}
 	member := strings.ToLower(strings.TrimSuffix(r.Org.MSPID, "MSP")) + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToLower(r.Name))
@@ -119,7 +119,7 @@ func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out
 	}
 	var gw service
 	for _, s := range svcs {
-		if s.name == "gateway" {
+		if s.name == n.gatewayName(r.Org) {
 			gw = s
 		}
 	}
@@ -140,13 +140,13 @@ func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out
 			return nil
 		}
 		return retry(ctx, 30*time.Second, func(ctx context.Context) error {
-			got, err := n.gatewayStatus(ctx, key, "/v1/transactions/"+strings.Repeat("0", 64))
+			got, err := n.gatewayStatus(ctx, r.Org, key, "/v1/transactions/"+strings.Repeat("0", 64))
 			if err != nil {
 				return err
 			}
 			if got != want {
 				return fmt.Errorf("the gateway answers the key of %s with %d, want %d (it reloads %s on change and on SIGHUP)",
-					r.Name, got, want, filepath.Join(n.gatewayDir(), "gateway.yaml"))
+					r.Name, got, want, filepath.Join(n.gatewayDirOf(r.Org), "gateway.yaml"))
 			}
 			return nil
 		})
@@ -167,15 +167,15 @@ func (n *Network) refreshGatewayKeys(ctx context.Context, r IdentityRequest, out
 
 // gatewayStatus is the status the running gateway answers a GET of path
 // with, sent with key.
-func (n *Network) gatewayStatus(ctx context.Context, key, path string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.GatewayURL()+path, nil)
+func (n *Network) gatewayStatus(ctx context.Context, org topology.Org, key, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.GatewayURLOf(org)+path, nil)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("X-API-Key", key)
 	ca := ""
-	if strings.HasPrefix(n.GatewayURL(), "https://") {
-		ca = n.GatewayCA()
+	if strings.HasPrefix(n.GatewayURLOf(org), "https://") {
+		ca = n.GatewayCAOf(org)
 	}
 	hc, err := httpClient(5*time.Second, ca)
 	if err != nil {

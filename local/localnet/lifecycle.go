@@ -34,6 +34,14 @@ func (n *Network) Up(ctx context.Context) error {
 		return err
 	}
 	total := time.Now()
+	if n.Layout.Hosts != nil {
+		if n.Crypto != CryptoCA {
+			return fmt.Errorf("the hosts layout needs --crypto ca: cryptogen's certificates name 127.0.0.1 only")
+		}
+		if err := n.step("check this machine can make hosts (root, iproute2, namespaces)", RequireNamespaces); err != nil {
+			return err
+		}
+	}
 	if err := n.step("check ports", n.checkPortsFree); err != nil {
 		return err
 	}
@@ -44,9 +52,16 @@ func (n *Network) Up(ctx context.Context) error {
 	if err := os.MkdirAll(n.Layout.Home, 0o755); err != nil {
 		return err
 	}
-	st := &State{BasePort: n.Layout.BasePort, Crypto: n.Crypto, Services: n.Services, Created: time.Now().UTC(), Packages: map[string]string{}}
+	st := &State{BasePort: n.Layout.BasePort, Crypto: n.Crypto, Services: n.Services, Created: time.Now().UTC(), Packages: map[string]string{},
+		Hosts: n.Layout.Hosts}
 	if err := n.saveState(st); err != nil {
 		return err
+	}
+	if h := n.Layout.Hosts; h != nil {
+		if err := n.step(fmt.Sprintf("create %d hosts (network namespaces %s*, bridge %s, %s)", len(n.Layout.AllHosts()), h.NetNSPrefix(), h.Bridge(), h.CIDR()),
+			func() error { return n.CreateHosts(ctx) }); err != nil {
+			return err
+		}
 	}
 	switch n.Crypto {
 	case CryptoCryptogen:
@@ -127,6 +142,16 @@ func (n *Network) Start(ctx context.Context) error {
 	if err := n.EnsureTools(ctx); err != nil {
 		return err
 	}
+	n.Layout.Hosts = st.Hosts
+	if h := st.Hosts; h != nil {
+		// Namespaces do not survive a reboot of the machine: make them again
+		// when one is missing (its processes cannot be running then).
+		if n.hostsMissing() {
+			if err := n.step("create hosts", func() error { return n.CreateHosts(ctx) }); err != nil {
+				return err
+			}
+		}
+	}
 	if st.Crypto == CryptoCA {
 		if err := n.step("start Fabric CAs", func() error { return n.startCAs(ctx) }); err != nil {
 			return err
@@ -200,8 +225,16 @@ func (n *Network) Down(ctx context.Context) error {
 	if err := n.step("stop all processes", func() error { return n.Stop(ctx) }); err != nil {
 		return err
 	}
+	// The hosts' namespaces and links go by the data directory's tag, so
+	// what a crashed run left is found without network.json.
+	tag := topology.HostTag(n.Layout.Home)
+	if left, err := Leftovers(tag); err == nil && len(left) > 0 {
+		if err := n.step("remove hosts "+tag+"* (namespaces, veth pairs, bridge)", func() error { return RemoveHosts(ctx, tag) }); err != nil {
+			return err
+		}
+	}
 	return n.step("remove network data in "+n.Layout.Home, func() error {
-		for _, p := range []string{"crypto", "ca", "identities", "services", "logs", "run", "channel", "nodes", "packages", "connection.json", "network.json", "configtx.yaml"} {
+		for _, p := range []string{"crypto", "ca", "identities", "services", "logs", "run", "channel", "nodes", "packages", "connection.json", "connection-exporter.json", "connection-carrier.json", "connection-retailer.json", "network.json", "configtx.yaml"} {
 			if err := os.RemoveAll(filepath.Join(n.Layout.Home, p)); err != nil {
 				return err
 			}
@@ -369,12 +402,33 @@ func (n *Network) writeProfile() error {
 		users := n.profileUsers(p.Org)
 		prof.Orgs[p.Org.MSPID] = fabric.Org{
 			MSPID: p.Org.MSPID,
-			Peers: []fabric.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: "127.0.0.1"}},
+			Peers: []fabric.Peer{{Name: p.Host, Endpoint: p.Address(), TLSRootCA: l.TLSCACert(p.Org), ServerName: p.IP}},
 			Users: users,
 		}
 	}
 	if err := prof.Validate(); err != nil {
 		return err
 	}
-	return prof.Save(l.ConnectionProfile())
+	if err := prof.Save(l.ConnectionProfile()); err != nil {
+		return err
+	}
+	if l.Hosts == nil {
+		return nil
+	}
+	// On the hosts layout each member's services read a profile with only
+	// their own organisation: its peer (on its host) and its users' files.
+	for _, p := range l.Peers() {
+		own := fabric.Profile{Channel: prof.Channel, Chaincode: prof.Chaincode,
+			Orgs: map[string]fabric.Org{p.Org.MSPID: prof.Orgs[p.Org.MSPID]}}
+		if err := own.Save(n.orgProfile(p.Org)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orgProfile is the connection profile of one member's services on the
+// hosts layout.
+func (n *Network) orgProfile(org topology.Org) string {
+	return filepath.Join(n.Layout.Home, "connection-"+org.Label+".json")
 }

@@ -58,8 +58,10 @@ type State struct {
 	CCOrder []string       `json:"ccOrder,omitempty"`
 	// Extras are the processes of extra chaincodes (DeployExtra), which
 	// stop and down stop too.
-	Extras  []string  `json:"extras,omitempty"`
-	Created time.Time `json:"created"`
+	Extras []string `json:"extras,omitempty"`
+	// Hosts is set when the network runs on separate hosts (up --hosts).
+	Hosts   *topology.Hosts `json:"hosts,omitempty"`
+	Created time.Time       `json:"created"`
 }
 
 // ChaincodeState is the committed chaincode definition.
@@ -287,6 +289,9 @@ func (n *Network) exited(name string) error {
 
 // checkPortsFree fails loudly, naming the node, if any port is taken.
 func (n *Network) checkPortsFree() error {
+	if n.Layout.Hosts != nil {
+		return nil // fresh namespaces: nothing else binds there
+	}
 	need := map[string][]int{}
 	var names []string
 	for _, node := range n.Layout.Nodes() {
@@ -330,7 +335,7 @@ func (n *Network) startNode(ctx context.Context, node topology.Node) error {
 	if err := os.MkdirAll(n.Layout.NodeDir(node), 0o755); err != nil {
 		return err
 	}
-	_, err := proc.Start(proc.Spec{Name: node.Name, Path: bin, Args: args, Env: env, Dir: n.Layout.NodeDir(node),
+	_, err := proc.Start(proc.Spec{Name: node.Name, Path: bin, Args: args, Env: env, Dir: n.Layout.NodeDir(node), NetNS: node.NetNS,
 		LogFile: n.Layout.LogFile(node.Name), PIDFile: n.Layout.PIDFile(node.Name)})
 	if err != nil {
 		return err

@@ -50,33 +50,51 @@ const (
 // GatewayURL is where the gateway serves: HTTPS once `up` issued its
 // certificate (a network with Fabric CAs), plain HTTP on loopback otherwise
 // (cryptogen has no CA to issue one).
-func (n *Network) GatewayURL() string {
-	if _, err := os.Stat(n.GatewayCA()); err == nil {
-		return "https://" + n.addr(0)
+// On the hosts layout it is the exporter's gateway (see GatewayURLOf).
+func (n *Network) GatewayURL() string { return n.GatewayURLOf(topology.ExporterOrg) }
+
+// GatewayURLOf is the gateway that serves org's identities: the one gateway
+// on one host, the org's own gateway on its host on the hosts layout.
+func (n *Network) GatewayURLOf(org topology.Org) string {
+	if _, err := os.Stat(n.GatewayCAOf(org)); err == nil {
+		return "https://" + n.addr(org.Label, 0)
 	}
-	return "http://" + n.addr(0)
+	return "http://" + n.addr(org.Label, 0)
 }
 
 // GatewayCA is the root certificate clients trust the gateway's certificate
 // with: the exporter organisation's TLS CA (curl --cacert).
-func (n *Network) GatewayCA() string { return filepath.Join(n.gatewayTLSDir(), "ca.crt") }
+func (n *Network) GatewayCA() string { return n.GatewayCAOf(topology.ExporterOrg) }
 
-func (n *Network) gatewayTLSDir() string   { return filepath.Join(n.gatewayDir(), "tls") }
-func (n *Network) NotifierURL() string     { return "http://" + n.addr(11) }
-func (n *Network) WebhookURL() string      { return "http://" + n.addr(10) + "/webhook" }
-func (n *Network) StandinURL() string      { return "http://" + n.addr(20) }
-func (n *Network) addr(i int) string       { return "127.0.0.1:" + strconv.Itoa(n.Layout.ServicePort(i)) }
+// GatewayCAOf is the root of org's gateway's certificate: its own TLS CA on
+// the hosts layout.
+func (n *Network) GatewayCAOf(org topology.Org) string {
+	return filepath.Join(n.gatewayTLSDirOf(org), "ca.crt")
+}
+
+func (n *Network) gatewayTLSDirOf(org topology.Org) string {
+	return filepath.Join(n.gatewayDirOf(org), "tls")
+}
+func (n *Network) NotifierURL() string { return "http://" + n.addr("exporter", 11) }
+func (n *Network) WebhookURL() string  { return "http://" + n.addr("exporter", 10) + "/webhook" }
+func (n *Network) StandinURL() string  { return "http://" + n.addr("whatsapp", 20) }
+
+// addr is the i-th service port on a host (127.0.0.1 on one host).
+func (n *Network) addr(host string, i int) string {
+	return n.Layout.Host(host).IP + ":" + strconv.Itoa(n.Layout.ServicePort(i))
+}
 func (n *Network) serviceDir() string      { return filepath.Join(n.Layout.Home, "services") }
 func (n *Network) useStandin() bool        { return os.Getenv(EnvWhatsAppToken) == "" }
 func (n *Network) binPath(b string) string { return filepath.Join(n.helperBinDir(), b) }
 
 // NotifierHealthURL serves the notifier's /healthz, /readyz and /metrics;
 // NotifierURL is its admin API, which needs NotifierAdminToken.
-func (n *Network) NotifierHealthURL() string { return "http://" + n.addr(12) }
+func (n *Network) NotifierHealthURL() string { return "http://" + n.addr("exporter", 12) }
 
 // service is one process of the quick start.
 type service struct {
 	name     string
+	netns    string // the host it runs on ("" on one host)
 	pkg      string // Go package of its command
 	bin      string
 	args     []string
@@ -89,12 +107,26 @@ type service struct {
 // APIKeys are the local members' gateway keys, by member (exporter, carrier,
 // retailer), read from the api-keys.env that `shiptrace-gateway init-local`
 // writes once per data directory (0600) and keeps.
+// On the hosts layout each member's keys come from its own gateway's file;
+// a key works only at its member's gateway.
 func (n *Network) APIKeys() (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join(n.gatewayDir(), "api-keys.env"))
-	if err != nil {
-		return nil, fmt.Errorf("gateway API keys: %w", err)
-	}
 	keys := map[string]string{}
+	if n.Layout.Hosts == nil {
+		return keys, readAPIKeys(filepath.Join(n.gatewayDir(), "api-keys.env"), keys)
+	}
+	for _, org := range topology.PeerOrgs() {
+		if err := readAPIKeys(filepath.Join(n.gatewayDirOf(org), "api-keys.env"), keys); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+func readAPIKeys(file string, keys map[string]string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("gateway API keys: %w", err)
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
 			if member, ok := strings.CutPrefix(k, "SHIPTRACE_API_KEY_"); ok {
@@ -102,10 +134,26 @@ func (n *Network) APIKeys() (map[string]string, error) {
 			}
 		}
 	}
-	return keys, nil
+	return nil
 }
 
 func (n *Network) gatewayDir() string { return filepath.Join(n.serviceDir(), "gateway") }
+
+// gatewayDirOf is org's gateway's folder: the one gateway's on one host.
+func (n *Network) gatewayDirOf(org topology.Org) string {
+	if n.Layout.Hosts == nil {
+		return n.gatewayDir()
+	}
+	return filepath.Join(n.serviceDir(), "gateway-"+org.Label)
+}
+
+// gatewayName is the process name of org's gateway.
+func (n *Network) gatewayName(org topology.Org) string {
+	if n.Layout.Hosts == nil {
+		return "gateway"
+	}
+	return "gateway." + org.Label
+}
 
 func (n *Network) services() ([]service, error) {
 	profile := n.Layout.ConnectionProfile()
@@ -113,17 +161,37 @@ func (n *Network) services() ([]service, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One gateway process holds the three members' identities (User1 of each
-	// org), one API key each; its configuration comes from init-local.
-	gw := service{name: "gateway", pkg: "./gateway/cmd/shiptrace-gateway", bin: "shiptrace-gateway",
-		prepare: []string{"init-local", "--home", n.Layout.Home, "--profile", profile, "--out", n.gatewayDir(), "--listen", n.addr(0),
-			"--track-secret-file", trackSecret},
-		args:   []string{"serve", "--config", filepath.Join(n.gatewayDir(), "gateway.yaml")},
-		health: n.GatewayURL() + "/healthz"}
-	if _, err := os.Stat(n.GatewayCA()); err == nil {
-		gw.args = append(gw.args, "--tls-cert", filepath.Join(n.gatewayTLSDir(), "server.crt"),
-			"--tls-key", filepath.Join(n.gatewayTLSDir(), "server.key"))
-		gw.healthCA = n.GatewayCA()
+	// On one host, one gateway process holds the three members' identities
+	// (User1 of each org), one API key each; on the hosts layout each
+	// member runs its own gateway on its own host with only its own
+	// organisation's identities and keys, as in production. Configurations
+	// come from init-local.
+	var gateways []service
+	orgs := topology.PeerOrgs()
+	if n.Layout.Hosts == nil {
+		orgs = orgs[:1]
+	}
+	for _, org := range orgs {
+		dir, prof := n.gatewayDirOf(org), profile
+		prepare := []string{"init-local", "--home", n.Layout.Home, "--out", dir, "--listen", n.addr(org.Label, 0)}
+		if n.Layout.Hosts != nil {
+			prof = n.orgProfile(org)
+		}
+		prepare = append(prepare, "--profile", prof)
+		if org == topology.ExporterOrg {
+			// The tracking page reads as the exporter (whose notifier sends the links).
+			prepare = append(prepare, "--track-secret-file", trackSecret)
+		}
+		gw := service{name: n.gatewayName(org), netns: n.Layout.Host(org.Label).NetNS,
+			pkg: "./gateway/cmd/shiptrace-gateway", bin: "shiptrace-gateway", prepare: prepare,
+			args:   []string{"serve", "--config", filepath.Join(dir, "gateway.yaml")},
+			health: n.GatewayURLOf(org) + "/healthz"}
+		if _, err := os.Stat(n.GatewayCAOf(org)); err == nil {
+			gw.args = append(gw.args, "--tls-cert", filepath.Join(n.gatewayTLSDirOf(org), "server.crt"),
+				"--tls-key", filepath.Join(n.gatewayTLSDirOf(org), "server.key"))
+			gw.healthCA = n.GatewayCAOf(org)
+		}
+		gateways = append(gateways, gw)
 	}
 
 	token, phoneID, secret, verify := standinToken, standinPhoneID, standinSecret, "local-verify-token"
@@ -139,12 +207,17 @@ func (n *Network) services() ([]service, error) {
 	if err != nil {
 		return nil, err
 	}
-	notifier := service{name: "notifier", pkg: "./notifier/cmd/shiptrace-notifier", bin: "shiptrace-notifier",
-		args: []string{"--fabric.connection_profile", profile, "--contacts.source", "fabric",
+	notifierProfile := profile
+	if n.Layout.Hosts != nil {
+		notifierProfile = n.orgProfile(topology.ExporterOrg)
+	}
+	// The exporter's notifier runs on the exporter's host, next to its peer.
+	notifier := service{name: "notifier", netns: n.Layout.Host("exporter").NetNS, pkg: "./notifier/cmd/shiptrace-notifier", bin: "shiptrace-notifier",
+		args: []string{"--fabric.connection_profile", notifierProfile, "--contacts.source", "fabric",
 			"--provider.kind", "whatsapp", "--provider.base_url", baseURL, "--provider.phone_number_id", phoneID,
 			"--store.path", filepath.Join(n.notifierDir(), "notifier.db"), "--store.phone_ref_key_file", refKeyFile,
-			"--webhook.addr", n.addr(10), "--admin.addr", n.addr(11), "--admin.token_file", adminTokenFile,
-			"--health.addr", n.addr(12), "--anchor.interval", "2s", // proofs of notification within seconds on the local network
+			"--webhook.addr", n.addr("exporter", 10), "--admin.addr", n.addr("exporter", 11), "--admin.token_file", adminTokenFile,
+			"--health.addr", n.addr("exporter", 12), "--anchor.interval", "2s", // proofs of notification within seconds on the local network
 			"--tracking_url", n.GatewayURL() + "/track/%s", "--tracking_secret_file", trackSecret},
 		env: []string{"SHIPTRACE_NOTIFIER_PROVIDER_TOKEN=" + token, "SHIPTRACE_NOTIFIER_WEBHOOK_APP_SECRET=" + secret,
 			"SHIPTRACE_NOTIFIER_WEBHOOK_VERIFY_TOKEN=" + verify},
@@ -154,16 +227,27 @@ func (n *Network) services() ([]service, error) {
 	}
 	var out []service
 	if n.useStandin() {
-		out = append(out, service{name: "wa-standin", pkg: "./local/wastandin/cmd/wa-standin", bin: "wa-standin",
-			args: []string{"-addr", n.addr(20), "-token", token, "-phone-number-id", phoneID,
+		// The stand-in plays Meta's cloud, which belongs to no member: a
+		// host of its own on the hosts layout.
+		out = append(out, service{name: "wa-standin", netns: n.Layout.Host("whatsapp").NetNS, pkg: "./local/wastandin/cmd/wa-standin", bin: "wa-standin",
+			args: []string{"-addr", n.addr("whatsapp", 20), "-token", token, "-phone-number-id", phoneID,
 				"-app-secret", secret, "-webhook-url", n.WebhookURL()},
 			health: n.StandinURL() + "/_standin/messages"})
 	}
-	return append(out, gw, notifier), nil
+	return append(append(out, gateways...), notifier), nil
 }
 
 // ServiceNames lists the quick start's processes, for status and stop.
-func (n *Network) ServiceNames() []string { return []string{"wa-standin", "gateway", "notifier"} }
+func (n *Network) ServiceNames() []string {
+	names := []string{"wa-standin", "gateway"}
+	if n.Layout.Hosts != nil {
+		names = []string{"wa-standin"}
+		for _, org := range topology.PeerOrgs() {
+			names = append(names, n.gatewayName(org))
+		}
+	}
+	return append(names, "notifier")
+}
 
 // buildServices compiles the services' commands.
 func (n *Network) buildServices(ctx context.Context) error {
@@ -193,8 +277,8 @@ func (n *Network) StartServices(ctx context.Context) error {
 		if _, ok := proc.Running(n.Layout.PIDFile(s.name)); ok {
 			continue
 		}
-		for _, dir := range []string{"gateway", "notifier"} {
-			if err := os.MkdirAll(filepath.Join(n.serviceDir(), dir), 0o700); err != nil {
+		for _, dir := range []string{n.gatewayDirOf(topology.ExporterOrg), n.notifierDir()} {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}
 		}
@@ -204,7 +288,7 @@ func (n *Network) StartServices(ctx context.Context) error {
 				return fmt.Errorf("%s %s: %w: %s", s.bin, s.prepare[0], err, out)
 			}
 		}
-		_, err := proc.Start(proc.Spec{Name: s.name, Path: n.binPath(s.bin), Args: s.args,
+		_, err := proc.Start(proc.Spec{Name: s.name, Path: n.binPath(s.bin), Args: s.args, NetNS: s.netns,
 			Env: append(n.baseEnv(), s.env...), Dir: n.serviceDir(),
 			LogFile: n.Layout.LogFile(s.name), PIDFile: n.Layout.PIDFile(s.name)})
 		if err != nil {
@@ -261,19 +345,34 @@ func httpClient(timeout time.Duration, caFile string) (*http.Client, error) {
 	return hc, nil
 }
 
-// issueGatewayTLS has the exporter organisation's TLS CA issue the gateway's
-// server certificate (SANs 127.0.0.1 and localhost), once per data
-// directory, through the identity command as for the nodes. A network made
-// with cryptogen has no CA: its gateway stays on plain HTTP, on loopback.
+// issueGatewayTLS has the organisation's TLS CA issue its gateway's server
+// certificate (SANs 127.0.0.1, localhost and, on the hosts layout, the
+// org's host address), once per data directory, through the identity
+// command as for the nodes: on one host the exporter's CA for the one
+// gateway, on the hosts layout each member's CA for its own gateway. A
+// network made with cryptogen has no CA: its gateway stays on plain HTTP, on
+// loopback.
 func (n *Network) issueGatewayTLS(ctx context.Context) error {
 	st, err := n.LoadState()
 	if err != nil || st.Crypto != CryptoCA {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(n.gatewayTLSDir(), "server.crt")); err == nil {
+	orgs := topology.PeerOrgs()
+	if n.Layout.Hosts == nil {
+		orgs = orgs[:1]
+	}
+	for _, org := range orgs {
+		if err := n.issueGatewayTLSOf(ctx, org); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Network) issueGatewayTLSOf(ctx context.Context, org topology.Org) error {
+	if _, err := os.Stat(filepath.Join(n.gatewayTLSDirOf(org), "server.crt")); err == nil {
 		return nil
 	}
-	org := topology.ExporterOrg
 	var ca topology.CA
 	for _, c := range n.Layout.CAs() {
 		if c.Org == org {
@@ -295,8 +394,8 @@ func (n *Network) issueGatewayTLS(ctx context.Context) error {
 	}
 	name := "gateway-" + hex.EncodeToString(suffix) + "." + org.Domain
 	p := plan.Plan{CA: n.caDescriptor(ca), OrgDir: work, Members: []plan.Member{{
-		Name: name, Type: "client", TLSDir: n.gatewayTLSDir(), Server: true,
-		Hosts: []string{"127.0.0.1", "localhost", "gateway." + org.Domain},
+		Name: name, Type: "client", TLSDir: n.gatewayTLSDirOf(org), Server: true,
+		Hosts: hostList(n.Layout.OrgHost(org).IP, "gateway."+org.Domain),
 	}}}
 	return n.step("issue the gateway's TLS certificate ("+org.MSPID+" TLS CA)", func() error {
 		if _, err := os.Stat(n.identityBin()); err != nil {

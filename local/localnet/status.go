@@ -41,7 +41,7 @@ func (n *Network) Status(ctx context.Context) []ProcessStatus {
 			slot = st.slotOf(st.Packages[p.Org.MSPID])
 		}
 		out = append(out, ProcessStatus{Name: ccServerNameAt(p, slot), Kind: "chaincode",
-			Address: "127.0.0.1:" + strconv.Itoa(p.Port+slot)})
+			Address: p.AddrOf(p.Port + slot)})
 	}
 	cas := map[string]topology.CA{}
 	if stErr == nil && st.Crypto == CryptoCA {

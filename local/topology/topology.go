@@ -50,6 +50,11 @@ type Node struct {
 	Kind Kind
 	Org  Org
 	Port int
+	// IP is the address every listener of the node binds: 127.0.0.1 on the
+	// one-host layout, the node's host address on the hosts layout.
+	IP string
+	// NetNS is the network namespace the node runs in ("" on one host).
+	NetNS string
 }
 
 // AdminPort is the orderer's channel participation API port.
@@ -77,7 +82,10 @@ func (n Node) ExtraCCServerPort() int { return n.Port + 5 }
 func (n Node) ExtraCCProfilePort() int { return n.Port + 6 }
 
 // Address is host:port of the main listener.
-func (n Node) Address() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
+func (n Node) Address() string { return fmt.Sprintf("%s:%d", n.IP, n.Port) }
+
+// AddrOf is host:port on the node's address.
+func (n Node) AddrOf(port int) string { return fmt.Sprintf("%s:%d", n.IP, port) }
 
 // Ports lists every port the node (and, for a peer, its chaincode server) binds.
 func (n Node) Ports() []int {
@@ -102,6 +110,9 @@ func PeerOrgs() []Org { return []Org{ExporterOrg, CarrierOrg, RetailerOrg} }
 type Layout struct {
 	BasePort int
 	Home     string // data directory: crypto, ledgers, logs, pid files
+	// Hosts, when set, places every organisation and every orderer on a
+	// host of its own (a network namespace; see hosts.go).
+	Hosts *Hosts
 }
 
 // Orderers returns the three Raft orderers.
@@ -109,8 +120,9 @@ func (l Layout) Orderers() []Node {
 	nodes := make([]Node, 3)
 	for i := range nodes {
 		name := fmt.Sprintf("orderer%d", i+1)
+		h := l.Host(name)
 		nodes[i] = Node{Name: name, Host: name + "." + OrdererOrg.Domain, Kind: Orderer, Org: OrdererOrg,
-			Port: l.BasePort + i*portsPerNode}
+			Port: l.BasePort + i*portsPerNode, IP: h.IP, NetNS: h.NetNS}
 	}
 	return nodes
 }
@@ -120,8 +132,9 @@ func (l Layout) Peers() []Node {
 	orgs := PeerOrgs()
 	nodes := make([]Node, len(orgs))
 	for i, org := range orgs {
+		h := l.Host(org.Label)
 		nodes[i] = Node{Name: "peer0." + org.Label, Host: "peer0." + org.Domain, Kind: Peer, Org: org,
-			Port: l.BasePort + (3+i)*portsPerNode}
+			Port: l.BasePort + (3+i)*portsPerNode, IP: h.IP, NetNS: h.NetNS}
 	}
 	return nodes
 }
@@ -150,10 +163,12 @@ type CA struct {
 	Org     Org
 	Port    int
 	OpsPort int
+	IP      string // listen address (the org's host on the hosts layout)
+	NetNS   string
 }
 
 // URL is the CA server's address.
-func (c CA) URL() string { return fmt.Sprintf("https://127.0.0.1:%d", c.Port) }
+func (c CA) URL() string { return fmt.Sprintf("https://%s:%d", c.IP, c.Port) }
 
 // CAName and TLSCAName are the names of the two CA instances the server hosts.
 func (c CA) CAName() string    { return "ca-" + c.Org.Label }
@@ -167,7 +182,9 @@ func (l Layout) CAs() []CA {
 	orgs := AllOrgs()
 	cas := make([]CA, len(orgs))
 	for i, org := range orgs {
-		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*i), OpsPort: l.ServicePort(31 + 2*i)}
+		h := l.OrgHost(org)
+		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*i), OpsPort: l.ServicePort(31 + 2*i),
+			IP: h.IP, NetNS: h.NetNS}
 	}
 	return cas
 }

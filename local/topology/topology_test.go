@@ -45,3 +45,49 @@ func TestPeerOfFindsEachOrg(t *testing.T) {
 		t.Fatal("PeerOf found a peer for the orderer org")
 	}
 }
+
+// On the hosts layout every host has its own address on the /24, every
+// link name fits Linux's 15 bytes, and every node and CA sits on its
+// organisation's (or orderer's) host; on one host everything is 127.0.0.1.
+func TestHostsLayout(t *testing.T) {
+	tag := HostTag("/some/data/dir")
+	if tag != HostTag("/some/data/dir") || tag == HostTag("/other/dir") || len(tag) != 8 {
+		t.Fatalf("tag %q: want 8 bytes, stable per directory, different between directories", tag)
+	}
+	l := Layout{BasePort: 27000, Hosts: &Hosts{Tag: tag, Subnet: 193}}
+	ips := map[string]string{}
+	for _, h := range l.AllHosts() {
+		if other, dup := ips[h.IP]; dup {
+			t.Fatalf("%s and %s share %s", h.Name, other, h.IP)
+		}
+		ips[h.IP] = h.Name
+		for _, link := range []string{h.Veth, h.Veth + "p", l.Hosts.Bridge()} {
+			if len(link) > 15 {
+				t.Errorf("link name %q longer than 15 bytes", link)
+			}
+		}
+		if h.IP == l.Hosts.GatewayIP() {
+			t.Errorf("%s has the bridge's address", h.Name)
+		}
+	}
+	for _, n := range l.Nodes() {
+		want := n.Name
+		if n.Kind == Peer {
+			want = n.Org.Label
+		}
+		if h := l.Host(want); n.IP != h.IP || n.NetNS != h.NetNS || n.IP == "127.0.0.1" {
+			t.Errorf("%s on %s (%s), want host %s (%s)", n.Name, n.IP, n.NetNS, want, h.IP)
+		}
+	}
+	for _, ca := range l.CAs() {
+		if h := l.OrgHost(ca.Org); ca.IP != h.IP || ca.NetNS != h.NetNS {
+			t.Errorf("%s on %s, want its organisation's host %s", ca.Name, ca.IP, h.IP)
+		}
+	}
+	one := Layout{BasePort: 27000}
+	for _, n := range one.Nodes() {
+		if n.IP != "127.0.0.1" || n.NetNS != "" {
+			t.Errorf("one host: %s on %s in %q", n.Name, n.IP, n.NetNS)
+		}
+	}
+}

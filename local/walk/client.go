@@ -42,6 +42,16 @@ type System struct {
 	NotifierToken     string
 	StandinURL        string
 	Keys              map[string]string // exporter, carrier, retailer -> API key
+	// Gateways, on the hosts layout (shipnet up --hosts), is each member's
+	// own gateway: a member's key works only there. Empty on one host, where
+	// one gateway (GatewayURL) serves every member.
+	Gateways map[string]Gateway
+}
+
+// Gateway is one member's gateway.
+type Gateway struct {
+	URL string
+	CA  string // root of its TLS certificate ("" for plain HTTP)
 }
 
 // Open reads the data directory of a system brought up by `shipnet up`.
@@ -57,7 +67,7 @@ func Open(home string) (*System, error) {
 	if !st.Services {
 		return nil, fmt.Errorf("the network in %s runs without the gateway, notifier and stand-in", home)
 	}
-	n := &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: home}, Services: true}
+	n := &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: home, Hosts: st.Hosts}, Services: true}
 	return FromLocal(n)
 }
 
@@ -81,6 +91,20 @@ func FromLocal(n *localnet.Network) (*System, error) {
 	if strings.HasPrefix(sys.GatewayURL, "https://") {
 		sys.GatewayCA = n.GatewayCA()
 	}
+	if n.Layout.Hosts != nil {
+		sys.Gateways = map[string]Gateway{}
+		for member, msp := range Members {
+			for _, org := range topology.PeerOrgs() {
+				if org.MSPID == msp {
+					gw := Gateway{URL: n.GatewayURLOf(org)}
+					if strings.HasPrefix(gw.URL, "https://") {
+						gw.CA = n.GatewayCAOf(org)
+					}
+					sys.Gateways[member] = gw
+				}
+			}
+		}
+	}
 	return sys, nil
 }
 
@@ -99,18 +123,31 @@ func (s *System) ReadyClient(ctx context.Context, within time.Duration) (*Client
 
 // Client calls the gateway as one of the members, trusting the gateway's
 // CA when it speaks HTTPS.
+// On the hosts layout each member's requests go to that member's own
+// gateway.
 func (s *System) Client() *Client {
+	c := &Client{Base: s.GatewayURL, Keys: s.Keys, HTTP: gatewayHTTP(s.GatewayCA)}
+	for member, gw := range s.Gateways {
+		if c.PerMember == nil {
+			c.PerMember = map[string]*Client{}
+		}
+		c.PerMember[member] = &Client{Base: gw.URL, Keys: map[string]string{member: s.Keys[member]}, HTTP: gatewayHTTP(gw.CA)}
+	}
+	return c
+}
+
+func gatewayHTTP(caFile string) *http.Client {
 	hc := &http.Client{Timeout: 3 * time.Minute}
-	if s.GatewayCA != "" {
+	if caFile != "" {
 		roots := x509.NewCertPool()
-		if pemBytes, err := os.ReadFile(s.GatewayCA); err == nil {
+		if pemBytes, err := os.ReadFile(caFile); err == nil {
 			roots.AppendCertsFromPEM(pemBytes)
 		}
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		hc.Transport = t
 	}
-	return &Client{Base: s.GatewayURL, Keys: s.Keys, HTTP: hc}
+	return hc
 }
 
 // Client is a small REST client for the gateway.
@@ -118,6 +155,17 @@ type Client struct {
 	Base string
 	Keys map[string]string
 	HTTP *http.Client
+	// PerMember, when set, sends a member's requests to that member's own
+	// gateway (the hosts layout).
+	PerMember map[string]*Client
+}
+
+// Member is the client of member's own gateway (c itself on one host).
+func (c *Client) Member(member string) *Client {
+	if m, ok := c.PerMember[member]; ok {
+		return m
+	}
+	return c
 }
 
 // Response is one HTTP answer.
@@ -191,6 +239,9 @@ func (c *Client) Do(ctx context.Context, member, method, path string, body any, 
 }
 
 func (c *Client) do(ctx context.Context, member, method, path string, body any, header map[string]string) (*Response, error) {
+	if m, ok := c.PerMember[member]; ok {
+		return m.do(ctx, member, method, path, body, header)
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

@@ -42,6 +42,9 @@ type Network struct {
 	Home    string
 	Profile *fabric.Profile
 	shipnet string // path of the built shipnet command
+	// UpOutput is what `shipnet up` printed when this test binary started
+	// the network (its step timings), "" when it found it running.
+	UpOutput string
 }
 
 var (
@@ -203,7 +206,7 @@ func (n *Network) Local(t testing.TB) *localnet.Network {
 	if err != nil {
 		t.Fatalf("network state in %s: %v", n.Home, err)
 	}
-	return &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: n.Home}, Repo: n.Repo,
+	return &localnet.Network{Layout: topology.Layout{BasePort: st.BasePort, Home: n.Home, Hosts: st.Hosts}, Repo: n.Repo,
 		Cache: filepath.Join(n.Repo, ".cache"), Crypto: st.Crypto, Services: st.Services, Out: io.Discard}
 }
 

@@ -290,6 +290,9 @@ func initLocal(args []string, stdout io.Writer) error {
 			continue // not an enrolled identity
 		}
 		msp, id := filepath.Base(filepath.Dir(dir)), filepath.Base(dir)
+		if _, ours := prof.Orgs[msp]; !ours {
+			continue // another member's identity: a member's gateway holds only its own org's keys
+		}
 		name := strings.ToLower(strings.TrimSuffix(msp, "MSP")) + "." + id
 		names = append(names, name)
 		abs := func(p string) string { a, _ := filepath.Abs(p); return a }

@@ -1,6 +1,7 @@
 // Command shipnet runs the local shiptrace consortium network:
 //
 //	shipnet up       build if needed, create crypto and channel, start, deploy
+//	                 (--hosts: each organisation and orderer on its own host)
 //	shipnet down     stop everything and delete the network's data
 //	shipnet stop     stop every process, keep all data
 //	shipnet start    start a stopped network again
@@ -72,6 +73,7 @@ func run(args []string) error {
 	crypto := fs.String("crypto", envOr("SHIPTRACE_CRYPTO", localnet.CryptoCA), "crypto material for a new network: ca (a Fabric CA per org) or cryptogen (env SHIPTRACE_CRYPTO)")
 	services := fs.Bool("services", envOr("SHIPTRACE_SERVICES", "true") == "true", "also run the gateway, notifier and WhatsApp stand-in (env SHIPTRACE_SERVICES)")
 	logSpec := fs.String("log-spec", envOr("FABRIC_LOGGING_SPEC", "info"), "Fabric logging spec for the nodes")
+	hosts := fs.Bool("hosts", false, "up: run every organisation and every orderer on a host of its own (a network namespace, as root); recorded, so later commands follow")
 	profile := fs.Bool("pprof", envOr("SHIPTRACE_PPROF", "false") == "true", "up/start: serve pprof on each peer's and orderer's port+4, on loopback, for benchmarks (env SHIPTRACE_PPROF)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|package|systemd|build|identity")
@@ -127,6 +129,13 @@ func run(args []string) error {
 		if !flagSet(fs, "services") {
 			n.Services = st.Services
 		}
+		n.Layout.Hosts = st.Hosts
+	} else if *hosts && cmd == "up" {
+		h, err := localnet.ChooseHosts(absHome)
+		if err != nil {
+			return err
+		}
+		n.Layout.Hosts = h
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
