@@ -116,8 +116,14 @@ func TestClassify(t *testing.T) {
 		{"the gateway's own deadline", StageEvaluate, context.DeadlineExceeded, "", ReasonUnavailable, true, false},
 
 		// The peer refused the request itself: the same request fails again.
+		// Fabric words an org whose peers gossip no longer sees (down, or
+		// its host cut off) exactly as it words the upgrade's moment above:
+		// discovery finds too few peers with the chaincode. Both are worth
+		// trying again a few times, and both end as 503 with Retry-After.
 		{"no reachable peers of an org the policy needs (down, or cut off)", StageEndorse,
-			status.Error(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers"), "", ReasonUnavailable, true, false},
+			status.Error(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers"), "", ReasonDefinitionChanging, true, false},
+		{"no peers at all for an org the policy needs", StageEndorse,
+			status.Error(codes.FailedPrecondition, "failed to find any endorsing peers for org(s): ExporterMSP"), "", ReasonUnavailable, true, false},
 		{"access denied by the peer", StageEndorse, status.Error(codes.FailedPrecondition, "access denied: channel [supplychain] creator org unknown"), "", ReasonRejected, false, false},
 		{"an aborted endorsement without any peer's word", StageEndorse, status.Error(codes.Aborted, "failed to assemble transaction: bad"), "", ReasonRejected, false, false},
 		{"an internal peer error", StageEndorse, status.Error(codes.Internal, "boom"), "", ReasonRejected, false, false},
