@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/shiptrace/shiptrace/shipment"
 )
 
 // Canonical returns the collection as canonical GeoJSON: keys sorted,
@@ -105,25 +107,11 @@ func appendProperties(b []byte, p Properties) []byte {
 	return append(b, out...)
 }
 
-// Summary is what the public record holds about a shipment's plots: enough
-// for any member to verify and to show (count, area, countries), nothing
-// that locates a farm or names a producer.
-type Summary struct {
-	// SHA256 is the hex SHA-256 of the canonical GeoJSON.
-	SHA256 string `json:"sha256"`
-	Count  int    `json:"count"`
-	// AreaHa is the total area in hectares: computed on the ellipsoid for
-	// polygons, declared for points; rounded to 4 decimals (1 m²).
-	AreaHa      float64  `json:"areaHa"`
-	QuantityKg  float64  `json:"quantityKg"`
-	Countries   []string `json:"countries"`
-	Commodities []string `json:"commodities"`
-	HSCodes     []string `json:"hsCodes"`
-}
-
-// Summarize returns the public summary of c.
-func (c *Collection) Summarize() Summary {
-	s := Summary{SHA256: c.Hash(), Count: len(c.Features)}
+// Summarize returns the public summary of c: hash, count, total area (on
+// the ellipsoid for polygons, declared for points, rounded to 1 m²),
+// quantity, and sorted countries, commodities and HS codes.
+func (c *Collection) Summarize() shipment.PlotsSummary {
+	s := shipment.PlotsSummary{SHA256: c.Hash(), Count: len(c.Features)}
 	var area, qty float64
 	for _, f := range c.Features {
 		p := f.Properties
