@@ -2,6 +2,7 @@ package shipment
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"time"
 )
@@ -72,7 +73,7 @@ func decodeStrictJSON(b []byte, v any) error {
 		switch k {
 		case "referenceNumber", "verificationNumber", "recordedAt", "recordedBy":
 		default:
-			return &json.UnmarshalTypeError{Field: k, Value: "unknown field"}
+			return fmt.Errorf("unknown field %q", k)
 		}
 	}
 	return json.Unmarshal(b, v)
