@@ -28,6 +28,7 @@ require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/kr/logfmt v0.0.0-20140226030751-b84e30acd515 // indirect
 	github.com/miekg/pkcs11 v1.1.1 // indirect
+	github.com/paulmach/orb v0.14.0 // indirect
 	github.com/transparency-dev/merkle v0.0.2 // indirect
 )
 
