@@ -30,6 +30,7 @@ require (
 	github.com/miekg/pkcs11 v1.1.1 // indirect
 	github.com/paulmach/orb v0.14.0 // indirect
 	github.com/transparency-dev/merkle v0.0.2 // indirect
+	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 )
 
 require (
