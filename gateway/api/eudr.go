@@ -33,26 +33,46 @@ func (s *Server) putPlots(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, err := s.evaluate(c, string(shipment.OpRead), id)
+	endorsers, err := s.plotHolders(c, id)
 	if err != nil {
 		return err
-	}
-	var sh struct {
-		Exporter string `json:"exporter"`
-		Buyer    string `json:"buyer"`
-	}
-	if err := json.Unmarshal(rec, &sh); err != nil {
-		return fmt.Errorf("decode shipment %s: %w", id, err)
-	}
-	endorsers := []string{sh.Exporter}
-	if sh.Buyer != sh.Exporter {
-		endorsers = append(endorsers, sh.Buyer)
 	}
 	return s.submit(c, write{
 		op: string(shipment.OpAttachPlots), target: id, args: []string{id},
 		transient: map[string][]byte{transientPlots: col.Canonical()},
 		endorsers: endorsers,
 	})
+}
+
+// erasePlots purges the plots from the exporter's and the buyer's private
+// stores (producers' personal data), endorsed by those two organisations.
+func (s *Server) erasePlots(c echo.Context) error {
+	id := c.Param("id")
+	endorsers, err := s.plotHolders(c, id)
+	if err != nil {
+		return err
+	}
+	return s.submit(c, write{op: string(shipment.OpErasePlots), target: id, args: []string{id}, endorsers: endorsers})
+}
+
+// plotHolders are the organisations that keep a shipment's plots: its
+// exporter and its buyer, read from the public record.
+func (s *Server) plotHolders(c echo.Context, id string) ([]string, error) {
+	rec, err := s.evaluate(c, string(shipment.OpRead), id)
+	if err != nil {
+		return nil, err
+	}
+	var sh struct {
+		Exporter string `json:"exporter"`
+		Buyer    string `json:"buyer"`
+	}
+	if err := json.Unmarshal(rec, &sh); err != nil {
+		return nil, fmt.Errorf("decode shipment %s: %w", id, err)
+	}
+	if sh.Buyer == sh.Exporter {
+		return []string{sh.Exporter}, nil
+	}
+	return []string{sh.Exporter, sh.Buyer}, nil
 }
 
 // getPlots returns a shipment's plots (to its exporter or buyer) as the

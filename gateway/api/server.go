@@ -218,6 +218,7 @@ func New(o Options) (*Server, error) {
 	v1.DELETE("/shipments/:id/buyer-contact", s.deleteBuyerContact, mw...)
 	v1.PUT("/shipments/:id/plots", s.putPlots, mw...)
 	v1.GET("/shipments/:id/plots", s.getPlots, mw...)
+	v1.DELETE("/shipments/:id/plots", s.erasePlots, mw...)
 	v1.POST("/shipments/:id/due-diligence", s.recordDueDiligence, mw...)
 	v1.GET("/transactions/:txId", s.getTransaction, mw...)
 	v1.GET("/shipments/:id/epcis", s.shipmentEPCIS, mw...)

@@ -149,6 +149,22 @@ func TestEUDRPlotsOnTheNetwork(t *testing.T) {
 		t.Fatalf("found in blocks: %v", found[1:])
 	}
 	t.Logf("scanned %d blocks: no producer name, place or coordinate", blocks)
+
+	// Erasure purges both private copies; the public summary stays.
+	g.must(403, "DELETE", P+"/plots", "retailer", nil)
+	g.must(200, "DELETE", P+"/plots", "exporter", nil)
+	g.must(404, "GET", P+"/plots", "retailer", nil)
+	g.must(404, "GET", P+"/plots", "exporter", nil)
+	var erased struct {
+		Plots struct {
+			Count  int  `json:"count"`
+			Erased bool `json:"erased"`
+		} `json:"plots"`
+	}
+	g.must(200, "GET", P, "carrier", nil).json(t, &erased)
+	if !erased.Plots.Erased || erased.Plots.Count != 2 {
+		t.Fatalf("after erasure %+v", erased.Plots)
+	}
 }
 
 // scanChannel reads every block from the exporter's peer and returns the
