@@ -250,3 +250,28 @@ func TestErrorCap(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestMultiPolygonAndUncheckedCountries: a MultiPolygon's area is the sum
+// of its polygons; a country without a bounding box in the table passes
+// the swap check unchecked (its ISO code is still checked).
+func TestMultiPolygonAndUncheckedCountries(t *testing.T) {
+	second := `[[[-5.490000,6.800000],[-5.488000,6.800000],[-5.488000,6.802000],[-5.490000,6.802000],[-5.490000,6.800000]]]`
+	c, err := Decode(collection(feature("MultiPolygon", "["+square+","+second+"]", props("CI", 9.8))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c0(c); a < 9.7 || a > 9.9 {
+		t.Fatalf("multipolygon measures %.4f ha", a)
+	}
+	// Papua New Guinea has no box: a position far away is not refused.
+	if _, err := Decode(collection(feature("Point", `[2.350000,48.850000]`, props("PG", 1)))); err != nil {
+		t.Fatalf("unchecked country refused: %v", err)
+	}
+	msg := ""
+	if _, err := Decode(collection(feature("MultiPolygon", "["+square+`,[[[-5.490000,6.800000],[-5.488000,6.800000],[-5.490000,6.800000]]]]`, props("CI", 9.8)))); err != nil {
+		msg = err.Error()
+	}
+	if !strings.Contains(msg, "features[0].geometry.coordinates[1][0]: ring has 2 distinct positions") {
+		t.Fatalf("%q", msg)
+	}
+}
