@@ -35,6 +35,12 @@ func TLSConfig(node Peer, user User) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// MaxMessageBytes is the largest reply the client takes from a peer: the
+// peers' and orderers' own gRPC limit (100 MiB, core.yaml and orderer.yaml),
+// not gRPC's 4 MiB client default, which a shipment's EUDR plots (thousands
+// of polygons, read back by the buyer) exceed.
+const MaxMessageBytes = 100 << 20
+
 // Dial opens a gRPC connection to a peer or an orderer over TLS, mutual when
 // the user has a TLS client certificate. The connection is lazy: it connects
 // on first use and reconnects by itself after a failure.
@@ -43,7 +49,8 @@ func Dial(node Peer, user User) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient("dns:///"+node.Endpoint, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	conn, err := grpc.NewClient("dns:///"+node.Endpoint, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s at %s: %w", node.Name, node.Endpoint, err)
 	}

@@ -75,7 +75,7 @@ func startCA(t testing.TB) plan.CA {
 	_, _ = rand.Read(b)
 	secret := hex.EncodeToString(b)
 	data := map[string]any{"Port": port, "OpsPort": ops, "CAName": "ca-test", "TLSCAName": "tlsca-test",
-		"AdminUser": Registrar, "AdminPass": secret, "Label": "test", "Domain": "test.shiptrace"}
+		"AdminUser": Registrar, "AdminPass": secret, "Label": "test", "Domain": "test.shiptrace", "IP": "127.0.0.1"}
 	if err := os.MkdirAll(filepath.Join(home, "tlsca"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -39,18 +39,29 @@ const (
 	OpClaims    Operation = "Claims"
 )
 
+// EUDR operations: the exporter attaches (and erases) a shipment's
+// production plots, the exporter and the buyer read them, the buyer records
+// its due-diligence statement's numbers.
+const (
+	OpAttachPlots        Operation = "AttachPlots"
+	OpReadPlots          Operation = "Plots"
+	OpErasePlots         Operation = "ErasePlots"
+	OpRecordDueDiligence Operation = "RecordDueDiligence"
+)
+
 // Operations lists every operation, for exhaustive tests and documentation.
 var Operations = []Operation{
 	OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings, OpRegisterSensors, OpDeliver,
 	OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpDeleteContact,
 	OpReadMembers, OpApproveMembers, OpCommitMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims,
+	OpAttachPlots, OpReadPlots, OpErasePlots, OpRecordDueDiligence,
 }
 
 // Writes reports whether op changes the ledger. Only writes are held to the
 // endorsing peer's clock (see CheckTxTime): a read's timestamp decides nothing.
 func (op Operation) Writes() bool {
 	switch op {
-	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpReadAnchor, OpClaims:
+	case OpRead, OpList, OpHistory, OpReadings, OpReadContact, OpReadMembers, OpReadAnchor, OpClaims, OpReadPlots:
 		return false
 	}
 	return true
@@ -86,16 +97,17 @@ var publicReads = []Operation{OpRead, OpList, OpHistory, OpReadings, OpReadMembe
 // its API keys. Governance (membership votes) is the admin's alone.
 var shipmentOps = []Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver, OpRecordReadings,
 	OpRegisterSensors, OpDeliver, OpReject, OpCancel, OpFlagOverdue, OpRead, OpList, OpHistory, OpReadings, OpReadContact,
-	OpDeleteContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims}
+	OpDeleteContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims,
+	OpAttachPlots, OpReadPlots, OpErasePlots, OpRecordDueDiligence}
 
 // roleOps says which operations each role may ask for; the organisation's
 // position on the shipment is checked after that.
 var roleOps = map[string][]Operation{
 	RoleExporterOperator: append([]Operation{OpCreate, OpSetContact, OpAttachDocument, OpShip, OpHandOver,
-		OpCancel, OpFlagOverdue, OpReadContact, OpOpenClaim}, publicReads...),
+		OpCancel, OpFlagOverdue, OpReadContact, OpOpenClaim}, append(publicReads, OpAttachPlots, OpReadPlots)...),
 	RoleCarrierOperator: append([]Operation{OpAttachDocument, OpHandOver, OpRecordReadings, OpRegisterSensors, OpFlagOverdue}, publicReads...),
 	RoleSensor:          {OpRecordReadings},
-	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, publicReads...),
+	RoleBuyerReceiver:   append([]Operation{OpAttachDocument, OpDeliver, OpReject, OpFlagOverdue}, append(publicReads, OpReadPlots, OpRecordDueDiligence)...),
 	RoleAuditor:         publicReads,
 	RoleGateway:         shipmentOps,
 	RoleNotifier:        {OpRead, OpList, OpReadContact, OpReadMembers, OpAnchorNotifications, OpReadAnchor, OpOpenClaim, OpClaims},
@@ -153,8 +165,14 @@ func partiesFor(op Operation) ([]party, bool) {
 		return []party{partyAnyMember}, true
 	case OpAttachDocument:
 		return []party{partyExporter, partyCustodian, partyBuyer}, true
-	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact, OpOpenClaim:
+	case OpShip, OpCancel, OpSetContact, OpReadContact, OpDeleteContact, OpOpenClaim, OpAttachPlots, OpErasePlots:
 		return []party{partyExporter}, true
+	case OpReadPlots:
+		// Plot geometry and producer names are shared by the exporter and
+		// the buyer who files the due-diligence statement, nobody else.
+		return []party{partyExporter, partyBuyer}, true
+	case OpRecordDueDiligence:
+		return []party{partyBuyer}, true
 	case OpHandOver, OpRecordReadings, OpRegisterSensors:
 		return []party{partyCustodian}, true
 	case OpDeliver, OpReject:

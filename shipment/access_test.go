@@ -38,6 +38,11 @@ var partyMatrix = map[Operation][]string{
 	OpReadAnchor:          {"exporter", "custodian", "buyer", "outsider"},
 	OpOpenClaim:           {"exporter"},
 	OpClaims:              {"exporter", "custodian", "buyer", "outsider"},
+
+	OpAttachPlots:        {"exporter"},
+	OpReadPlots:          {"exporter", "buyer"},
+	OpErasePlots:         {"exporter"},
+	OpRecordDueDiligence: {"buyer"},
 }
 
 // roleMatrix is the documented role matrix (chaincode/README.md): which
@@ -70,6 +75,10 @@ var roleMatrix = map[Operation][]string{
 	OpReadAnchor:          {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
 	OpOpenClaim:           {RoleAdmin, RoleGateway, RoleExporterOperator, RoleNotifier},
 	OpClaims:              {RoleAdmin, RoleGateway, RoleExporterOperator, RoleCarrierOperator, RoleBuyerReceiver, RoleAuditor, RoleNotifier},
+	OpAttachPlots:         {RoleAdmin, RoleGateway, RoleExporterOperator},
+	OpReadPlots:           {RoleAdmin, RoleGateway, RoleExporterOperator, RoleBuyerReceiver},
+	OpErasePlots:          {RoleAdmin, RoleGateway},
+	OpRecordDueDiligence:  {RoleAdmin, RoleGateway, RoleBuyerReceiver},
 }
 
 // allRoles is every role value the tests try: none, each role, and values
@@ -165,7 +174,7 @@ func TestRoleRefusalMessages(t *testing.T) {
 		{"sensor records only for shipments its organisation holds", Caller{MSPID: carrierMSP, Role: RoleSensor}, s, OpRecordReadings,
 			"FORBIDDEN: RecordReadings of shipment SHP-2026-0001: only the current custodian (ExporterMSP) may do this; caller is CarrierMSP with role sensor"},
 		{"exporter operator may not erase the buyer contact", Caller{MSPID: exporterMSP, Role: RoleExporterOperator}, s, OpDeleteContact,
-			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, OpenClaim, ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor, Claims; caller is ExporterMSP"},
+			"FORBIDDEN: role exporter_operator may not DeleteBuyerContact; it may only CreateShipment, SetBuyerContact, AttachDocument, Ship, HandOver, Cancel, FlagOverdue, BuyerContact, OpenClaim, ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor, Claims, AttachPlots, Plots; caller is ExporterMSP"},
 		{"auditor may not read the buyer contact", Caller{MSPID: exporterMSP, Role: RoleAuditor}, s, OpReadContact,
 			"FORBIDDEN: role auditor may not BuyerContact; it may only ReadShipment, ListShipments, ShipmentHistory, Readings, Members, NotificationAnchor, Claims; caller is ExporterMSP"},
 		{"unknown role may do nothing", Caller{MSPID: carrierMSP, Role: "intern"}, s, OpRead,

@@ -23,3 +23,7 @@ func validCountry(c string) bool {
 	}
 	return strings.Contains(countryCodes, c)
 }
+
+// ValidCountry reports whether c is an officially assigned ISO 3166-1
+// alpha-2 code; package plots checks countries of production with it.
+func ValidCountry(c string) bool { return validCountry(c) }

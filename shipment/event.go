@@ -21,6 +21,9 @@ const (
 	EventContactUpdated    EventType = "contact.updated"
 	EventContactDeleted    EventType = "contact.deleted"
 	EventClaimOpened       EventType = "shipment.claim_opened"
+	EventPlotsAttached     EventType = "eudr.plots_attached"
+	EventPlotsErased       EventType = "eudr.plots_erased"
+	EventDDSRecorded       EventType = "eudr.dds_recorded"
 )
 
 // EventVersion is the payload version; it changes only on incompatible changes.
@@ -66,6 +69,11 @@ type Event struct {
 	// Claim is the claim a shipment.claim_opened event recorded: its ID,
 	// category and digests, never the buyer's words.
 	Claim *Claim `json:"claim,omitempty"`
+	// Plots is an eudr.plots_* event's summary (hash, count, area,
+	// countries): never geometry or producer names.
+	Plots *PlotsSummary `json:"plots,omitempty"`
+	// DueDiligence is an eudr.dds_recorded event's statement numbers.
+	DueDiligence *DueDiligence `json:"dueDiligence,omitempty"`
 }
 
 // NewEvent describes s after a change of type t made at time at.

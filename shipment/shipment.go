@@ -136,14 +136,19 @@ type Shipment struct {
 	Settlement         *Settlement      `json:"settlement,omitempty"`
 	Overdue            bool             `json:"overdue,omitempty"`
 	HasBuyerContact    bool             `json:"hasBuyerContact,omitempty"`
-	Reason             string           `json:"reason,omitempty"`
-	CreatedAt          time.Time        `json:"createdAt"`
-	ShippedAt          time.Time        `json:"shippedAt,omitzero"`
-	DeliveredAt        time.Time        `json:"deliveredAt,omitzero"`
-	UpdatedAt          time.Time        `json:"updatedAt"`
-	UpdatedBy          string           `json:"updatedBy"`
-	UpdatedTx          string           `json:"updatedTx,omitempty"`
-	Version            int64            `json:"version,omitempty"`
+	// DueDiligence is the buyer's EUDR due-diligence statement reference.
+	DueDiligence *DueDiligence `json:"dueDiligence,omitempty"`
+	// Plots is the public summary of the EUDR production plots; it is kept
+	// under its own key and filled in when the record is read.
+	Plots       *PlotsSummary `json:"plots,omitempty"`
+	Reason      string        `json:"reason,omitempty"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	ShippedAt   time.Time     `json:"shippedAt,omitzero"`
+	DeliveredAt time.Time     `json:"deliveredAt,omitzero"`
+	UpdatedAt   time.Time     `json:"updatedAt"`
+	UpdatedBy   string        `json:"updatedBy"`
+	UpdatedTx   string        `json:"updatedTx,omitempty"`
+	Version     int64         `json:"version,omitempty"`
 }
 
 // Contact is how the exporter reaches the buyer's people. It is personal data:

@@ -330,6 +330,9 @@ func (c *Contract) ReadShipment(ctx contractapi.TransactionContextInterface, id 
 		return "", fmt.Errorf("look up buyer contact of %s: %w", id, err)
 	}
 	s.HasBuyerContact = hash != nil
+	if s.Plots, err = t.plotsSummary(id); err != nil {
+		return "", err
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode shipment %s: %w", id, err)

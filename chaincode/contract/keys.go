@@ -19,6 +19,9 @@ import (
 //	claim             composite  "shipment~claim"    [id, claim]           -> Claim JSON
 //	reading chunks    simple     "readings~<id>~<hour>~<hash>"             -> chunk JSON
 //	buyer contact     private    _implicit_org_<exporter> "contact~<id>"  -> contact JSON
+//	EUDR plots        private    _implicit_org_<exporter> and _implicit_org_<buyer>
+//	                             "plots~<id>"                              -> canonical GeoJSON
+//	plots summary     composite  "eudr~plots"        [id]                  -> PlotsSummary JSON
 //
 // Reading chunks use simple keys because composite keys cannot be range
 // queried by the shim, and the chunk read needs a time range.

@@ -115,6 +115,17 @@ func (w *world) positioned(id, msp, role string, op shipment.Operation) call {
 		c.args = append(c.args, claimJSON(w.t, "CLM-ROLE01", shipment.ClaimDamaged))
 	case shipment.OpClaims:
 		w.inTransit(id)
+	case shipment.OpAttachPlots:
+		createAs(msp, a, b)
+		c.transient = plotsTransient()
+	case shipment.OpReadPlots, shipment.OpErasePlots:
+		createAs(msp, a, b)
+		if res := w.invoke(call{msp: msp, fn: "AttachPlots", args: []string{id}, transient: plotsTransient()}); res.Response.GetStatus() != 200 {
+			w.t.Fatalf("AttachPlots: %s", res.Response.GetMessage())
+		}
+	case shipment.OpRecordDueDiligence:
+		createAs(a, msp, b)
+		c.args = append(c.args, `{"referenceNumber":"25FRXVV3VOS991","verificationNumber":"KJTS6TQ8"}`)
 	case shipment.OpReadMembers:
 		c.args = nil
 	case shipment.OpAnchorNotifications:

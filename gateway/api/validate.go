@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shiptrace/shiptrace/epcis"
+	"github.com/shiptrace/shiptrace/shipment/plots"
 )
 
 // readBody reads the whole body once, within the size limit, and refuses
@@ -31,8 +32,12 @@ func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 		mt, params, ctErr := mime.ParseMediaType(ct)
 		csvFile := ctErr == nil && mt == mimeCSV && c.Path() == csvRoute
 		limit := s.maxBody
+		tooLarge := tooLarge
 		if csvFile {
 			limit = s.csv.MaxBytes
+		}
+		if c.Path() == plotsRoute {
+			limit, tooLarge = plots.MaxExportBytes, plotsTooLarge
 		}
 		if req.ContentLength > limit {
 			return tooLarge(limit)

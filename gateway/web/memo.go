@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"html/template"
 	"sync"
 	"time"
@@ -106,12 +107,18 @@ type stateKey struct {
 	late       int64
 	lastAt     time.Time
 	hasContact bool
+	// plots changes when EUDR plots are attached or erased: they live under
+	// their own key, so the record's version does not move.
+	plots string
 }
 
 func keyOf(s shipment.Shipment) stateKey {
 	k := stateKey{version: s.Version, updatedTx: s.UpdatedTx, count: s.ColdChain.Count, late: s.ColdChain.LateCount, hasContact: s.HasBuyerContact}
 	if r := s.ColdChain.LastReading; r != nil {
 		k.lastAt = r.Time
+	}
+	if p := s.Plots; p != nil {
+		k.plots = fmt.Sprint(p.AttachedTx, p.Erased)
 	}
 	return k
 }

@@ -595,3 +595,26 @@ func TestWithoutARegistryTheMSPIDsAreTheNames(t *testing.T) {
 		t.Fatalf("status %d; page without display names:\n%.2000s", r.status, r.body)
 	}
 }
+
+// TestEUDRSummaryOnThePage: plot count, total area, countries and the
+// due-diligence reference show; the page has nothing else of the plots.
+func TestEUDRSummaryOnThePage(t *testing.T) {
+	l := breachedShipment(1, 10)
+	l.record.Plots = &shipment.PlotsSummary{SHA256: strings.Repeat("ab", 32), Count: 2, AreaHa: 6.3876, QuantityKg: 2000,
+		Countries: []string{"BR", "CI"}, Commodities: []string{"coffee"}, HSCodes: []string{"090111"}, AttachedTx: "tx-plots"}
+	l.record.DueDiligence = &shipment.DueDiligence{Reference: "25FRXVV3VOS991", Verification: "KJTS6TQ8", RecordedBy: "RetailerMSP"}
+	h := newHarness(t, l)
+	r := h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: shipID})+"?lang=de")
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	html := string(r.body)
+	for _, want := range []string{"EU-Entwaldungsverordnung", "Erzeugungsflächen</dt><dd>2</dd>", "6,39 ha", "<dd>BR, CI</dd>", "<code>25FRXVV3VOS991</code>"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "KJTS6TQ8") || strings.Contains(html, strings.Repeat("ab", 32)) {
+		t.Error("page shows more of the filing than the reference")
+	}
+}

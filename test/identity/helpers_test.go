@@ -121,7 +121,7 @@ type call struct {
 
 func (c call) evaluate() bool {
 	switch shipment.Operation(c.fn) {
-	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact, shipment.OpReadMembers, shipment.OpClaims:
+	case shipment.OpRead, shipment.OpList, shipment.OpHistory, shipment.OpReadings, shipment.OpReadContact, shipment.OpReadMembers, shipment.OpClaims, shipment.OpReadPlots:
 		return true
 	}
 	return false

@@ -23,7 +23,8 @@ var publicReads = []string{"ReadShipment", "ListShipments", "ShipmentHistory", "
 // everything but the membership votes.
 var shipmentOps = []string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver", "RecordReadings",
 	"RegisterSensors", "Deliver", "Reject", "Cancel", "FlagOverdue", "ReadShipment", "ListShipments", "ShipmentHistory", "Readings",
-	"BuyerContact", "DeleteBuyerContact", "Members", "AnchorNotifications", "NotificationAnchor", "OpenClaim", "Claims"}
+	"BuyerContact", "DeleteBuyerContact", "Members", "AnchorNotifications", "NotificationAnchor", "OpenClaim", "Claims",
+	"AttachPlots", "Plots", "ErasePlots", "RecordDueDiligence"}
 
 // governance are the membership votes: they change the shared network's
 // consortium, so the ledger test never casts them (the contract's unit tests
@@ -35,10 +36,10 @@ var governance = []string{"ApproveMembers", "CommitMembers"}
 // code that implements it.
 var documented = map[string][]string{
 	"exporter_operator": append([]string{"CreateShipment", "SetBuyerContact", "AttachDocument", "Ship", "HandOver",
-		"Cancel", "FlagOverdue", "BuyerContact", "OpenClaim"}, publicReads...),
+		"Cancel", "FlagOverdue", "BuyerContact", "OpenClaim"}, append(slices.Clone(publicReads), "AttachPlots", "Plots")...),
 	"carrier_operator": append([]string{"AttachDocument", "HandOver", "RecordReadings", "RegisterSensors", "FlagOverdue"}, publicReads...),
 	"sensor":           {"RecordReadings"},
-	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, publicReads...),
+	"buyer_receiver":   append([]string{"AttachDocument", "Deliver", "Reject", "FlagOverdue"}, append(slices.Clone(publicReads), "Plots", "RecordDueDiligence")...),
 	"auditor":          publicReads,
 	"gateway":          shipmentOps,
 	"notifier":         {"ReadShipment", "ListShipments", "BuyerContact", "Members", "AnchorNotifications", "NotificationAnchor", "OpenClaim", "Claims"},
@@ -260,6 +261,18 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 	case shipment.OpReadAnchor:
 		steps = []step{{msp, call{fn: "AnchorNotifications", args: []string{anchorJSON("nb-" + id)}}}}
 		c.args = []string{"nb-" + id}
+	case shipment.OpAttachPlots:
+		steps = []step{create(msp, a, b)}
+		c.transient, c.endorsers = map[string][]byte{"plots": []byte(testPlots)}, []string{msp, a}
+	case shipment.OpReadPlots, shipment.OpErasePlots:
+		attach := step{msp, call{fn: "AttachPlots", args: []string{id}, transient: map[string][]byte{"plots": []byte(testPlots)}, endorsers: []string{msp, a}}}
+		steps = []step{create(msp, a, b), attach}
+		if op == shipment.OpErasePlots {
+			c.endorsers = []string{msp, a}
+		}
+	case shipment.OpRecordDueDiligence:
+		steps = []step{create(a, msp, b)}
+		c.args = append(c.args, `{"referenceNumber":"25FRXVV3VOS991","verificationNumber":"KJTS6TQ8"}`)
 	default:
 		return call{}, fmt.Errorf("no set-up for %s", op)
 	}
@@ -284,6 +297,10 @@ func (o *orgs) positioned(ctx context.Context, msp string, op shipment.Operation
 	}
 	return c, nil
 }
+
+// testPlots is one EUDR point plot (see shipment/plots).
+const testPlots = `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-47.123456,-15.654321]},` +
+	`"properties":{"producerName":"Role Test","country":"BR","productionFrom":"2025-05-01","productionTo":"2025-08-31","commodity":"coffee","hsCode":"090111","quantityKg":800,"areaHa":1.5}}]}`
 
 type step struct {
 	msp string
