@@ -141,7 +141,7 @@ func TestEUDRPlotsOnTheNetwork(t *testing.T) {
 	// No block holds a producer name, place or coordinate; the shipment's
 	// ID (a positive control) is there.
 	secrets := []string{producer, "Daloa-" + producer, "-5.498765", "6.801234", "-47.123987", "-15.654987", "5.498765", "47.123987"}
-	found, blocks := scanChannel(t, net, append([]string{id}, secrets...))
+	found, blocks := net.ScanBlocks(t, append([]string{id}, secrets...))
 	if len(found) == 0 || found[0] != id {
 		t.Fatalf("block scan did not find the shipment %s: the scan is broken", id)
 	}
@@ -165,48 +165,6 @@ func TestEUDRPlotsOnTheNetwork(t *testing.T) {
 	if !erased.Plots.Erased || erased.Plots.Count != 2 {
 		t.Fatalf("after erasure %+v", erased.Plots)
 	}
-}
-
-// scanChannel reads every block from the exporter's peer and returns the
-// needles found in any block's bytes (arguments, results, write sets,
-// private write-set hashes, events).
-func scanChannel(t testing.TB, net *testnet.Network, needles []string) (found []string, blocks uint64) {
-	t.Helper()
-	network := net.Gateway(t, "ExporterMSP").GetNetwork(net.Profile.Channel)
-	var height uint64
-	for _, p := range net.Status(t) {
-		if p.Kind == "peer" && p.Height > height {
-			height = p.Height
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	events, err := network.BlockEvents(ctx, client.WithStartBlock(0))
-	if err != nil {
-		t.Fatalf("block events: %v", err)
-	}
-	seen := map[string]bool{}
-	for b := range events {
-		raw, err := proto.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range needles {
-			if bytes.Contains(raw, []byte(n)) {
-				seen[n] = true
-			}
-		}
-		blocks++
-		if b.GetHeader().GetNumber()+1 >= height {
-			break
-		}
-	}
-	for _, n := range needles {
-		if seen[n] {
-			found = append(found, n)
-		}
-	}
-	return found, blocks
 }
 
 // BenchmarkAttach10000Plots attaches a cooperative's delivery, 10,000

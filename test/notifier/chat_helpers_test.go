@@ -9,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/local/wastandin"
 	"github.com/shiptrace/shiptrace/shipment"
-	"github.com/shiptrace/shiptrace/test/testnet"
 )
 
 // chat is a buyer writing to the exporter's number through the running
@@ -155,46 +151,4 @@ func waitTemplate(t testing.TB, sys *walk.System, digits, name string) wastandin
 		t.Fatal(err)
 	}
 	return got
-}
-
-// scanBlocks reads every block of the channel from the exporter's peer
-// through the deliver service and returns the needles found in any block's
-// bytes (transactions, their arguments, results, write sets and events).
-func scanBlocks(t testing.TB, net *testnet.Network, needles []string) (found []string, blocks uint64) {
-	t.Helper()
-	network := net.Gateway(t, "ExporterMSP").GetNetwork(net.Profile.Channel)
-	var height uint64
-	for _, p := range net.Status(t) {
-		if p.Kind == "peer" && p.Height > height {
-			height = p.Height
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	events, err := network.BlockEvents(ctx, client.WithStartBlock(0))
-	if err != nil {
-		t.Fatalf("block events: %v", err)
-	}
-	seen := map[string]bool{}
-	for b := range events {
-		raw, err := proto.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range needles {
-			if bytes.Contains(raw, []byte(n)) {
-				seen[n] = true
-			}
-		}
-		blocks++
-		if b.GetHeader().GetNumber()+1 >= height {
-			break
-		}
-	}
-	for _, n := range needles {
-		if seen[n] {
-			found = append(found, n)
-		}
-	}
-	return found, blocks
 }

@@ -175,13 +175,13 @@ func TestClaimEndToEndOnTheNetwork(t *testing.T) {
 
 	// No personal data in any block.
 	needles := []string{phone, walk.Digits(phone), nsn, name, words, string(photo[4:])}
-	found, n := scanBlocks(t, net, needles)
+	found, n := net.ScanBlocks(t, needles)
 	t.Logf("scanned %d blocks of the channel", n)
 	if len(found) > 0 {
 		t.Fatalf("blocks hold the buyer's personal data: %q", found)
 	}
 	// The scan can see what it looks for: the claim's ID is in the blocks.
-	if found, _ := scanBlocks(t, net, []string{claimID, sha([]byte(words))}); len(found) != 2 {
+	if found, _ := net.ScanBlocks(t, []string{claimID, sha([]byte(words))}); len(found) != 2 {
 		t.Fatalf("the scan does not find the claim itself (%q): it would prove nothing", found)
 	}
 }
