@@ -103,13 +103,11 @@ func (c *chat) upload(ctx context.Context, mime string, data []byte) string {
 	return out.ID
 }
 
-// createShipment creates and ships a shipment with a buyer contact through
-// the exporter's gateway and waits for the buyer's shipped message, after
-// which the notifier knows the number as the buyer of the shipment.
-func createShipment(t testing.TB, sys *walk.System, id string, contact shipment.Contact) {
-	t.Helper()
-	c := sys.Client()
-	create := map[string]any{
+// coffeeShipment is the create request of a green-coffee shipment from
+// Santos to Hamburg, the exporter's to the retailer through the carrier,
+// with contact as its buyer contact.
+func coffeeShipment(id string, contact shipment.Contact) map[string]any {
+	return map[string]any{
 		"id": id, "buyer": "RetailerMSP", "carrier": "CarrierMSP", "buyerRef": "PO-" + id,
 		"product":            map[string]any{"sku": "COF-GRN-60", "lot": "L-42", "description": "Green coffee", "quantity": 60, "unit": "bag"},
 		"origin":             map[string]any{"name": "Santos", "country": "BR"},
@@ -118,6 +116,15 @@ func createShipment(t testing.TB, sys *walk.System, id string, contact shipment.
 		"expectedDeliveryAt": time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second),
 		"buyerContact":       contact,
 	}
+}
+
+// createShipment creates and ships a shipment with a buyer contact through
+// the exporter's gateway and waits for the buyer's shipped message, after
+// which the notifier knows the number as the buyer of the shipment.
+func createShipment(t testing.TB, sys *walk.System, id string, contact shipment.Contact) {
+	t.Helper()
+	c := sys.Client()
+	create := coffeeShipment(id, contact)
 	for _, step := range []struct {
 		member, method, path string
 		body                 any

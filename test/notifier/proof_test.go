@@ -45,15 +45,7 @@ func TestProofOfNotificationVerifiesAgainstTheLedger(t *testing.T) {
 	phone := "+49" + nsn
 	name := "Hildegunde" + strings.ToUpper(fmt.Sprintf("%x", randN(t, 1<<30)))
 	id := testnet.UniqueID("PROOF")
-	create := map[string]any{
-		"id": id, "buyer": "RetailerMSP", "carrier": "CarrierMSP", "buyerRef": "PO-" + id,
-		"product":            map[string]any{"sku": "COF-GRN-60", "lot": "L-42", "description": "Green coffee", "quantity": 60, "unit": "bag"},
-		"origin":             map[string]any{"name": "Santos", "country": "BR"},
-		"destination":        map[string]any{"name": "Hamburg", "country": "DE"},
-		"coldChain":          map[string]any{"minC": 2, "maxC": 8, "maxExcursionMinutes": 30},
-		"expectedDeliveryAt": time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second),
-		"buyerContact":       shipment.Contact{Phone: phone, Name: name, Language: "de", Consent: true},
-	}
+	create := coffeeShipment(id, shipment.Contact{Phone: phone, Name: name, Language: "de", Consent: true})
 	c := sys.Client()
 	mustWrite(t, c, "POST", "/v1/shipments", create)
 	mustWrite(t, c, "POST", "/v1/shipments/"+id+"/ship", nil)
