@@ -122,18 +122,18 @@ type Notification struct {
 	PhoneRef   string    `json:"phoneRef,omitempty"`
 	// TimeZone is the buyer's own zone from the contact, if it names one:
 	// it wins over the number's for quiet hours and the daily cap.
-	TimeZone string `json:"timeZone,omitempty"`
-	Message    Message   `json:"message"`
-	Status     Status    `json:"status"`
-	Reason     string    `json:"reason,omitempty"`
-	ErrorCode  int       `json:"errorCode,omitempty"`
-	WAMID      string    `json:"wamid,omitempty"`
-	Attempts   int       `json:"attempts"`
-	NextAt     time.Time `json:"nextAt"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
-	SentAt     time.Time `json:"sentAt,omitempty"`
-	ErasedAt   time.Time `json:"erasedAt,omitzero"`
+	TimeZone  string    `json:"timeZone,omitempty"`
+	Message   Message   `json:"message"`
+	Status    Status    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	ErrorCode int       `json:"errorCode,omitempty"`
+	WAMID     string    `json:"wamid,omitempty"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"nextAt"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	SentAt    time.Time `json:"sentAt,omitempty"`
+	ErasedAt  time.Time `json:"erasedAt,omitzero"`
 	// Variant is the A/B variant of the rule the message comes from ("A"
 	// for a rule without variants); KPIs are counted per variant.
 	Variant string `json:"variant,omitempty"`
