@@ -1,81 +1,22 @@
 package anchor_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
 	"github.com/shiptrace/shiptrace/notifier/anchor"
+	"github.com/shiptrace/shiptrace/notifier/anchor/anchortest"
 	"github.com/shiptrace/shiptrace/notifier/outbox"
 	"github.com/shiptrace/shiptrace/notifier/proof"
-	"github.com/shiptrace/shiptrace/shipment"
 )
 
 var refKey, _ = notifier.NewRefKey([]byte("anchor-test-phone-reference-key!"))
-
-// ledger plays the contract's AnchorNotifications (idempotent per batch ID)
-// and qscc, counting writes.
-type ledger struct {
-	mu      sync.Mutex
-	anchors map[string]shipment.NotificationAnchor
-	blocks  map[string]uint64
-	height  uint64
-	calls   int
-	writes  int
-	down    bool
-}
-
-func newLedger() *ledger {
-	return &ledger{anchors: map[string]shipment.NotificationAnchor{}, blocks: map[string]uint64{}, height: 10}
-}
-
-func (l *ledger) Anchor(_ context.Context, req shipment.NewNotificationAnchor) (shipment.NotificationAnchor, uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls++
-	if l.down {
-		return shipment.NotificationAnchor{}, 0, errors.New("peer unreachable")
-	}
-	if err := req.Validate(); err != nil {
-		return shipment.NotificationAnchor{}, 0, err
-	}
-	if a, ok := l.anchors[req.BatchID]; ok {
-		if !a.Same("ExporterMSP", req) {
-			return a, 0, shipment.Errorf(shipment.Conflict, "batch %s differs", req.BatchID)
-		}
-		return a, l.blocks[a.TxID], nil
-	}
-	l.height++
-	tx := fmt.Sprintf("tx%04d", l.height)
-	a := req.Anchor("ExporterMSP", time.Now(), tx)
-	l.anchors[req.BatchID], l.blocks[tx] = a, l.height
-	l.writes++
-	return a, l.height, nil
-}
-
-func (l *ledger) NotificationAnchor(_ context.Context, id string) (shipment.NotificationAnchor, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.anchors[id]
-	if !ok {
-		return a, shipment.Errorf(shipment.NotFound, "no batch %s", id)
-	}
-	return a, nil
-}
-
-func (l *ledger) Transaction(_ context.Context, tx string) (proof.Tx, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.blocks[tx]
-	return proof.Tx{Found: ok, Valid: ok, Block: b, Creator: "ExporterMSP"}, nil
-}
 
 // lifecycle records n notifications, each accepted, delivered and read.
 func lifecycle(t *testing.T, st *outbox.Store, prefix string, n int, t0 time.Time) []string {
@@ -117,16 +58,19 @@ func TestRoundsAnchorEveryRecordAndProofsVerify(t *testing.T) {
 	defer st.Close()
 	t0 := time.Date(2026, 11, 23, 10, 42, 0, 0, time.UTC)
 	ids := lifecycle(t, st, "evt", 3, t0) // 9 records: batches of 4, 4, 1
-	l := newLedger()
+	l := anchortest.New()
 	a := newAnchorer(st, l)
 	if err := a.Round(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if l.writes != 3 {
-		t.Fatalf("%d anchors written in one round, want 3 (4 + 4 + 1 records)", l.writes)
+	if _, writes := l.Counts(); writes != 3 {
+		t.Fatalf("%d anchors written in one round, want 3 (4 + 4 + 1 records)", writes)
 	}
-	if err := a.Round(t.Context()); err != nil || l.writes != 3 || l.calls != 3 {
-		t.Fatalf("an idle round: %d writes, %d calls, %v", l.writes, l.calls, err)
+	if err := a.Round(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if calls, writes := l.Counts(); writes != 3 || calls != 3 {
+		t.Fatalf("an idle round: %d writes, %d calls", writes, calls)
 	}
 	for _, id := range ids {
 		p, err := st.Proof(id)
@@ -176,7 +120,7 @@ func TestCrashBetweenSubmitAndMarkResumesTheSameBatch(t *testing.T) {
 	}
 	t0 := time.Date(2026, 11, 23, 10, 42, 0, 0, time.UTC)
 	ids := lifecycle(t, st, "evt", 1, t0)
-	l := newLedger()
+	l := anchortest.New()
 	a := newAnchorer(st, l)
 	crash := errors.New("killed")
 	var cut outbox.Batch
@@ -196,7 +140,7 @@ func TestCrashBetweenSubmitAndMarkResumesTheSameBatch(t *testing.T) {
 		t.Fatalf("pending after restart %+v, want %s %s", pend, cut.ID, cut.Root)
 	}
 	lifecycle(t, st, "later", 1, t0.Add(time.Hour)) // newer records arrive meanwhile
-	l.down = true
+	l.SetDown(true)
 	a = newAnchorer(st, l)
 	if err := a.Round(t.Context()); err == nil {
 		t.Fatal("round with the ledger down succeeded")
@@ -204,12 +148,12 @@ func TestCrashBetweenSubmitAndMarkResumesTheSameBatch(t *testing.T) {
 	if pend, _ := st.PendingBatches(); len(pend) != 1 || pend[0].ID != cut.ID {
 		t.Fatalf("a newer batch was cut while the first was pending: %+v", pend)
 	}
-	l.down = false
+	l.SetDown(false)
 	if err := a.Round(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if l.writes != 2 {
-		t.Fatalf("%d anchors written, want 2 (the resumed batch once, the newer one)", l.writes)
+	if _, writes := l.Counts(); writes != 2 {
+		t.Fatalf("%d anchors written, want 2 (the resumed batch once, the newer one)", writes)
 	}
 	b, err := st.Batch(cut.ID)
 	if err != nil || !b.Anchored() || b.TxID != "tx0011" || b.Block != 11 || b.Root != cut.Root {

@@ -1,61 +1,18 @@
 package service_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shiptrace/shiptrace/notifier"
+	"github.com/shiptrace/shiptrace/notifier/anchor/anchortest"
 	"github.com/shiptrace/shiptrace/notifier/proof"
 	"github.com/shiptrace/shiptrace/notifier/service"
 	"github.com/shiptrace/shiptrace/shipment"
 )
-
-// memLedger plays AnchorNotifications (idempotent per batch), the anchor
-// read and qscc for the in-process service; the real-network test
-// (test/notifier) uses the channel.
-type memLedger struct {
-	mu      sync.Mutex
-	anchors map[string]shipment.NotificationAnchor
-	blocks  map[string]uint64
-}
-
-func (l *memLedger) Anchor(_ context.Context, req shipment.NewNotificationAnchor) (shipment.NotificationAnchor, uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a, ok := l.anchors[req.BatchID]; ok {
-		return a, l.blocks[a.TxID], nil
-	}
-	if err := req.Validate(); err != nil {
-		return shipment.NotificationAnchor{}, 0, err
-	}
-	tx := fmt.Sprintf("anchor-tx-%d", len(l.anchors)+1)
-	a := req.Anchor("ExporterMSP", time.Now(), tx)
-	l.anchors[req.BatchID], l.blocks[tx] = a, uint64(100+len(l.anchors))
-	return a, l.blocks[tx], nil
-}
-
-func (l *memLedger) NotificationAnchor(_ context.Context, id string) (shipment.NotificationAnchor, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.anchors[id]
-	if !ok {
-		return a, shipment.Errorf(shipment.NotFound, "no batch %s", id)
-	}
-	return a, nil
-}
-
-func (l *memLedger) Transaction(_ context.Context, tx string) (proof.Tx, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.blocks[tx]
-	return proof.Tx{Found: ok, Valid: ok, Block: b, Creator: "ExporterMSP"}, nil
-}
 
 // TestProofOfNotificationOverTheAdminAPI: a breach message goes to the
 // stand-in, which reports it delivered and read by signed webhooks; the
@@ -64,7 +21,7 @@ func (l *memLedger) Transaction(_ context.Context, tx string) (proof.Tx, error) 
 // changed read time fails. Unknown notifications are 404, the route needs
 // the token, and the proof holds neither the number, the name nor the wamid.
 func TestProofOfNotificationOverTheAdminAPI(t *testing.T) {
-	l := &memLedger{anchors: map[string]shipment.NotificationAnchor{}, blocks: map[string]uint64{}}
+	l := anchortest.New()
 	h := start(t, option{
 		contacts: map[string]notifier.Contact{"SHP-PROOF": {Phone: "+34611223344", Name: "Zoraida Quintero", Language: "en", Consent: true}},
 		args:     []string{"--anchor.interval=100ms"},
