@@ -38,10 +38,7 @@ func TestClaimEndToEndOnTheNetwork(t *testing.T) {
 		t.Skip("needs the local Fabric network")
 	}
 	net := testnet.Require(t)
-	sys, err := walk.FromLocal(net.Local(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := net.System(t)
 	ctx := t.Context()
 	nsn := fmt.Sprintf("1578%07d", randN(t, 10_000_000))
 	phone := "+49" + nsn

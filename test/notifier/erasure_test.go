@@ -37,10 +37,7 @@ func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
 	}
 	net := testnet.Require(t)
 	local := net.Local(t)
-	sys, err := walk.FromLocal(local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := net.System(t)
 	c := sys.Client()
 	ctx := t.Context()
 
@@ -94,7 +91,7 @@ func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
 	}
 
 	mustWrite(t, c, "DELETE", "/v1/shipments/"+id+"/buyer-contact", nil)
-	err = walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func() error {
+	err := walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func() error {
 		ns, err := sys.Notifications(ctx, id)
 		if err != nil {
 			return err

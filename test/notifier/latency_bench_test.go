@@ -56,10 +56,7 @@ import (
 //	go test ./test/notifier -run '^$' -bench EventToWhatsApp -benchtime 1x
 func BenchmarkEventToWhatsApp(b *testing.B) {
 	net := testnet.Require(b)
-	sys, err := walk.FromLocal(net.Local(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+	sys := net.System(b)
 	samples := loadgen.EnvInt("SHIPTRACE_BENCH_SAMPLES", 1000)
 	sampleRate := float64(loadgen.EnvInt("SHIPTRACE_BENCH_SAMPLE_RATE", 10))
 	loadRate := float64(loadgen.EnvInt("SHIPTRACE_BENCH_LOAD", 100))

@@ -36,10 +36,7 @@ func TestProofOfNotificationVerifiesAgainstTheLedger(t *testing.T) {
 	}
 	net := testnet.Require(t)
 	local := net.Local(t)
-	sys, err := walk.FromLocal(local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := net.System(t)
 	ctx := t.Context()
 	nsn := fmt.Sprintf("1579%07d", randN(t, 10_000_000))
 	phone := "+49" + nsn
@@ -51,7 +48,7 @@ func TestProofOfNotificationVerifiesAgainstTheLedger(t *testing.T) {
 	mustWrite(t, c, "POST", "/v1/shipments/"+id+"/ship", nil)
 
 	var noteID string
-	err = walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func() error {
+	err := walk.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func() error {
 		ns, err := sys.Notifications(ctx, id)
 		if err != nil {
 			return err

@@ -35,10 +35,7 @@ func TestNotifierKilledBetweenAnchorCommitAndMark(t *testing.T) {
 	}
 	net := testnet.Require(t)
 	local := net.Local(t)
-	sys, err := walk.FromLocal(local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := net.System(t)
 	ctx := t.Context()
 	network := net.Gateway(t, "ExporterMSP").GetNetwork(net.Profile.Channel)
 	events, err := network.ChaincodeEvents(ctx, net.Profile.Chaincode)

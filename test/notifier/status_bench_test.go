@@ -23,10 +23,7 @@ import (
 // nothing beyond the replies arriving.
 func BenchmarkStatusReply(b *testing.B) {
 	net := testnet.Require(b)
-	sys, err := walk.FromLocal(net.Local(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+	sys := net.System(b)
 	samples := loadgen.EnvInt("SHIPTRACE_BENCH_STATUS_SAMPLES", 200)
 	phone := fmt.Sprintf("+491577%07d", randN(b, 10_000_000))
 	id := testnet.UniqueID("BENCH-STATUS")
