@@ -18,6 +18,7 @@ require (
 	github.com/shiptrace/shiptrace/shipment v0.0.0
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.21.0
+	github.com/transparency-dev/merkle v0.0.2
 	go.etcd.io/bbolt v1.4.0
 	golang.org/x/mod v0.43.0
 	google.golang.org/grpc v1.67.1
@@ -29,7 +30,7 @@ require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/kr/logfmt v0.0.0-20140226030751-b84e30acd515 // indirect
 	github.com/miekg/pkcs11 v1.1.1 // indirect
-	github.com/transparency-dev/merkle v0.0.2 // indirect
+	github.com/tidwall/geodesic v0.3.0 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 )
 

@@ -247,6 +247,10 @@ func checkGeometry(e *errs, at string, f *Feature) {
 	if len(e.list)+e.more != n {
 		return
 	}
+	if i, j, ok := overlapping(g.Polygons); ok {
+		e.add("%s.geometry.coordinates: polygons %d and %d overlap or touch; the parts of a MultiPolygon must be disjoint (ground they share would count twice in its area)", at, i, j)
+		return
+	}
 	f.ComputedHa = total / 10000
 	tol := math.Max(AreaTolerance*f.ComputedHa, AreaToleranceMinHa)
 	if math.Abs(f.ComputedHa-p.AreaHa) > tol {
@@ -269,6 +273,12 @@ func checkRing(e *errs, at string, r Ring) bool {
 	if len(distinct) < 4 {
 		e.add("%s: ring has %d distinct positions, a plot polygon needs at least 4", at, len(distinct))
 		return false
+	}
+	for i := 0; i+1 < len(r); i++ {
+		if math.Abs(r[i+1][0]-r[i][0]) > 180 {
+			e.add("%s: edge %d crosses the antimeridian (longitude %s to %s); split the plot there into a MultiPolygon (RFC 7946 3.1.9)", at, i, fmtDeg(r[i][0]), fmtDeg(r[i+1][0]))
+			return false
+		}
 	}
 	if collinear(r) {
 		e.add("%s: all positions lie on one line", at)
@@ -406,4 +416,48 @@ func inside(r Ring, p Position) bool {
 		}
 	}
 	return in
+}
+
+// overlapping finds two polygons of a MultiPolygon that overlap or touch:
+// their boundaries meet, or one lies inside the other (and not inside one
+// of its holes: an island in a lake is allowed). A plot's area is the sum of
+// its parts, so an overlap would count ground twice. This is stricter than
+// the OGC Simple Features rule RFC 7946 points to, which lets parts touch at
+// single points; a rule that never misses a shared edge or an identical
+// duplicate part is worth that, and two parts touching at a corner are rare
+// enough in farm surveys to be drawn a little apart. Bounding boxes skip
+// most pairs; MaxRingPositions bounds the rest.
+func overlapping(polys []Polygon) (int, int, bool) {
+	boxes := make([][4]float64, len(polys))
+	for i, p := range polys {
+		b := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+		for _, q := range p[0] {
+			b[0], b[1] = math.Min(b[0], q[0]), math.Min(b[1], q[1])
+			b[2], b[3] = math.Max(b[2], q[0]), math.Max(b[3], q[1])
+		}
+		boxes[i] = b
+	}
+	within := func(outer Polygon, p Position) bool {
+		if !inside(outer[0], p) {
+			return false
+		}
+		for _, h := range outer[1:] {
+			if inside(h, p) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range polys {
+		for j := i + 1; j < len(polys); j++ {
+			a, b := boxes[i], boxes[j]
+			if a[0] > b[2] || b[0] > a[2] || a[1] > b[3] || b[1] > a[3] {
+				continue
+			}
+			if ringsCross(polys[i][0], polys[j][0]) || within(polys[i], polys[j][0][0]) || within(polys[j], polys[i][0][0]) {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
 }
