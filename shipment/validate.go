@@ -44,11 +44,28 @@ var (
 // Units are the accepted quantity units.
 var Units = []string{"kg", "t", "l", "m3", "pcs", "box", "bag", "carton", "pallet", "container"}
 
-// DocumentTypes are the accepted document types.
+// DocumentTypes are the accepted document types. The last three are the
+// EUDR's evidence (Regulation (EU) 2023/1115, Articles 9(1)(g)-(h) and 10):
+// a satellite or field analysis showing the plots free of deforestation
+// since the 2020-12-31 cut-off, proof of the right to use the land, and a
+// certificate or audit of legal production. Like every document they are
+// attached by hash only; the files stay with their owners.
 var DocumentTypes = []string{
 	"certificate_of_origin", "phytosanitary_certificate", "quality_certificate",
 	"organic_certificate", "bill_of_lading", "commercial_invoice", "packing_list",
 	"customs_declaration", "delivery_photo", "other",
+	"deforestation_analysis", "land_title", "legality_certificate",
+}
+
+// IsEUDREvidence reports whether a document type is EUDR evidence (the last
+// three of DocumentTypes), which the tracking page lists by kind beside the
+// plots' summary.
+func IsEUDREvidence(docType string) bool {
+	switch docType {
+	case "deforestation_analysis", "land_title", "legality_certificate":
+		return true
+	}
+	return false
 }
 
 // problems collects every rule a value breaks, so a client fixes its request

@@ -151,6 +151,9 @@ func TestDocumentValidation(t *testing.T) {
 	}{
 		{"valid", Document{Type: "bill_of_lading", SHA256: sum}, ""},
 		{"valid with https uri", Document{Type: "delivery_photo", SHA256: sum, URI: "https://files.example/p.jpg"}, ""},
+		{"EUDR evidence", Document{Type: "deforestation_analysis", SHA256: sum}, ""},
+		{"land title", Document{Type: "land_title", SHA256: sum}, ""},
+		{"legality certificate", Document{Type: "legality_certificate", SHA256: sum}, ""},
 		{"unknown type", Document{Type: "selfie", SHA256: sum}, "document.type: must be one of"},
 		{"upper-case digest", Document{Type: "other", SHA256: strings.ToUpper(sum)}, "document.sha256: must be 64 lower-case"},
 		{"short digest", Document{Type: "other", SHA256: "abc"}, "document.sha256"},

@@ -286,6 +286,15 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, ", ")
 	},
+	"evidence": func(docs []shipment.Document) []shipment.Document {
+		var out []shipment.Document
+		for _, d := range docs {
+			if shipment.IsEUDREvidence(d.Type) {
+				out = append(out, d)
+			}
+		}
+		return out
+	},
 	"hashes": func(d *Detail) string { return strings.ToLower(strings.Join(d.Documents, " ")) },
 	"minutes": func(l lang, m float64) string {
 		if m >= 120 {

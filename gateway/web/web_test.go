@@ -596,20 +596,25 @@ func TestWithoutARegistryTheMSPIDsAreTheNames(t *testing.T) {
 	}
 }
 
-// TestEUDRSummaryOnThePage: plot count, total area, countries and the
-// due-diligence reference show; the page has nothing else of the plots.
+// TestEUDRSummaryOnThePage: plot count, total area, countries, the
+// due-diligence reference and the kinds of evidence attached show; the page
+// has nothing else of the plots.
 func TestEUDRSummaryOnThePage(t *testing.T) {
 	l := breachedShipment(1, 10)
 	l.record.Plots = &shipment.PlotsSummary{SHA256: strings.Repeat("ab", 32), Count: 2, AreaHa: 6.3876, QuantityKg: 2000,
 		Countries: []string{"BR", "CI"}, Commodities: []string{"coffee"}, HSCodes: []string{"090111"}, AttachedTx: "tx-plots"}
 	l.record.DueDiligence = &shipment.DueDiligence{Reference: "25FRXVV3VOS991", Verification: "KJTS6TQ8", RecordedBy: "RetailerMSP"}
+	l.record.Documents = append(l.record.Documents,
+		shipment.Document{Type: "deforestation_analysis", SHA256: strings.Repeat("cd", 32), AddedBy: "ExporterMSP"},
+		shipment.Document{Type: "land_title", SHA256: strings.Repeat("ef", 32), AddedBy: "ExporterMSP"})
 	h := newHarness(t, l)
 	r := h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: shipID})+"?lang=de")
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
 	html := string(r.body)
-	for _, want := range []string{"EU-Entwaldungsverordnung", "Erzeugungsflächen</dt><dd>2</dd>", "6,39 ha", "<dd>BR, CI</dd>", "<code>25FRXVV3VOS991</code>"} {
+	for _, want := range []string{"EU-Entwaldungsverordnung", "Erzeugungsflächen</dt><dd>2</dd>", "6,39 ha", "<dd>BR, CI</dd>", "<code>25FRXVV3VOS991</code>",
+		"Nachweise im Ledger</dt><dd>Entwaldungsanalyse, Landtitel</dd>"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
 		}
