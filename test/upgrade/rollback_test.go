@@ -8,6 +8,7 @@ import (
 
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/test/testnet"
+	"github.com/shiptrace/shiptrace/test/upgrade"
 )
 
 // TestRollbackToThePreviousPackage is the runbook's rollback: after an
@@ -21,7 +22,7 @@ func TestRollbackToThePreviousPackage(t *testing.T) {
 		t.Skip("upgrades and rolls back the chaincode of the real network")
 	}
 	net := testnet.Require(t)
-	before := contractVersion(t, net, "RetailerMSP")
+	before := upgrade.ContractVersion(t, net, "RetailerMSP")
 	st, err := net.Local(t).LoadState()
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +34,12 @@ func TestRollbackToThePreviousPackage(t *testing.T) {
 
 	version := "1.1-" + strings.ToLower(walk.NewID("r")[2:])
 	net.Shipnet(t, "deploy", "--version", version)
-	if got := contractVersion(t, net, "RetailerMSP"); !strings.HasPrefix(got, "shiptrace_"+version+":") {
+	if got := upgrade.ContractVersion(t, net, "RetailerMSP"); !strings.HasPrefix(got, "shiptrace_"+version+":") {
 		t.Fatalf("after the upgrade: %s", got)
 	}
 	out := net.Shipnet(t, "deploy", "--version", prevVersion)
 	t.Logf("rollback to %s:\n%s", prevVersion, out)
-	if got := contractVersion(t, net, "RetailerMSP"); got != before {
+	if got := upgrade.ContractVersion(t, net, "RetailerMSP"); got != before {
 		t.Fatalf("after the rollback the package is %s, want the previous %s", got, before)
 	}
 	st, err = net.Local(t).LoadState()
