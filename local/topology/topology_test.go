@@ -91,3 +91,60 @@ func TestHostsLayout(t *testing.T) {
 		}
 	}
 }
+
+// A member that joins (shipnet org add) gets a host of its own after the
+// founding hosts, a peer whose ports collide with nothing on any host, and
+// a CA on its host; a name already in use, or malformed, is refused.
+func TestJoinedOrgGetsItsOwnHost(t *testing.T) {
+	l := Layout{BasePort: 27000, Hosts: &Hosts{Tag: HostTag("/data"), Subnet: 193}}
+	org, err := l.JoiningOrg("Carrier2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org.MSPID != "Carrier2MSP" || org.Label != "carrier2" || org.Domain != "carrier2.shiptrace" {
+		t.Fatalf("JoiningOrg(Carrier2) = %+v", org)
+	}
+	l.Hosts.Joined = append(l.Hosts.Joined, org)
+	if len(l.Peers()) != 4 || len(l.AllHosts()) != len(HostNames())+1 || len(l.CAs()) != 5 {
+		t.Fatalf("after the join: %d peers, %d hosts, %d CAs; want 4, %d, 5", len(l.Peers()), len(l.AllHosts()), len(l.CAs()), len(HostNames())+1)
+	}
+	h := l.Host("carrier2")
+	for _, other := range l.AllHosts()[:len(HostNames())] {
+		if other.IP == h.IP || other.Veth == h.Veth || other.NetNS == h.NetNS {
+			t.Fatalf("carrier2's host %+v shares with %+v", h, other)
+		}
+	}
+	if len(h.Veth)+1 > 15 {
+		t.Errorf("link name %q too long", h.Veth+"p")
+	}
+	p, ok := l.PeerOf("Carrier2MSP")
+	if !ok || p.IP != h.IP || p.NetNS != h.NetNS {
+		t.Fatalf("Carrier2's peer %+v, want on %+v", p, h)
+	}
+	// Its own host also binds the service ports (its gateway) and its CA's.
+	taken := map[int]bool{}
+	for i := 0; i < 40; i++ {
+		taken[l.ServicePort(i)] = true
+	}
+	for _, port := range p.Ports() {
+		if taken[port] {
+			t.Errorf("carrier2's peer port %d is a service port", port)
+		}
+	}
+	for _, ca := range l.CAs() {
+		if ca.Org == org && (ca.IP != h.IP || taken[ca.Port] == false) {
+			t.Errorf("carrier2's CA %+v, want on %s at a service port", ca, h.IP)
+		}
+	}
+	if o, ok := l.OrgByMSPID("Carrier2MSP"); !ok || o != org {
+		t.Errorf("OrgByMSPID(Carrier2MSP) = %+v, %v", o, ok)
+	}
+	for _, bad := range []string{"Carrier2", "Carrier", "carrier3", "Whatsapp", "Orderer", "X", "Bad-Name"} {
+		if _, err := l.JoiningOrg(bad); err == nil {
+			t.Errorf("JoiningOrg(%q) accepted", bad)
+		}
+	}
+	if (Layout{BasePort: 27000}).PeerOrgs()[2] != RetailerOrg || len((Layout{}).PeerOrgs()) != 3 {
+		t.Error("one host: the founding three only")
+	}
+}
