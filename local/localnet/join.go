@@ -362,17 +362,28 @@ func (n *Network) checkJoined(ctx context.Context, peer topology.Node, dir strin
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	cfg, _, number, err := n.fetchConfig(ctx, n.adminEnv(peer), peer, work)
+	// `peer channel update` returns when an orderer accepted the update,
+	// before the block is cut: until then the latest config block is the
+	// previous one.
+	var number uint64
+	err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
+		cfg, _, num, err := n.fetchConfig(ctx, n.adminEnv(peer), peer, work)
+		if err != nil {
+			return err
+		}
+		number = num
+		anchors, err := dig(cfg, "channel_group", "groups", "Application", "groups", peer.Org.MSPID, "values", "AnchorPeers", "value")
+		if err != nil {
+			return fmt.Errorf("configuration block %d: %w", number, err)
+		}
+		want := fmt.Sprintf(`{"host":%q,"port":%d}`, peer.IP, peer.Port)
+		if b, _ := json.Marshal(anchors["anchor_peers"]); !strings.Contains(string(b), want) {
+			return &permanentError{fmt.Errorf("configuration block %d: anchor peers of %s are %s, want %s", number, peer.Org.MSPID, b, want)}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	anchors, err := dig(cfg, "channel_group", "groups", "Application", "groups", peer.Org.MSPID, "values", "AnchorPeers", "value")
-	if err != nil {
-		return fmt.Errorf("configuration block %d: %w", number, err)
-	}
-	want := fmt.Sprintf(`{"host":%q,"port":%d}`, peer.IP, peer.Port)
-	if b, _ := json.Marshal(anchors["anchor_peers"]); !strings.Contains(string(b), want) {
-		return fmt.Errorf("configuration block %d: anchor peers of %s are %s, want %s", number, peer.Org.MSPID, b, want)
 	}
 	fmt.Fprintf(n.Out, "...         configuration block %d lists %s, anchor peer %s\n", number, peer.Org.MSPID, peer.Address())
 	return nil
