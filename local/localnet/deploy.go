@@ -302,7 +302,13 @@ func (n *Network) approve(ctx context.Context, p topology.Node, def definition, 
 }
 
 func (n *Network) commit(ctx context.Context, def definition) error {
-	peers := n.Layout.Peers()
+	return n.commitOn(ctx, def, n.Layout.Peers())
+}
+
+// commitOn commits def endorsed by peers only: a peer endorses a commit
+// only when its own organisation approved the definition (a member that
+// is leaving does not).
+func (n *Network) commitOn(ctx context.Context, def definition, peers []topology.Node) error {
 	args := []string{"lifecycle", "chaincode", "commit", "--channelID", topology.Channel,
 		"--name", def.name, "--version", def.version, "--sequence", strconv.Itoa(def.seq),
 		"--signature-policy", def.signaturePolicy(), "--waitForEvent"}

@@ -159,29 +159,10 @@ func (n *Network) AddOrg(ctx context.Context, r JoinRequest) error {
 	}); err != nil {
 		return err
 	}
-	need := len(founders)/2 + 1 // MAJORITY Admins of the Application group
-	signed := envelope
-	for i, s := range founders[:need] {
-		if envelope == "" {
-			break // the channel lists the member already (a join taken up again)
-		}
-		if i == need-1 {
-			if err := n.step(fmt.Sprintf("submit the update as %s's admin (adds its own signature: %d of %d members)", s.Org.MSPID, need, len(founders)), func() error {
-				args := append([]string{"channel", "update", "-f", signed, "-c", topology.Channel}, n.ordererClientArgs(s)...)
-				_, err := n.run(ctx, n.adminEnv(s), "peer", args...)
-				return err
-			}); err != nil {
-				return err
-			}
-			break
-		}
-		next := filepath.Join(dir, fmt.Sprintf("update-signed-%d-%s.pb", i+1, s.Org.Label))
-		if err := n.step(fmt.Sprintf("sign the update as %s's admin, with its own key only (%s)", s.Org.MSPID, filepath.Base(next)), func() error {
-			return n.signConfig(ctx, s, signed, next)
-		}); err != nil {
+	if envelope != "" { // "": the channel lists the member already (a join taken up again)
+		if err := n.collectSignatures(ctx, founders, envelope, dir); err != nil {
 			return err
 		}
-		signed = next
 	}
 	if err := n.step("check the new configuration block lists "+org.MSPID+" and its anchor peer (fetched as "+org.MSPID+"'s admin)", func() error {
 		return n.checkJoined(ctx, peer, dir)
@@ -486,4 +467,32 @@ func (st *State) incompleteJoin(name string) (topology.Org, bool) {
 		}
 	}
 	return topology.Org{}, false
+}
+
+// collectSignatures passes the configuration update in envelope from
+// admin to admin of members (the channel's members before the change) until
+// a majority signed it, as the Application group's modification policy
+// (MAJORITY Admins) asks: each signs with its own admin key only (`peer
+// channel signconfigtx` on its own copy, kept in dir), and the last
+// submits it (`peer channel update`, which adds its signature).
+func (n *Network) collectSignatures(ctx context.Context, members []topology.Node, envelope, dir string) error {
+	need := len(members)/2 + 1
+	signed := envelope
+	for i, s := range members[:need] {
+		if i == need-1 {
+			return n.step(fmt.Sprintf("submit the update as %s's admin (adds its own signature: %d of %d members)", s.Org.MSPID, need, len(members)), func() error {
+				args := append([]string{"channel", "update", "-f", signed, "-c", topology.Channel}, n.ordererClientArgs(s)...)
+				_, err := n.run(ctx, n.adminEnv(s), "peer", args...)
+				return err
+			})
+		}
+		next := filepath.Join(dir, fmt.Sprintf("update-signed-%d-%s.pb", i+1, s.Org.Label))
+		if err := n.step(fmt.Sprintf("sign the update as %s's admin, with its own key only (%s)", s.Org.MSPID, filepath.Base(next)), func() error {
+			return n.signConfig(ctx, s, signed, next)
+		}); err != nil {
+			return err
+		}
+		signed = next
+	}
+	return nil
 }

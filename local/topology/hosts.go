@@ -26,6 +26,20 @@ type Hosts struct {
 	// own after the founding hosts. Recorded here, in network.json, so every
 	// later command (start, stop, status, down) follows them.
 	Joined []Org `json:"joined,omitempty"`
+	// Left are the MSP IDs of joined organisations that were removed
+	// (`shipnet org remove`). They keep their place in Joined, so the hosts
+	// of those that joined after them keep their addresses.
+	Left []string `json:"left,omitempty"`
+}
+
+// left reports whether the joined organisation mspID was removed.
+func (h *Hosts) left(mspID string) bool {
+	for _, id := range h.Left {
+		if id == mspID {
+			return true
+		}
+	}
+	return false
 }
 
 // Host is one machine of the hosts layout (or, on one host, 127.0.0.1).
@@ -109,10 +123,14 @@ func (l Layout) AllHosts() []Host {
 	if l.Hosts == nil {
 		return nil
 	}
-	names := l.Hosts.hostNames()
-	out := make([]Host, len(names))
-	for i, n := range names {
-		out[i] = l.Host(n)
+	var out []Host
+	for _, n := range HostNames() {
+		out = append(out, l.Host(n))
+	}
+	for _, o := range l.Hosts.Joined {
+		if !l.Hosts.left(o.MSPID) {
+			out = append(out, l.Host(o.Label))
+		}
 	}
 	return out
 }

@@ -25,6 +25,13 @@ func (l Layout) JoiningOrg(name string) (Org, error) {
 			return Org{}, fmt.Errorf("organisation %s is already a member of this network", name)
 		}
 	}
+	if l.Hosts != nil {
+		for _, o := range l.Hosts.Joined { // those that left too: their names stay taken
+			if o.MSPID == org.MSPID || o.Label == org.Label {
+				return Org{}, fmt.Errorf("organisation %s was a member of this network; a new one joins under a new name", name)
+			}
+		}
+	}
 	for _, h := range HostNames() {
 		if h == org.Label {
 			return Org{}, fmt.Errorf("organisation name %q is the name of a host of the network (%v)", name, HostNames())

@@ -135,10 +135,10 @@ func (l Layout) Peers() []Node {
 	for i, org := range orgs {
 		h := l.Host(org.Label)
 		port := l.BasePort + (3+i)*portsPerNode
-		if i >= len(PeerOrgs()) {
+		if j, ok := l.joinedIndex(org); ok {
 			// A member that joined: above the service ports, which its own
 			// host also binds (its gateway), in a block of its own.
-			port = l.BasePort + joinedPortBase + (i-len(PeerOrgs()))*portsPerNode
+			port = l.BasePort + joinedPortBase + j*portsPerNode
 		}
 		nodes[i] = Node{Name: "peer0." + org.Label, Host: "peer0." + org.Domain, Kind: Peer, Org: org,
 			Port: port, IP: h.IP, NetNS: h.NetNS}
@@ -156,9 +156,27 @@ const joinedPortBase = 200
 func (l Layout) PeerOrgs() []Org {
 	orgs := PeerOrgs()
 	if l.Hosts != nil {
-		orgs = append(orgs, l.Hosts.Joined...)
+		for _, o := range l.Hosts.Joined {
+			if !l.Hosts.left(o.MSPID) {
+				orgs = append(orgs, o)
+			}
+		}
 	}
 	return orgs
+}
+
+// joinedIndex is org's place among the organisations that joined (those
+// removed since included), which fixes its host and ports for good.
+func (l Layout) joinedIndex(org Org) (int, bool) {
+	if l.Hosts == nil {
+		return 0, false
+	}
+	for j, o := range l.Hosts.Joined {
+		if o.MSPID == org.MSPID {
+			return j, true
+		}
+	}
+	return 0, false
 }
 
 // AllOrgs are the orderer organisation and the network's peer organisations.
@@ -218,7 +236,11 @@ func (l Layout) CAs() []CA {
 	cas := make([]CA, len(orgs))
 	for i, org := range orgs {
 		h := l.OrgHost(org)
-		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*i), OpsPort: l.ServicePort(31 + 2*i),
+		k := i
+		if j, ok := l.joinedIndex(org); ok {
+			k = len(AllOrgs()) + j // its place for good, whoever left before it
+		}
+		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*k), OpsPort: l.ServicePort(31 + 2*k),
 			IP: h.IP, NetNS: h.NetNS}
 	}
 	return cas

@@ -148,3 +148,42 @@ func TestJoinedOrgGetsItsOwnHost(t *testing.T) {
 		t.Error("one host: the founding three only")
 	}
 }
+
+// A member that left keeps its place: the hosts and ports of those that
+// joined after it do not move, and its name cannot be taken again.
+func TestLeftOrgKeepsItsPlace(t *testing.T) {
+	l := Layout{BasePort: 27000, Hosts: &Hosts{Tag: HostTag("/data"), Subnet: 193}}
+	for _, name := range []string{"Carrier2", "Carrier3"} {
+		org, err := l.JoiningOrg(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Hosts.Joined = append(l.Hosts.Joined, org)
+	}
+	before, _ := l.PeerOf("Carrier3MSP")
+	var caBefore CA
+	for _, ca := range l.CAs() {
+		if ca.Org.MSPID == "Carrier3MSP" {
+			caBefore = ca
+		}
+	}
+	l.Hosts.Left = append(l.Hosts.Left, "Carrier2MSP")
+	after, ok := l.PeerOf("Carrier3MSP")
+	if !ok || after.IP != before.IP || after.Port != before.Port || after.NetNS != before.NetNS {
+		t.Fatalf("Carrier3's peer moved when Carrier2 left: %+v, was %+v", after, before)
+	}
+	for _, ca := range l.CAs() {
+		if ca.Org.MSPID == "Carrier3MSP" && ca != caBefore {
+			t.Fatalf("Carrier3's CA moved when Carrier2 left: %+v, was %+v", ca, caBefore)
+		}
+		if ca.Org.MSPID == "Carrier2MSP" {
+			t.Fatalf("the CA of Carrier2, which left, is still listed")
+		}
+	}
+	if _, ok := l.PeerOf("Carrier2MSP"); ok || len(l.Peers()) != 4 || len(l.AllHosts()) != len(HostNames())+1 {
+		t.Fatalf("after Carrier2 left: %d peers, %d hosts", len(l.Peers()), len(l.AllHosts()))
+	}
+	if _, err := l.JoiningOrg("Carrier2"); err == nil {
+		t.Fatal("a member that left could join again under its old name")
+	}
+}

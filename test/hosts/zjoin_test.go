@@ -8,14 +8,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shiptrace/shiptrace/local/fabricbin"
+	"github.com/shiptrace/shiptrace/local/localnet"
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -33,7 +37,10 @@ import (
 // endorsement (the shipment's key policy names the custodian's peer).
 //
 // Before the join the same hand-over is refused (the contract knows no
-// Carrier2MSP), so the test cannot pass without the join.
+// Carrier2MSP), so the test cannot pass without the join. Then stop and
+// start bring the new member back, and `shipnet org remove` takes it out
+// again (it holds nothing by then): its host is gone, a hand-over to it is
+// refused again, and the others keep writing.
 func TestAMemberJoins(t *testing.T) {
 	net := testnet.RequireHosts(t)
 	sys := net.System(t)
@@ -81,8 +88,17 @@ func TestAMemberJoins(t *testing.T) {
 	}
 	t.Logf("figure: shipnet org add (a fourth organisation, a second carrier, on its own host) took %s", took.Round(100*time.Millisecond))
 
-	// The new member as the network now records it.
+	// The update went from admin to admin: the computed envelope carries
+	// no signature, the exporter's copy exactly the exporter admin's.
 	local := net.Local(t)
+	joins := filepath.Join(local.Layout.Home, "joins", "carrier2")
+	for file, want := range map[string][]string{"envelope.pb": nil, "update-signed-1-exporter.pb": {"ExporterMSP"}} {
+		if got := signers(t, local, filepath.Join(joins, file)); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s is signed by %v, want %v", file, got, want)
+		}
+	}
+
+	// The new member as the network now records it.
 	org, ok := local.Layout.OrgByMSPID("Carrier2MSP")
 	if !ok {
 		t.Fatalf("network.json does not list Carrier2MSP after org add: %+v", local.Layout.Hosts)
@@ -188,6 +204,47 @@ func TestAMemberJoins(t *testing.T) {
 	if got, _, err := readAfter(ctx, c, "carrier2", id, rc.Transaction.BlockNumber, 4, time.Minute); err != nil || got.Custodian != "RetailerMSP" {
 		t.Fatalf("carrier2 reads %s after stop and start: %v %v", id, statusOfShipment(got), err)
 	}
+
+	// The member leaves (it holds nothing now): registry, policy and
+	// channel configuration without it, its host gone; a hand-over to it
+	// is refused again, and the others keep writing.
+	start = time.Now()
+	out = net.Shipnet(t, "org", "remove", "--name", "Carrier2")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		t.Logf("org remove: %s", line)
+	}
+	t.Logf("figure: shipnet org remove took %s", time.Since(start).Round(100*time.Millisecond))
+	left, err := localnet.Leftovers(local.Layout.Hosts.Tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range left {
+		if strings.HasSuffix(l, "-carrier2") || strings.HasSuffix(l, local.Layout.Host("carrier2").Veth) {
+			t.Errorf("after org remove, %s is still there", l)
+		}
+	}
+	for _, s := range net.Status(t) {
+		if strings.HasSuffix(s.Name, "carrier2") {
+			t.Errorf("status still lists %s after org remove", s.Name)
+		}
+	}
+	id2 := walk.NewID("LEFT")
+	if _, err := c.Create(ctx, walk.NewShipment(id2, nil), ""); err != nil {
+		t.Fatalf("create after Carrier2 left: %v", err)
+	}
+	if _, err := c.Act(ctx, "exporter", id2, "ship", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, err = c.Do(ctx, "exporter", http.MethodPost, "/v1/shipments/"+id2+"/handover", toNew, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status/100 != 4 || !strings.Contains(string(r.Body), "Carrier2MSP") {
+		t.Fatalf("after Carrier2 left, a hand-over to it answers %d %s, want a refusal naming it", r.Status, r.Body)
+	}
+	if _, err := c.Act(ctx, "exporter", id2, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
+		t.Fatalf("hand-over to the carrier after Carrier2 left: %v", err)
+	}
 }
 
 // trusting is an HTTPS client that trusts caFile's root.
@@ -216,4 +273,36 @@ func statusOfShipment(s *shipment.Shipment) shipment.Status {
 		return ""
 	}
 	return s.Status
+}
+
+// signers are the MSP IDs of the signatures on a channel configuration
+// update envelope, decoded by Fabric's configtxlator.
+func signers(t *testing.T, n *localnet.Network, file string) []string {
+	t.Helper()
+	bin := filepath.Join(fabricbin.Fabric.Dir(n.Cache), "configtxlator")
+	out, err := exec.Command(bin, "proto_decode", "--input", file, "--type", "common.Envelope").Output()
+	if err != nil {
+		t.Fatalf("configtxlator proto_decode %s: %v", file, err)
+	}
+	var env struct {
+		Payload struct {
+			Data struct {
+				Signatures []struct {
+					SignatureHeader struct {
+						Creator struct {
+							MSPID string `json:"mspid"`
+						} `json:"creator"`
+					} `json:"signature_header"`
+				} `json:"signatures"`
+			} `json:"data"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(out, &env); err != nil {
+		t.Fatalf("decode %s: %v", file, err)
+	}
+	var ids []string
+	for _, s := range env.Payload.Data.Signatures {
+		ids = append(ids, s.SignatureHeader.Creator.MSPID)
+	}
+	return ids
 }

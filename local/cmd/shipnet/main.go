@@ -21,6 +21,9 @@
 //	                 CA, peer, chaincode server and gateway; the channel update
 //	                 signed by a majority of the members' admins one by one;
 //	                 the chaincode definition and member registry that name it
+//	shipnet org remove --name NAME
+//	                 a member that joined leaves: registry, endorsement policy
+//	                 and channel configuration without it; its host goes
 //
 // Settings come from flags or SHIPTRACE_HOME / SHIPTRACE_BASE_PORT.
 package main
@@ -97,8 +100,8 @@ func run(args []string) error {
 		sub, rest = rest[0], rest[1:]
 	}
 	if cmd == "org" {
-		if len(rest) == 0 || rest[0] != "add" {
-			return errors.New("usage: shipnet org add --name NAME --role carrier|exporter|retailer")
+		if len(rest) == 0 || (rest[0] != "add" && rest[0] != "remove") {
+			return errors.New("usage: shipnet org add --name NAME --role carrier|exporter|retailer, or shipnet org remove --name NAME")
 		}
 		sub, rest = rest[0], rest[1:]
 	}
@@ -168,6 +171,12 @@ func run(args []string) error {
 	case "build":
 		return n.EnsureTools(ctx)
 	case "org":
+		if sub == "remove" {
+			if *name == "" {
+				return errors.New("org remove needs --name (as given to org add, e.g. Carrier2)")
+			}
+			return n.RemoveOrg(ctx, *name)
+		}
 		if *name == "" || *role == "" {
 			return errors.New("org add needs --name (e.g. Carrier2) and --role (carrier, exporter or retailer)")
 		}
