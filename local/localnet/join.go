@@ -36,6 +36,40 @@ type JoinRequest struct {
 	Role string // the capacity it is registered in: carrier, exporter or retailer
 }
 
+// CheckJoin refuses, before anything is built or changed, an org add
+// this network cannot take: no hosts layout, no Fabric CAs, an unfinished
+// network, an unknown role, a malformed or taken name.
+func (n *Network) CheckJoin(r JoinRequest) error {
+	_, err := n.checkJoin(r)
+	return err
+}
+
+func (n *Network) checkJoin(r JoinRequest) (*State, error) {
+	st, err := n.LoadState()
+	if err != nil {
+		return nil, fmt.Errorf("no network in %s (run `up --hosts` first): %w", n.Layout.Home, err)
+	}
+	if st.Hosts == nil {
+		return nil, errors.New("org add needs the hosts layout (`shipnet up --hosts`), where a new member gets a host of its own; the one-host layout's ports and certificates are fixed to the founding three")
+	}
+	if st.Crypto != CryptoCA {
+		return nil, fmt.Errorf("org add needs a network made with Fabric CAs (--crypto ca), not %s", st.Crypto)
+	}
+	if !st.Complete {
+		return nil, errors.New("the network was never completely created: `down`, then `up --hosts` again")
+	}
+	if _, err := joinCapacity(r.Role); err != nil {
+		return nil, err
+	}
+	n.Layout.Hosts = st.Hosts
+	if _, resume := st.incompleteJoin(r.Name); !resume {
+		if _, err := n.Layout.JoiningOrg(r.Name); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
 // joinCapacity is the registry capacity of a joining member's role.
 func joinCapacity(role string) (shipment.Capacity, error) {
 	for _, c := range shipment.Capacities {
@@ -56,23 +90,11 @@ func (n *Network) joinDir(org topology.Org) string {
 // layout. Each step prints its duration; the last line is the whole time.
 func (n *Network) AddOrg(ctx context.Context, r JoinRequest) error {
 	total := time.Now()
-	st, err := n.LoadState()
-	if err != nil {
-		return fmt.Errorf("no network in %s (run `up --hosts` first): %w", n.Layout.Home, err)
-	}
-	if st.Hosts == nil {
-		return errors.New("org add needs the hosts layout (`shipnet up --hosts`), where a new member gets a host of its own; the one-host layout's ports and certificates are fixed to the founding three")
-	}
-	if st.Crypto != CryptoCA {
-		return fmt.Errorf("org add needs a network made with Fabric CAs (--crypto ca), not %s", st.Crypto)
-	}
-	if !st.Complete {
-		return errors.New("the network was never completely created: `down`, then `up --hosts` again")
-	}
-	capacity, err := joinCapacity(r.Role)
+	st, err := n.checkJoin(r)
 	if err != nil {
 		return err
 	}
+	capacity, _ := joinCapacity(r.Role)
 	n.Layout.Hosts = st.Hosts
 	// A join that stopped half way (a failed step, an interrupt) is taken
 	// up again by the same command: every step below first checks whether

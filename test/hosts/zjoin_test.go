@@ -80,6 +80,29 @@ func TestAMemberJoins(t *testing.T) {
 	}
 	t.Logf("before the join: hand-over to Carrier2MSP refused, %d %s: %s", r.Status, r.Problem().Slug(), r.Problem().Detail)
 
+	// Bad input is refused at once, naming the problem, and changes nothing.
+	stateFile := filepath.Join(net.Home, "network.json")
+	before, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ args, want string }{
+		{"--name Carrier --role carrier", "already a member"},
+		{"--name carrier2 --role carrier", "capital letter"},
+		{"--name Carrier2 --role pilot", "--role"},
+		{"--name Carrier2", "needs --name"},
+	} {
+		cmd := exec.Command(filepath.Join(net.Repo, ".cache", "bin", "shipnet-hosts"), append(append([]string{"org", "add"}, strings.Fields(bad.args)...), "--home", net.Home)...)
+		cmd.Dir = net.Repo
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), bad.want) {
+			t.Errorf("org add %s: %v, %s; want a refusal naming %q", bad.args, err, out, bad.want)
+		}
+	}
+	if after, err := os.ReadFile(stateFile); err != nil || string(after) != string(before) {
+		t.Fatalf("a refused org add changed network.json (%v)", err)
+	}
+
 	start := time.Now()
 	out := net.Shipnet(t, "org", "add", "--name", "Carrier2", "--role", "carrier")
 	took := time.Since(start)

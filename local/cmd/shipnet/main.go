@@ -180,6 +180,9 @@ func run(args []string) error {
 		if *name == "" || *role == "" {
 			return errors.New("org add needs --name (e.g. Carrier2) and --role (carrier, exporter or retailer)")
 		}
+		if err := n.CheckJoin(localnet.JoinRequest{Name: *name, Role: *role}); err != nil {
+			return err // before a build: nothing to build for a refusal
+		}
 		if err := n.EnsureTools(ctx); err != nil {
 			return err
 		}
