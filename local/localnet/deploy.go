@@ -22,6 +22,18 @@ import (
 // its own word, and writes still commit while one member's peer is down.
 const EndorsementPolicy = "OutOf(2,'ExporterMSP.peer','CarrierMSP.peer','RetailerMSP.peer')"
 
+// endorsementPolicy is the chaincode-level policy of this network: any two
+// of its members' peers, the founding three (EndorsementPolicy) and every
+// member that joined since (network/README.md, "A member joins": a new key
+// may be endorsed by any two members, the new one included).
+func (n *Network) endorsementPolicy() string {
+	var peers []string
+	for _, org := range n.Layout.PeerOrgs() {
+		peers = append(peers, "'"+org.MSPID+".peer'")
+	}
+	return "OutOf(2," + strings.Join(peers, ",") + ")"
+}
+
 // Deploy packages the chaincode as an external service (one package, the
 // same for every org: see ccaas.Package), installs it on each org's peer,
 // has each org's admin approve the new definition (one approval per
@@ -103,7 +115,7 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 			return err
 		}
 	}
-	def := definition{topology.Chaincode, version, seq}
+	def := definition{topology.Chaincode, version, seq, n.endorsementPolicy()}
 	for _, p := range n.Layout.Peers() {
 		if err := n.step(fmt.Sprintf("approve %s seq %d for %s (its admin)", version, seq, p.Org.MSPID), func() error {
 			return n.approve(ctx, p, def, pkgID)
@@ -111,7 +123,7 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 			return err
 		}
 	}
-	if err := n.step(fmt.Sprintf("commit %s seq %d (policy %s)", version, seq, EndorsementPolicy), func() error {
+	if err := n.step(fmt.Sprintf("commit %s seq %d (policy %s)", version, seq, def.policy), func() error {
 		return n.commit(ctx, def)
 	}); err != nil {
 		return err
@@ -119,7 +131,7 @@ func (n *Network) Deploy(ctx context.Context, version string) error {
 	for _, p := range n.Layout.Peers() {
 		st.Packages[p.Org.MSPID] = pkgID
 	}
-	st.Chaincode = ChaincodeState{Version: version, Sequence: seq}
+	st.Chaincode = ChaincodeState{Version: version, Sequence: seq, Policy: def.policy}
 	if err := n.saveState(st); err != nil {
 		return err
 	}
@@ -261,17 +273,25 @@ func (n *Network) startServer(ctx context.Context, name, bin string, env []strin
 	})
 }
 
-// definition is a chaincode definition on the channel, under
-// EndorsementPolicy.
+// definition is a chaincode definition on the channel, under its
+// endorsement policy (EndorsementPolicy when empty).
 type definition struct {
 	name, version string
 	seq           int
+	policy        string
+}
+
+func (d definition) signaturePolicy() string {
+	if d.policy == "" {
+		return EndorsementPolicy
+	}
+	return d.policy
 }
 
 func (n *Network) approve(ctx context.Context, p topology.Node, def definition, pkgID string) error {
 	args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--channelID", topology.Channel,
 		"--name", def.name, "--version", def.version, "--sequence", strconv.Itoa(def.seq),
-		"--package-id", pkgID, "--signature-policy", EndorsementPolicy, "--waitForEvent"}, n.ordererClientArgs(p)...)
+		"--package-id", pkgID, "--signature-policy", def.signaturePolicy(), "--waitForEvent"}, n.ordererClientArgs(p)...)
 	return retry(ctx, 90*time.Second, func(ctx context.Context) error {
 		_, err := n.run(ctx, n.adminEnv(p), "peer", args...)
 		if err != nil && strings.Contains(err.Error(), "attempted to redefine uncommitted sequence") && strings.Contains(err.Error(), "unchanged content") {
@@ -282,10 +302,16 @@ func (n *Network) approve(ctx context.Context, p topology.Node, def definition, 
 }
 
 func (n *Network) commit(ctx context.Context, def definition) error {
-	peers := n.Layout.Peers()
+	return n.commitOn(ctx, def, n.Layout.Peers())
+}
+
+// commitOn commits def endorsed by peers only: a peer endorses a commit
+// only when its own organisation approved the definition (a member that
+// is leaving does not).
+func (n *Network) commitOn(ctx context.Context, def definition, peers []topology.Node) error {
 	args := []string{"lifecycle", "chaincode", "commit", "--channelID", topology.Channel,
 		"--name", def.name, "--version", def.version, "--sequence", strconv.Itoa(def.seq),
-		"--signature-policy", EndorsementPolicy, "--waitForEvent"}
+		"--signature-policy", def.signaturePolicy(), "--waitForEvent"}
 	for _, p := range peers {
 		args = append(args, "--peerAddresses", p.Address(), "--tlsRootCertFiles", n.Layout.TLSCACert(p.Org))
 	}

@@ -186,7 +186,7 @@ func (n *Network) ccServerEnv(p topology.Node, packageID string, slot int) []str
 
 func (n *Network) allTLSCAs() []string {
 	cas := []string{n.Layout.TLSCACert(topology.OrdererOrg)}
-	for _, org := range topology.PeerOrgs() {
+	for _, org := range n.Layout.PeerOrgs() {
 		cas = append(cas, n.Layout.TLSCACert(org))
 	}
 	return cas

@@ -143,6 +143,18 @@ func (n *Network) CreateHosts(ctx context.Context) error {
 		}
 	}
 	for _, host := range n.Layout.AllHosts() {
+		if err := createHost(ctx, h, host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createHost makes one host on the hosts' bridge: its namespace, a veth pair
+// (root end on the bridge, eth0 inside) and its address.
+func createHost(ctx context.Context, h *topology.Hosts, host topology.Host) error {
+	br := h.Bridge()
+	{
 		peer := host.Veth + "p"
 		for _, args := range [][]string{
 			{"netns", "add", host.NetNS},

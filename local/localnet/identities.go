@@ -3,7 +3,6 @@ package localnet
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -209,37 +208,9 @@ func (n *Network) PublishCRL(ctx context.Context, org topology.Org, crl []byte) 
 		return err
 	}
 	defer os.RemoveAll(work)
-	f := func(name string) string { return filepath.Join(work, name) }
 	env := n.adminEnv(peer)
-
-	fetch := append([]string{"channel", "fetch", "config", f("config_block.pb"), "-c", topology.Channel}, n.ordererClientArgs(peer)...)
-	if err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
-		_, err := n.run(ctx, env, "peer", fetch...)
-		return err
-	}); err != nil {
-		return err
-	}
-	blockJSON, err := n.run(ctx, env, "configtxlator", "proto_decode", "--input", f("config_block.pb"), "--type", "common.Block")
+	cfg, original, _, err := n.fetchConfig(ctx, env, peer, work)
 	if err != nil {
-		return err
-	}
-	var block struct {
-		Data struct {
-			Data []struct {
-				Payload struct {
-					Data struct {
-						Config json.RawMessage `json:"config"`
-					} `json:"data"`
-				} `json:"payload"`
-			} `json:"data"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(blockJSON, &block); err != nil || len(block.Data.Data) == 0 {
-		return fmt.Errorf("decode config block: %v", err)
-	}
-	original := block.Data.Data[0].Payload.Data.Config
-	var cfg map[string]any
-	if err := json.Unmarshal(original, &cfg); err != nil {
 		return err
 	}
 	mspConfig, err := dig(cfg, "channel_group", "groups", "Application", "groups", org.MSPID, "values", "MSP", "value", "config")
@@ -247,38 +218,11 @@ func (n *Network) PublishCRL(ctx context.Context, org topology.Org, crl []byte) 
 		return err
 	}
 	mspConfig["revocation_list"] = []string{base64.StdEncoding.EncodeToString(crl)}
-	modified, err := json.Marshal(cfg)
+	envelope, err := n.configUpdate(ctx, env, work, original, cfg)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(f("original.json"), original, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(f("modified.json"), modified, 0o600); err != nil {
-		return err
-	}
-	steps := [][]string{
-		{"proto_encode", "--input", f("original.json"), "--type", "common.Config", "--output", f("original.pb")},
-		{"proto_encode", "--input", f("modified.json"), "--type", "common.Config", "--output", f("modified.pb")},
-		{"compute_update", "--channel_id", topology.Channel, "--original", f("original.pb"), "--updated", f("modified.pb"), "--output", f("update.pb")},
-	}
-	for _, s := range steps {
-		if _, err := n.run(ctx, env, "configtxlator", s...); err != nil {
-			return err
-		}
-	}
-	updateJSON, err := n.run(ctx, env, "configtxlator", "proto_decode", "--input", f("update.pb"), "--type", "common.ConfigUpdate")
-	if err != nil {
-		return err
-	}
-	envelope := fmt.Sprintf(`{"payload":{"header":{"channel_header":{"channel_id":%q,"type":2}},"data":{"config_update":%s}}}`, topology.Channel, updateJSON)
-	if err := os.WriteFile(f("envelope.json"), []byte(envelope), 0o600); err != nil {
-		return err
-	}
-	if _, err := n.run(ctx, env, "configtxlator", "proto_encode", "--input", f("envelope.json"), "--type", "common.Envelope", "--output", f("envelope.pb")); err != nil {
-		return err
-	}
-	update := append([]string{"channel", "update", "-f", f("envelope.pb"), "-c", topology.Channel}, n.ordererClientArgs(peer)...)
+	update := append([]string{"channel", "update", "-f", envelope, "-c", topology.Channel}, n.ordererClientArgs(peer)...)
 	_, err = n.run(ctx, env, "peer", update...)
 	return err
 }

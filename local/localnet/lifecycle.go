@@ -234,8 +234,10 @@ func (n *Network) Down(ctx context.Context) error {
 		}
 	}
 	return n.step("remove network data in "+n.Layout.Home, func() error {
-		for _, p := range []string{"crypto", "ca", "identities", "services", "logs", "run", "channel", "nodes", "packages", "connection.json", "connection-exporter.json", "connection-carrier.json", "connection-retailer.json", "network.json", "configtx.yaml"} {
-			if err := os.RemoveAll(filepath.Join(n.Layout.Home, p)); err != nil {
+		// Each member's own profile on the hosts layout, joined members' too.
+		profiles, _ := filepath.Glob(filepath.Join(n.Layout.Home, "connection-*.json"))
+		for _, p := range append([]string{"crypto", "ca", "identities", "services", "logs", "run", "channel", "nodes", "packages", "joins", "connection.json", "network.json", "configtx.yaml"}, profiles...) {
+			if err := os.RemoveAll(filepath.Join(n.Layout.Home, filepath.Base(p))); err != nil {
 				return err
 			}
 		}

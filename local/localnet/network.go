@@ -60,14 +60,20 @@ type State struct {
 	// stop and down stop too.
 	Extras []string `json:"extras,omitempty"`
 	// Hosts is set when the network runs on separate hosts (up --hosts).
-	Hosts   *topology.Hosts `json:"hosts,omitempty"`
-	Created time.Time       `json:"created"`
+	Hosts *topology.Hosts `json:"hosts,omitempty"`
+	// IncompleteJoins are the MSP IDs of members whose `org add` stopped
+	// half way; the same command again takes the join up.
+	IncompleteJoins []string  `json:"incompleteJoins,omitempty"`
+	Created         time.Time `json:"created"`
 }
 
 // ChaincodeState is the committed chaincode definition.
 type ChaincodeState struct {
 	Version  string `json:"version"`
 	Sequence int    `json:"sequence"`
+	// Policy is the definition's endorsement policy (EndorsementPolicy when
+	// empty, as networks recorded before members could join).
+	Policy string `json:"policy,omitempty"`
 }
 
 func (n *Network) fabricBin(tool string) string {

@@ -114,7 +114,7 @@ func (n *Network) APIKeys() (map[string]string, error) {
 	if n.Layout.Hosts == nil {
 		return keys, readAPIKeys(filepath.Join(n.gatewayDir(), "api-keys.env"), keys)
 	}
-	for _, org := range topology.PeerOrgs() {
+	for _, org := range n.Layout.PeerOrgs() {
 		if err := readAPIKeys(filepath.Join(n.gatewayDirOf(org), "api-keys.env"), keys); err != nil {
 			return nil, err
 		}
@@ -167,7 +167,7 @@ func (n *Network) services() ([]service, error) {
 	// organisation's identities and keys, as in production. Configurations
 	// come from init-local.
 	var gateways []service
-	orgs := topology.PeerOrgs()
+	orgs := n.Layout.PeerOrgs()
 	if n.Layout.Hosts == nil {
 		orgs = orgs[:1]
 	}
@@ -242,7 +242,7 @@ func (n *Network) ServiceNames() []string {
 	names := []string{"wa-standin", "gateway"}
 	if n.Layout.Hosts != nil {
 		names = []string{"wa-standin"}
-		for _, org := range topology.PeerOrgs() {
+		for _, org := range n.Layout.PeerOrgs() {
 			names = append(names, n.gatewayName(org))
 		}
 	}
@@ -357,7 +357,7 @@ func (n *Network) issueGatewayTLS(ctx context.Context) error {
 	if err != nil || st.Crypto != CryptoCA {
 		return nil
 	}
-	orgs := topology.PeerOrgs()
+	orgs := n.Layout.PeerOrgs()
 	if n.Layout.Hosts == nil {
 		orgs = orgs[:1]
 	}

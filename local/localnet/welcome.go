@@ -5,8 +5,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-
-	"github.com/shiptrace/shiptrace/local/topology"
 )
 
 // PrintWelcome prints where everything runs, the local members' API keys and
@@ -44,7 +42,7 @@ Walk-through (or run scripts/demo, which does all of it):
 	if n.Layout.Hosts != nil {
 		// Each member's key works only at its own gateway.
 		fmt.Fprintf(w, "Members on their own hosts (network %s): each member has its own gateway, and its key works only there:\n", n.Layout.Hosts.CIDR())
-		for _, org := range topology.PeerOrgs() {
+		for _, org := range n.Layout.PeerOrgs() {
 			fmt.Fprintf(w, "  %-9s %s   (--cacert %s)\n", org.Label, n.GatewayURLOf(org), n.GatewayCAOf(org))
 		}
 		fmt.Fprintln(w, "In the walk-through below, send the carrier's and the retailer's requests to their own gateways.")

@@ -21,6 +21,25 @@ import (
 type Hosts struct {
 	Tag    string `json:"tag"`    // "st" + 6 hex digits of the data directory's hash
 	Subnet int    `json:"subnet"` // second octet of 10.<Subnet>.0.0/24
+	// Joined are the organisations that joined the running consortium
+	// (`shipnet org add`), in the order they joined: each has a host of its
+	// own after the founding hosts. Recorded here, in network.json, so every
+	// later command (start, stop, status, down) follows them.
+	Joined []Org `json:"joined,omitempty"`
+	// Left are the MSP IDs of joined organisations that were removed
+	// (`shipnet org remove`). They keep their place in Joined, so the hosts
+	// of those that joined after them keep their addresses.
+	Left []string `json:"left,omitempty"`
+}
+
+// left reports whether the joined organisation mspID was removed.
+func (h *Hosts) left(mspID string) bool {
+	for _, id := range h.Left {
+		if id == mspID {
+			return true
+		}
+	}
+	return false
 }
 
 // Host is one machine of the hosts layout (or, on one host, 127.0.0.1).
@@ -49,8 +68,17 @@ func HostTag(home string) string {
 // is <tag>h<index>.
 var hostOrder = []string{"orderer1", "orderer2", "orderer3", "exporter", "carrier", "retailer", "whatsapp"}
 
-// HostNames lists the hosts of the hosts layout.
+// HostNames lists the founding hosts of the hosts layout.
 func HostNames() []string { return append([]string(nil), hostOrder...) }
+
+// hostNames are the founding hosts, then one per joined organisation.
+func (h *Hosts) hostNames() []string {
+	names := HostNames()
+	for _, o := range h.Joined {
+		names = append(names, o.Label)
+	}
+	return names
+}
 
 // NetNSPrefix starts the name of every namespace of the network.
 func (h Hosts) NetNSPrefix() string { return h.Tag + "-" }
@@ -71,13 +99,13 @@ func (l Layout) Host(name string) Host {
 	if l.Hosts == nil {
 		return Host{Name: name, IP: "127.0.0.1"}
 	}
-	for i, n := range hostOrder {
+	for i, n := range l.Hosts.hostNames() {
 		if n == name {
 			return Host{Name: name, IP: fmt.Sprintf("10.%d.0.%d", l.Hosts.Subnet, 10+i),
 				NetNS: l.Hosts.NetNSPrefix() + name, Veth: fmt.Sprintf("%sh%d", l.Hosts.Tag, i)}
 		}
 	}
-	panic("topology: unknown host " + name) // hostOrder lists every host this package names
+	panic("topology: unknown host " + name) // hostNames lists every host this package names
 }
 
 // OrgHost is the host of an organisation's CA (and, for a peer
@@ -95,9 +123,14 @@ func (l Layout) AllHosts() []Host {
 	if l.Hosts == nil {
 		return nil
 	}
-	out := make([]Host, len(hostOrder))
-	for i, n := range hostOrder {
-		out[i] = l.Host(n)
+	var out []Host
+	for _, n := range HostNames() {
+		out = append(out, l.Host(n))
+	}
+	for _, o := range l.Hosts.Joined {
+		if !l.Hosts.left(o.MSPID) {
+			out = append(out, l.Host(o.Label))
+		}
 	}
 	return out
 }

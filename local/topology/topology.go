@@ -32,10 +32,10 @@ const (
 
 // Org is a member organisation of the consortium.
 type Org struct {
-	Name   string // configtx organisation name, e.g. ExporterOrg
-	MSPID  string // e.g. ExporterMSP
-	Domain string // cryptogen domain, e.g. exporter.shiptrace
-	Label  string // short lower-case name used in file and process names
+	Name   string `json:"name"`   // configtx organisation name, e.g. ExporterOrg
+	MSPID  string `json:"mspId"`  // e.g. ExporterMSP
+	Domain string `json:"domain"` // cryptogen domain, e.g. exporter.shiptrace
+	Label  string `json:"label"`  // short lower-case name used in file and process names
 }
 
 // Node is one Fabric process. Its ports are a block of ten starting at Port:
@@ -127,16 +127,69 @@ func (l Layout) Orderers() []Node {
 	return nodes
 }
 
-// Peers returns one peer per application organisation.
+// Peers returns one peer per application organisation, the founding three
+// first, then those that joined (Layout.PeerOrgs).
 func (l Layout) Peers() []Node {
-	orgs := PeerOrgs()
+	orgs := l.PeerOrgs()
 	nodes := make([]Node, len(orgs))
 	for i, org := range orgs {
 		h := l.Host(org.Label)
+		port := l.BasePort + (3+i)*portsPerNode
+		if j, ok := l.joinedIndex(org); ok {
+			// A member that joined: above the service ports, which its own
+			// host also binds (its gateway), in a block of its own.
+			port = l.BasePort + joinedPortBase + j*portsPerNode
+		}
 		nodes[i] = Node{Name: "peer0." + org.Label, Host: "peer0." + org.Domain, Kind: Peer, Org: org,
-			Port: l.BasePort + (3+i)*portsPerNode, IP: h.IP, NetNS: h.NetNS}
+			Port: port, IP: h.IP, NetNS: h.NetNS}
 	}
 	return nodes
+}
+
+// joinedPortBase is the offset of the first joined member's peer port block
+// from the base port: past the service ports (ServicePort counts from +60).
+const joinedPortBase = 200
+
+// PeerOrgs are the application organisations of this network: the founding
+// three (PeerOrgs), then every organisation that joined later (`shipnet org
+// add`, recorded in the hosts layout).
+func (l Layout) PeerOrgs() []Org {
+	orgs := PeerOrgs()
+	if l.Hosts != nil {
+		for _, o := range l.Hosts.Joined {
+			if !l.Hosts.left(o.MSPID) {
+				orgs = append(orgs, o)
+			}
+		}
+	}
+	return orgs
+}
+
+// joinedIndex is org's place among the organisations that joined (those
+// removed since included), which fixes its host and ports for good.
+func (l Layout) joinedIndex(org Org) (int, bool) {
+	if l.Hosts == nil {
+		return 0, false
+	}
+	for j, o := range l.Hosts.Joined {
+		if o.MSPID == org.MSPID {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// AllOrgs are the orderer organisation and the network's peer organisations.
+func (l Layout) AllOrgs() []Org { return append([]Org{OrdererOrg}, l.PeerOrgs()...) }
+
+// OrgByMSPID finds an organisation of this network by its MSP ID.
+func (l Layout) OrgByMSPID(mspID string) (Org, bool) {
+	for _, o := range l.AllOrgs() {
+		if o.MSPID == mspID {
+			return o, true
+		}
+	}
+	return Org{}, false
 }
 
 // Nodes returns orderers then peers.
@@ -179,11 +232,15 @@ func AllOrgs() []Org { return append([]Org{OrdererOrg}, PeerOrgs()...) }
 
 // CAs returns one CA server per organisation, on service ports 30 and up.
 func (l Layout) CAs() []CA {
-	orgs := AllOrgs()
+	orgs := l.AllOrgs()
 	cas := make([]CA, len(orgs))
 	for i, org := range orgs {
 		h := l.OrgHost(org)
-		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*i), OpsPort: l.ServicePort(31 + 2*i),
+		k := i
+		if j, ok := l.joinedIndex(org); ok {
+			k = len(AllOrgs()) + j // its place for good, whoever left before it
+		}
+		cas[i] = CA{Name: "ca." + org.Label, Org: org, Port: l.ServicePort(30 + 2*k), OpsPort: l.ServicePort(31 + 2*k),
 			IP: h.IP, NetNS: h.NetNS}
 	}
 	return cas

@@ -16,6 +16,14 @@
 //	shipnet identity issue|reenroll|revoke|list --org MSPID [--name N] [--role R]
 //	                 manage identities at the org's Fabric CA; revoke also puts
 //	                 the CRL into the channel configuration
+//	shipnet org add --name NAME --role carrier|exporter|retailer
+//	                 a new member joins the running hosts network: its host,
+//	                 CA, peer, chaincode server and gateway; the channel update
+//	                 signed by a majority of the members' admins one by one;
+//	                 the chaincode definition and member registry that name it
+//	shipnet org remove --name NAME
+//	                 a member that joined leaves: registry, endorsement policy
+//	                 and channel configuration without it; its host goes
 //
 // Settings come from flags or SHIPTRACE_HOME / SHIPTRACE_BASE_PORT.
 package main
@@ -76,7 +84,7 @@ func run(args []string) error {
 	hosts := fs.Bool("hosts", false, "up: run every organisation and every orderer on a host of its own (a network namespace, as root); recorded, so later commands follow")
 	profile := fs.Bool("pprof", envOr("SHIPTRACE_PPROF", "false") == "true", "up/start: serve pprof on each peer's and orderer's port+4, on loopback, for benchmarks (env SHIPTRACE_PPROF)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|package|systemd|build|identity")
+		fmt.Fprintln(fs.Output(), "usage: shipnet [flags] up|down|stop|start|status|deploy|package|systemd|build|identity|org")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -91,9 +99,15 @@ func run(args []string) error {
 		}
 		sub, rest = rest[0], rest[1:]
 	}
+	if cmd == "org" {
+		if len(rest) == 0 || (rest[0] != "add" && rest[0] != "remove") {
+			return errors.New("usage: shipnet org add --name NAME --role carrier|exporter|retailer, or shipnet org remove --name NAME")
+		}
+		sub, rest = rest[0], rest[1:]
+	}
 	org := fs.String("org", "", "identity, systemd: organisation MSP ID, e.g. ExporterMSP")
-	name := fs.String("name", "", "identity: enrolment ID")
-	role := fs.String("role", "", "identity issue: shiptrace.role attribute")
+	name := fs.String("name", "", "identity: enrolment ID; org add: the new organisation's name, e.g. Carrier2 (MSP ID Carrier2MSP)")
+	role := fs.String("role", "", "identity issue: shiptrace.role attribute; org add: the member's capacity (carrier, exporter, retailer)")
 	idType := fs.String("type", "client", "identity issue: client, admin, peer or orderer")
 	reason := fs.String("reason", "unspecified", "identity revoke: reason")
 	out := fs.String("out", "", "package: the package file to write; systemd: the folder for the units")
@@ -156,8 +170,25 @@ func run(args []string) error {
 		return n.Deploy(ctx, *version)
 	case "build":
 		return n.EnsureTools(ctx)
+	case "org":
+		if sub == "remove" {
+			if *name == "" {
+				return errors.New("org remove needs --name (as given to org add, e.g. Carrier2)")
+			}
+			return n.RemoveOrg(ctx, *name)
+		}
+		if *name == "" || *role == "" {
+			return errors.New("org add needs --name (e.g. Carrier2) and --role (carrier, exporter or retailer)")
+		}
+		if err := n.CheckJoin(localnet.JoinRequest{Name: *name, Role: *role}); err != nil {
+			return err // before a build: nothing to build for a refusal
+		}
+		if err := n.EnsureTools(ctx); err != nil {
+			return err
+		}
+		return n.AddOrg(ctx, localnet.JoinRequest{Name: *name, Role: *role})
 	case "systemd":
-		o, ok := orgByMSPID(*org)
+		o, ok := n.Layout.OrgByMSPID(*org)
 		if !ok || o == topology.OrdererOrg || *out == "" {
 			return fmt.Errorf("systemd needs --out and --org, one of ExporterMSP, CarrierMSP, RetailerMSP (got %q)", *org)
 		}
@@ -180,7 +211,7 @@ func run(args []string) error {
 		fmt.Println(id)
 		return nil
 	case "identity":
-		o, ok := orgByMSPID(*org)
+		o, ok := n.Layout.OrgByMSPID(*org)
 		if !ok {
 			return fmt.Errorf("identity needs --org, one of ExporterMSP, CarrierMSP, RetailerMSP, OrdererMSP (got %q)", *org)
 		}
@@ -206,15 +237,6 @@ func run(args []string) error {
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
-}
-
-func orgByMSPID(msp string) (topology.Org, bool) {
-	for _, o := range topology.AllOrgs() {
-		if o.MSPID == msp {
-			return o, true
-		}
-	}
-	return topology.Org{}, false
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
