@@ -145,10 +145,7 @@ func TestErasureLeavesNoPersonalDataInTheNotifiersStore(t *testing.T) {
 // the file itself, where pages bbolt freed keep their old contents.
 func inStore(t *testing.T, home string, needles []string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(home, "services", "notifier", "notifier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := stableRead(t, filepath.Join(home, "services", "notifier", "notifier.db"))
 	cp := filepath.Join(t.TempDir(), "copy.db")
 	if err := os.WriteFile(cp, raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -181,6 +178,33 @@ func inStore(t *testing.T, home string, needles []string) []string {
 		}
 	}
 	return out
+}
+
+// stableRead reads the notifier's live bbolt file until two reads in a row
+// are identical. The notifier keeps writing (checkpoints, statuses,
+// compaction) and holds bbolt's exclusive lock, so one plain read can catch
+// a commit half-way: meta page from before it, pages from after. Opening
+// such a torn copy made bbolt panic on its freelist in CI; two equal reads
+// bracket a moment with no commit in it.
+func stableRead(t *testing.T, path string) []byte {
+	t.Helper()
+	prev, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		time.Sleep(50 * time.Millisecond)
+		cur, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(prev, cur) {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatalf("%s changed on every read for 5 s; no consistent copy to scan", path)
+	return nil
 }
 
 func mustWrite(t *testing.T, c *walk.Client, method, path string, body any) {
