@@ -326,6 +326,21 @@ func (n *Network) joinUpdate(ctx context.Context, by topology.Node, org topology
 	// peers find the new one through it (gossip across organisations).
 	values["AnchorPeers"] = map[string]any{"mod_policy": "Admins", "version": "0",
 		"value": map[string]any{"anchor_peers": []any{map[string]any{"host": peer.IP, "port": peer.Port}}}}
+	return n.updateAppOrgs(ctx, by, dir, func(orgs map[string]any) bool {
+		if _, ok := orgs[org.MSPID]; ok {
+			return false // the update was submitted before the join stopped
+		}
+		orgs[org.MSPID] = group
+		return true
+	})
+}
+
+// updateAppOrgs fetches the channel configuration as by's admin, lets edit
+// change its Application organisations (false: nothing to change) and
+// computes the update from the fetched configuration to the edited one,
+// returning the unsigned envelope's path in dir ("" when nothing changes).
+func (n *Network) updateAppOrgs(ctx context.Context, by topology.Node, dir string, edit func(orgs map[string]any) bool) (string, error) {
+	env := n.adminEnv(by)
 	cfg, original, _, err := n.fetchConfig(ctx, env, by, dir)
 	if err != nil {
 		return "", err
@@ -334,10 +349,9 @@ func (n *Network) joinUpdate(ctx context.Context, by topology.Node, org topology
 	if err != nil {
 		return "", err
 	}
-	if _, ok := orgs[org.MSPID]; ok {
-		return "", nil // the update was submitted before the join stopped
+	if !edit(orgs) {
+		return "", nil
 	}
-	orgs[org.MSPID] = group
 	return n.configUpdate(ctx, env, dir, original, cfg)
 }
 
@@ -447,13 +461,9 @@ func (n *Network) waitCaughtUp(ctx context.Context, peer topology.Node, timeout 
 // set is the committed one plus m; each existing member's admin approves it
 // with its own identity, then one of them commits it.
 func (n *Network) registerMember(ctx context.Context, founders []topology.Node, m shipment.Member) error {
-	out, err := n.invokeAsAdmin(ctx, founders[0], true, "Members")
+	cur, err := n.memberRegistry(ctx, founders[0])
 	if err != nil {
-		return fmt.Errorf("read the member registry: %w", err)
-	}
-	var cur shipment.Consortium
-	if err := json.Unmarshal([]byte(out), &cur); err != nil {
-		return fmt.Errorf("decode the member registry: %w", err)
+		return err
 	}
 	if slices.Contains(cur.MSPIDs(), m.MSPID) {
 		return nil // committed before the join stopped
@@ -462,22 +472,7 @@ func (n *Network) registerMember(ctx context.Context, founders []topology.Node, 
 	if err := next.Validate(); err != nil {
 		return err
 	}
-	body, err := json.Marshal(next)
-	if err != nil {
-		return err
-	}
-	for _, p := range founders {
-		if err := n.step(fmt.Sprintf("approve member set %d (adds %s as %v) as %s's admin", next.Sequence, m.MSPID, m.Capacities, p.Org.MSPID), func() error {
-			_, err := n.invokeAsAdmin(ctx, p, false, "ApproveMembers", string(body))
-			return err
-		}); err != nil {
-			return err
-		}
-	}
-	return n.step(fmt.Sprintf("commit member set %d", next.Sequence), func() error {
-		_, err := n.invokeAsAdmin(ctx, founders[0], false, "CommitMembers", string(body))
-		return err
-	})
+	return n.voteMembers(ctx, founders, next, fmt.Sprintf("adds %s as %v", m.MSPID, m.Capacities))
 }
 
 // incompleteJoin is the joined organisation called name whose join stopped

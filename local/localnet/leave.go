@@ -2,7 +2,6 @@ package localnet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -163,20 +162,13 @@ func (n *Network) RemoveOrg(ctx context.Context, name string) error {
 // removes org's group from the channel's Application group ("" when the
 // channel no longer lists it).
 func (n *Network) leaveUpdate(ctx context.Context, by topology.Node, org topology.Org, dir string) (string, error) {
-	env := n.adminEnv(by)
-	cfg, original, _, err := n.fetchConfig(ctx, env, by, dir)
-	if err != nil {
-		return "", err
-	}
-	orgs, err := dig(cfg, "channel_group", "groups", "Application", "groups")
-	if err != nil {
-		return "", err
-	}
-	if _, ok := orgs[org.MSPID]; !ok {
-		return "", nil
-	}
-	delete(orgs, org.MSPID)
-	return n.configUpdate(ctx, env, dir, original, cfg)
+	return n.updateAppOrgs(ctx, by, dir, func(orgs map[string]any) bool {
+		if _, ok := orgs[org.MSPID]; !ok {
+			return false // removed before a stopped run
+		}
+		delete(orgs, org.MSPID)
+		return true
+	})
 }
 
 // unregisterMember takes mspID out of the contract's member registry: the
@@ -184,33 +176,14 @@ func (n *Network) leaveUpdate(ctx context.Context, by topology.Node, org topolog
 // remaining members' admins (a majority of the current members), then
 // committed by one of them.
 func (n *Network) unregisterMember(ctx context.Context, remaining []topology.Node, mspID string) error {
-	out, err := n.invokeAsAdmin(ctx, remaining[0], true, "Members")
+	cur, err := n.memberRegistry(ctx, remaining[0])
 	if err != nil {
-		return fmt.Errorf("read the member registry: %w", err)
-	}
-	var cur shipment.Consortium
-	if err := json.Unmarshal([]byte(out), &cur); err != nil {
-		return fmt.Errorf("decode the member registry: %w", err)
+		return err
 	}
 	if !slices.Contains(cur.MSPIDs(), mspID) {
 		return nil // removed before a stopped run
 	}
 	next := shipment.Members{Sequence: cur.Sequence + 1,
 		Members: slices.DeleteFunc(slices.Clone(cur.Members.Members), func(m shipment.Member) bool { return m.MSPID == mspID })}
-	body, err := json.Marshal(next)
-	if err != nil {
-		return err
-	}
-	for _, p := range remaining {
-		if err := n.step(fmt.Sprintf("approve member set %d (without %s) as %s's admin", next.Sequence, mspID, p.Org.MSPID), func() error {
-			_, err := n.invokeAsAdmin(ctx, p, false, "ApproveMembers", string(body))
-			return err
-		}); err != nil {
-			return err
-		}
-	}
-	return n.step(fmt.Sprintf("commit member set %d", next.Sequence), func() error {
-		_, err := n.invokeAsAdmin(ctx, remaining[0], false, "CommitMembers", string(body))
-		return err
-	})
+	return n.voteMembers(ctx, remaining, next, "without "+mspID)
 }

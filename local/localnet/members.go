@@ -37,22 +37,7 @@ func (n *Network) CommitMembers(ctx context.Context) error {
 	} else if !strings.Contains(err.Error(), "NOT_FOUND") {
 		return fmt.Errorf("read the member registry: %w", err)
 	}
-	body, err := json.Marshal(n.localMembers())
-	if err != nil {
-		return err
-	}
-	for _, p := range peers {
-		if err := n.step("approve the member set as "+p.Org.MSPID+"'s admin", func() error {
-			_, err := n.invokeAsAdmin(ctx, p, false, "ApproveMembers", string(body))
-			return err
-		}); err != nil {
-			return err
-		}
-	}
-	return n.step("commit the member set", func() error {
-		_, err := n.invokeAsAdmin(ctx, peers[0], false, "CommitMembers", string(body))
-		return err
-	})
+	return n.voteMembers(ctx, peers, n.localMembers(), "the consortium's first")
 }
 
 // invokeAsAdmin calls the contract as p's organisation admin with the peer
@@ -81,4 +66,41 @@ func (n *Network) invokeAsAdmin(ctx context.Context, p topology.Node, query bool
 		return err
 	})
 	return string(out), err
+}
+
+// memberRegistry reads the contract's committed member registry as p's
+// organisation's admin.
+func (n *Network) memberRegistry(ctx context.Context, p topology.Node) (shipment.Consortium, error) {
+	var cur shipment.Consortium
+	out, err := n.invokeAsAdmin(ctx, p, true, "Members")
+	if err != nil {
+		return cur, fmt.Errorf("read the member registry: %w", err)
+	}
+	if err := json.Unmarshal([]byte(out), &cur); err != nil {
+		return cur, fmt.Errorf("decode the member registry: %w", err)
+	}
+	return cur, nil
+}
+
+// voteMembers puts the member set next to the contract's vote: each
+// voter's organisation admin approves it with its own identity, one step
+// each as separate companies would, then the first voter commits it. what
+// says in the steps what the set changes.
+func (n *Network) voteMembers(ctx context.Context, voters []topology.Node, next shipment.Members, what string) error {
+	body, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	for _, p := range voters {
+		if err := n.step(fmt.Sprintf("approve member set %d (%s) as %s's admin", next.Sequence, what, p.Org.MSPID), func() error {
+			_, err := n.invokeAsAdmin(ctx, p, false, "ApproveMembers", string(body))
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return n.step(fmt.Sprintf("commit member set %d", next.Sequence), func() error {
+		_, err := n.invokeAsAdmin(ctx, voters[0], false, "CommitMembers", string(body))
+		return err
+	})
 }

@@ -119,20 +119,11 @@ func BenchmarkCatchUp1000Blocks(b *testing.B) {
 			b.Fatal(err)
 		}
 		healAt := time.Now()
-		var firstAt time.Time
-		var firstHeight uint64
-		if err := walk.Eventually(ctx, 20*time.Minute, 20*time.Millisecond, func() error {
-			h, err := local.PeerHeight(ctx, exporterPeer)
-			if err == nil && h > from && firstAt.IsZero() {
-				firstAt, firstHeight = time.Now(), h
-			}
-			if err != nil || h < target {
-				return fmt.Errorf("exporter's peer at %d of %d (%v)", h, target, err)
-			}
-			return nil
-		}); err != nil {
+		back, err := waitCaughtUp(ctx, local, exporterPeer, from, target, 20*time.Minute)
+		if err != nil {
 			b.Fatal(err)
 		}
+		firstAt, firstHeight := back.firstAt, back.firstHeight
 		total, transfer := time.Since(healAt), time.Since(firstAt)
 		behind := target - from
 		fmt.Printf("catch-up: exporter's peer cut off %s while the others committed %d readings batches (%d refused %v, %d retries) in %d blocks; after the link returned: first new block after %s (reconnection back-off), all %d blocks after %s = %s per 1,000 blocks; transfer alone %d blocks in %s = %s per 1,000 blocks\n",

@@ -68,17 +68,7 @@ func TestLifecycleAcrossHosts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := sys.Client()
-	for member := range walk.Members {
-		mc := c.Member(member)
-		if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-			if !mc.Ready(ctx) {
-				return &staleError{member: member, id: "readyz"}
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("%s's gateway at %s not ready: %v", member, mc.Base, err)
-		}
-	}
+	requireGatewaysReady(ctx, t, c)
 
 	t.Run("each gateway holds only its own organisation", func(t *testing.T) {
 		msp := regexp.MustCompile(`msp_id: (\w+)`)

@@ -71,17 +71,7 @@ func TestPartitionedMemberCatchesUp(t *testing.T) {
 	c := sys.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	for member := range walk.Members {
-		mc := c.Member(member)
-		if err := walk.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-			if !mc.Ready(ctx) {
-				return fmt.Errorf("%s's gateway not ready", member)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	requireGatewaysReady(ctx, t, c)
 	// Whatever happens, the exporter is reconnected when the test ends.
 	t.Cleanup(func() { _ = local.Isolate(context.Background(), "exporter", false) })
 	t.Cleanup(func() { _ = local.IsolateFrom(context.Background(), "exporter", []string{"whatsapp"}, false) })
@@ -252,20 +242,11 @@ func TestPartitionedMemberCatchesUp(t *testing.T) {
 	// The first new block marks the peer's deliver client reconnecting
 	// (after its back-off); from then on the time is the blocks' transfer
 	// and commit.
-	var firstBlockAt time.Time
-	var firstHeight uint64
-	if err := walk.Eventually(ctx, 3*time.Minute, 20*time.Millisecond, func() error {
-		h, err := local.PeerHeight(ctx, exporterPeer)
-		if err == nil && h > exporterHeight && firstBlockAt.IsZero() {
-			firstBlockAt, firstHeight = time.Now(), h
-		}
-		if err != nil || h < othersHeight {
-			return fmt.Errorf("exporter's peer at %d of %d (%v)", h, othersHeight, err)
-		}
-		return nil
-	}); err != nil {
+	back, err := waitCaughtUp(ctx, local, exporterPeer, exporterHeight, othersHeight, 3*time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
+	firstBlockAt, firstHeight := back.firstAt, back.firstHeight
 	catchUp := time.Since(healAt)
 	transfer := time.Since(firstBlockAt)
 	t.Logf("figure: partition catch-up: the exporter's peer, %d blocks behind after %s cut off, caught up %s after the link returned (%s per 1000 blocks): first block after %s (reconnection back-off), then %d blocks in %s (%s per 1000 blocks)",
