@@ -418,6 +418,27 @@ func inside(r Ring, p Position) bool {
 	return in
 }
 
+// boundariesMeet tells whether p's and q's outer rings cross or touch, or
+// either's outer ring crosses or touches a hole of the other. A part that
+// starts in the other's lake and reaches its ground meets the lake's shore:
+// comparing outer rings and one vertex alone missed that.
+func boundariesMeet(p, q Polygon) bool {
+	if ringsCross(p[0], q[0]) {
+		return true
+	}
+	for _, h := range q[1:] {
+		if ringsCross(p[0], h) {
+			return true
+		}
+	}
+	for _, h := range p[1:] {
+		if ringsCross(q[0], h) {
+			return true
+		}
+	}
+	return false
+}
+
 // overlapping finds two polygons of a MultiPolygon that overlap or touch:
 // their boundaries meet, or one lies inside the other (and not inside one
 // of its holes: an island in a lake is allowed). A plot's area is the sum of
@@ -454,7 +475,7 @@ func overlapping(polys []Polygon) (int, int, bool) {
 			if a[0] > b[2] || b[0] > a[2] || a[1] > b[3] || b[1] > a[3] {
 				continue
 			}
-			if ringsCross(polys[i][0], polys[j][0]) || within(polys[i], polys[j][0][0]) || within(polys[j], polys[i][0][0]) {
+			if boundariesMeet(polys[i], polys[j]) || within(polys[i], polys[j][0][0]) || within(polys[j], polys[i][0][0]) {
 				return i, j, true
 			}
 		}

@@ -297,6 +297,15 @@ func TestMultiPolygonAndUncheckedCountries(t *testing.T) {
 	if _, err := Decode(collection(feature("MultiPolygon", "["+lake+","+island+"]", props("CI", 3.9)))); err != nil {
 		t.Fatalf("island in a lake refused: %v", err)
 	}
+	// A part that starts in the lake and reaches the shore's ground shares
+	// ground with the lake's part, in whichever order the parts come.
+	shore := `[[[-5.499000,6.800800],[-5.498200,6.800800],[-5.498200,6.801200],[-5.499000,6.801200],[-5.499000,6.800800]]]`
+	for _, parts := range []string{lake + "," + shore, shore + "," + lake} {
+		_, err := Decode(collection(feature("MultiPolygon", "["+parts+"]", props("CI", 4.0))))
+		if err == nil || !strings.Contains(err.Error(), "polygons 0 and 1 overlap or touch") {
+			t.Errorf("a part from the lake onto the shore: %v, want polygons 0 and 1 overlap or touch", err)
+		}
+	}
 	// Papua New Guinea has no box: a position far away is not refused.
 	if _, err := Decode(collection(feature("Point", `[2.350000,48.850000]`, props("PG", 1)))); err != nil {
 		t.Fatalf("unchecked country refused: %v", err)
