@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -286,11 +287,14 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, ", ")
 	},
-	"evidence": func(docs []shipment.Document) []shipment.Document {
-		var out []shipment.Document
+	// evidence lists the kinds of EUDR evidence attached, each once, in
+	// the order first attached: the page says what kinds exist, not how
+	// many files (three land titles read "land title").
+	"evidence": func(docs []shipment.Document) []string {
+		var out []string
 		for _, d := range docs {
-			if shipment.IsEUDREvidence(d.Type) {
-				out = append(out, d)
+			if shipment.IsEUDREvidence(d.Type) && !slices.Contains(out, d.Type) {
+				out = append(out, d.Type)
 			}
 		}
 		return out

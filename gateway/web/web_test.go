@@ -606,7 +606,8 @@ func TestEUDRSummaryOnThePage(t *testing.T) {
 	l.record.DueDiligence = &shipment.DueDiligence{Reference: "25FRXVV3VOS991", Verification: "KJTS6TQ8", RecordedBy: "RetailerMSP"}
 	l.record.Documents = append(l.record.Documents,
 		shipment.Document{Type: "deforestation_analysis", SHA256: strings.Repeat("cd", 32), AddedBy: "ExporterMSP"},
-		shipment.Document{Type: "land_title", SHA256: strings.Repeat("ef", 32), AddedBy: "ExporterMSP"})
+		shipment.Document{Type: "land_title", SHA256: strings.Repeat("ef", 32), AddedBy: "ExporterMSP"},
+		shipment.Document{Type: "land_title", SHA256: strings.Repeat("01", 32), AddedBy: "ExporterMSP"})
 	h := newHarness(t, l)
 	r := h.get(t, "/track/"+h.token(t, tracklink.Claims{ShipmentID: shipID})+"?lang=de")
 	if r.status != http.StatusOK {
