@@ -18,8 +18,10 @@ import (
 // agree with, accurate to a few square millimetres per plot, and the port
 // carries GeographicLib's own test suite. It adds no transitive dependency
 // to the chaincode. The area that reaches the ledger is rounded to 1e-4 ha
-// (canonical.go), so peers on different CPUs agree on it even where
-// floating-point fusion differs in the last bit.
+// (canonical.go), so peers on different CPUs agree on it where
+// floating-point fusion differs in the last bit, unless the area lies
+// within that bit of a rounding boundary; then their endorsements differ
+// and Fabric records nothing, which is safe, if rare and annoying.
 func ringAreaM2(r Ring) float64 {
 	p := geodesic.WGS84.PolygonInit(false)
 	for i := 0; i+1 < len(r); i++ { // the closing position repeats the first
