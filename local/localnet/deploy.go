@@ -326,15 +326,8 @@ func (n *Network) commitOn(ctx context.Context, def definition, peers []topology
 	// Every peer must see the new definition before we call it deployed.
 	for _, p := range peers {
 		err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
-			out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "querycommitted",
-				"--channelID", topology.Channel, "--name", def.name, "--output", "json")
+			committed, err := n.CommittedDefinition(ctx, p, def.name)
 			if err != nil {
-				return err
-			}
-			var committed struct {
-				Sequence int `json:"sequence"`
-			}
-			if err := json.Unmarshal(out, &committed); err != nil {
 				return err
 			}
 			if committed.Sequence != def.seq {
@@ -363,4 +356,30 @@ func (n *Network) WritePackage(ctx context.Context, version, path string) (strin
 		return "", fmt.Errorf("write chaincode package: %w", err)
 	}
 	return ccaas.PackageID(label, pkg), nil
+}
+
+// Committed is a chaincode definition as a peer reports it committed on
+// the channel.
+type Committed struct {
+	Sequence int    `json:"sequence"`
+	Version  string `json:"version"`
+	// ValidationParameter is the definition's endorsement policy, a
+	// serialised peer.ApplicationPolicy.
+	ValidationParameter []byte `json:"validation_parameter"`
+}
+
+// CommittedDefinition asks p's peer, as its organisation's admin, for the
+// definition of chaincode name committed on the channel: what Fabric
+// enforces, whatever network.json says.
+func (n *Network) CommittedDefinition(ctx context.Context, p topology.Node, name string) (Committed, error) {
+	var c Committed
+	out, err := n.run(ctx, n.adminEnv(p), "peer", "lifecycle", "chaincode", "querycommitted",
+		"--channelID", topology.Channel, "--name", name, "--output", "json")
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(out, &c); err != nil {
+		return c, fmt.Errorf("decode the committed definition of %s on %s: %w", name, p.Name, err)
+	}
+	return c, nil
 }

@@ -1,8 +1,11 @@
 package hosts_test
 
 // The file's name starts with z so that its test runs after the package's
-// others (go test runs files in name order): the join leaves the network
-// with four members, and the other tests describe three.
+// others (go test runs files in name order): the join and the removal move
+// the chaincode definition on two sequences and leave a member that came
+// and went in network.json (its name stays taken), and the other tests
+// expect the network as `up --hosts` made it. TestMain takes the network
+// down afterwards, so a failure half way leaves nothing behind.
 
 import (
 	"context"
@@ -14,12 +17,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	mspproto "github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/shiptrace/shiptrace/local/fabricbin"
 	"github.com/shiptrace/shiptrace/local/localnet"
+	"github.com/shiptrace/shiptrace/local/topology"
 	"github.com/shiptrace/shiptrace/local/walk"
 	"github.com/shiptrace/shiptrace/shipment"
 	"github.com/shiptrace/shiptrace/test/testnet"
@@ -49,7 +58,8 @@ func TestAMemberJoins(t *testing.T) {
 	c := sys.Client()
 	requireGatewaysReady(ctx, t, c)
 
-	// A shipment the carrier holds.
+	// A shipment the carrier holds: versions 1 to 3 (create, ship,
+	// hand-over); the hand-overs below make 4 and 5.
 	id := walk.NewID("JOIN")
 	if _, err := c.Create(ctx, walk.NewShipment(id, nil), ""); err != nil {
 		t.Fatal(err)
@@ -151,7 +161,7 @@ func TestAMemberJoins(t *testing.T) {
 		t.Fatalf("hand-over to Carrier2MSP after the join: %v", err)
 	}
 	for _, m := range members {
-		got, took, err := readAfter(ctx, c, m, id, rc.Transaction.BlockNumber, 3, time.Minute)
+		got, took, err := readAfter(ctx, c, m, id, rc.Transaction.BlockNumber, 4, time.Minute)
 		if err != nil {
 			t.Fatalf("%s reads %s after the hand-over in block %d: %v", m, id, rc.Transaction.BlockNumber, err)
 		}
@@ -168,7 +178,7 @@ func TestAMemberJoins(t *testing.T) {
 		t.Fatalf("the new carrier hands %s to the buyer: %v", id, err)
 	}
 	for _, m := range members {
-		got, _, err := readAfter(ctx, c, m, id, rc.Transaction.BlockNumber, 4, time.Minute)
+		got, _, err := readAfter(ctx, c, m, id, rc.Transaction.BlockNumber, 5, time.Minute)
 		if err != nil {
 			t.Fatalf("%s reads %s after Carrier2's hand-over in block %d: %v", m, id, rc.Transaction.BlockNumber, err)
 		}
@@ -182,6 +192,11 @@ func TestAMemberJoins(t *testing.T) {
 
 	if n := len(local.Layout.Peers()); n != 4 {
 		t.Errorf("%d peers after the join, want 4", n)
+	}
+	// The definition Fabric enforces for new keys counts the new member's
+	// peer: a shipment it creates does not need two other members.
+	if got := policyMSPs(ctx, t, local, "ExporterMSP"); !slices.Contains(got, "Carrier2MSP") {
+		t.Errorf("after the join the committed endorsement policy names %v, want Carrier2MSP among them", got)
 	}
 
 	// stop and start follow the new host: after both, its processes are
@@ -214,7 +229,7 @@ func TestAMemberJoins(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("carrier2's gateway not ready after start: %v", err)
 	}
-	if got, _, err := readAfter(ctx, c, "carrier2", id, rc.Transaction.BlockNumber, 4, time.Minute); err != nil || got.Custodian != "RetailerMSP" {
+	if got, _, err := readAfter(ctx, c, "carrier2", id, rc.Transaction.BlockNumber, 5, time.Minute); err != nil || got.Custodian != "RetailerMSP" {
 		t.Fatalf("carrier2 reads %s after stop and start: %v %v", id, statusOfShipment(got), err)
 	}
 
@@ -241,6 +256,9 @@ func TestAMemberJoins(t *testing.T) {
 			t.Errorf("status still lists %s after org remove", s.Name)
 		}
 	}
+	if got := policyMSPs(ctx, t, local, "ExporterMSP"); slices.Contains(got, "Carrier2MSP") || len(got) != 3 {
+		t.Errorf("after org remove the committed endorsement policy names %v, want the three founders", got)
+	}
 	id2 := walk.NewID("LEFT")
 	if _, err := c.Create(ctx, walk.NewShipment(id2, nil), ""); err != nil {
 		t.Fatalf("create after Carrier2 left: %v", err)
@@ -258,6 +276,34 @@ func TestAMemberJoins(t *testing.T) {
 	if _, err := c.Act(ctx, "exporter", id2, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
 		t.Fatalf("hand-over to the carrier after Carrier2 left: %v", err)
 	}
+}
+
+// policyMSPs lists the organisations named by the endorsement policy of
+// the contract's definition as committed on the channel, asked of msp's
+// peer: Fabric's own record, decoded from its protobuf.
+func policyMSPs(ctx context.Context, t *testing.T, n *localnet.Network, msp string) []string {
+	t.Helper()
+	p, ok := n.Layout.PeerOf(msp)
+	if !ok {
+		t.Fatalf("no peer of %s", msp)
+	}
+	def, err := n.CommittedDefinition(ctx, p, topology.Chaincode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ap peer.ApplicationPolicy
+	if err := proto.Unmarshal(def.ValidationParameter, &ap); err != nil {
+		t.Fatalf("decode the committed endorsement policy: %v", err)
+	}
+	var names []string
+	for _, id := range ap.GetSignaturePolicy().GetIdentities() {
+		var role mspproto.MSPRole
+		if err := proto.Unmarshal(id.GetPrincipal(), &role); err != nil {
+			t.Fatalf("decode a principal of the endorsement policy: %v", err)
+		}
+		names = append(names, role.GetMspIdentifier())
+	}
+	return names
 }
 
 // trusting is an HTTPS client that trusts caFile's root.
