@@ -72,11 +72,15 @@ func BenchmarkCatchUp1000Blocks(b *testing.B) {
 		policy := walk.RetryPolicy{MaxAttempts: 10, MaxWait: time.Minute, MaxPause: time.Second}
 		done := make(chan struct{})
 		var wg sync.WaitGroup
+		// The writers stop once the others are far enough ahead, or when
+		// the benchmark fails before that.
+		stopWriters := sync.OnceFunc(func() { close(done); wg.Wait() })
+		b.Cleanup(stopWriters)
 		for i := range writers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for k := 0; ; k++ {
+				for {
 					select {
 					case <-done:
 						return
@@ -101,8 +105,7 @@ func BenchmarkCatchUp1000Blocks(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		close(done)
-		wg.Wait()
+		stopWriters()
 		target, err = local.PeerHeight(ctx, carrierPeer)
 		if err != nil {
 			b.Fatal(err)

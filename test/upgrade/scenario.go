@@ -164,6 +164,10 @@ func UnderLoad(t *testing.T, net *testnet.Network) {
 	}
 	stopLoad := make(chan struct{})
 	loadDone := make(chan struct{})
+	// The load stops here, or when the test ends whichever way: a failed
+	// deploy must not leave it writing into the next test on this network.
+	endLoad := sync.OnceFunc(func() { close(stopLoad); <-loadDone })
+	t.Cleanup(endLoad)
 	loadStart := time.Now()
 	go func() {
 		defer close(loadDone)
@@ -224,8 +228,7 @@ func UnderLoad(t *testing.T, net *testnet.Network) {
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
 	}
-	close(stopLoad)
-	<-loadDone
+	endLoad()
 	loadEnd := time.Now()
 
 	// The switch happened: the new package answers.
