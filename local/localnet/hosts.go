@@ -154,22 +154,20 @@ func (n *Network) CreateHosts(ctx context.Context) error {
 // (root end on the bridge, eth0 inside) and its address.
 func createHost(ctx context.Context, h *topology.Hosts, host topology.Host) error {
 	br := h.Bridge()
-	{
-		peer := host.Veth + "p"
-		for _, args := range [][]string{
-			{"netns", "add", host.NetNS},
-			{"link", "add", host.Veth, "type", "veth", "peer", "name", peer},
-			{"link", "set", host.Veth, "master", br},
-			{"link", "set", host.Veth, "up"},
-			{"link", "set", peer, "netns", host.NetNS},
-			{"-n", host.NetNS, "link", "set", peer, "name", "eth0"},
-			{"-n", host.NetNS, "addr", "add", host.IP + "/24", "dev", "eth0"},
-			{"-n", host.NetNS, "link", "set", "eth0", "up"},
-			{"-n", host.NetNS, "link", "set", "lo", "up"},
-		} {
-			if err := ip(ctx, args...); err != nil {
-				return fmt.Errorf("host %s: %w", host.Name, err)
-			}
+	peer := host.Veth + "p"
+	for _, args := range [][]string{
+		{"netns", "add", host.NetNS},
+		{"link", "add", host.Veth, "type", "veth", "peer", "name", peer},
+		{"link", "set", host.Veth, "master", br},
+		{"link", "set", host.Veth, "up"},
+		{"link", "set", peer, "netns", host.NetNS},
+		{"-n", host.NetNS, "link", "set", peer, "name", "eth0"},
+		{"-n", host.NetNS, "addr", "add", host.IP + "/24", "dev", "eth0"},
+		{"-n", host.NetNS, "link", "set", "eth0", "up"},
+		{"-n", host.NetNS, "link", "set", "lo", "up"},
+	} {
+		if err := ip(ctx, args...); err != nil {
+			return fmt.Errorf("host %s: %w", host.Name, err)
 		}
 	}
 	return nil

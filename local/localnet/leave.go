@@ -88,8 +88,9 @@ func (n *Network) RemoveOrg(ctx context.Context, name string) error {
 		return err
 	}
 	if envelope != "" {
-		// A majority of the members before the change, from the remaining.
-		if err := n.collectSignatures(ctx, append(remaining, leaving)[:len(all)], envelope, dir); err != nil {
+		// A majority of the members before the change (the leaving one
+		// last, so the remaining sign first).
+		if err := n.collectSignatures(ctx, append(slices.Clone(remaining), leaving), envelope, dir); err != nil {
 			return err
 		}
 	}

@@ -37,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -190,7 +191,7 @@ func run(args []string) error {
 	case "systemd":
 		o, ok := n.Layout.OrgByMSPID(*org)
 		if !ok || o == topology.OrdererOrg || *out == "" {
-			return fmt.Errorf("systemd needs --out and --org, one of ExporterMSP, CarrierMSP, RetailerMSP (got %q)", *org)
+			return fmt.Errorf("systemd needs --out and --org, one of %s (got %q)", mspIDs(n.Layout.PeerOrgs()), *org)
 		}
 		names, err := systemd.Write(systemd.Member{MSPID: o.MSPID, Notifier: o.MSPID == "ExporterMSP"}, *out)
 		if err != nil {
@@ -213,7 +214,7 @@ func run(args []string) error {
 	case "identity":
 		o, ok := n.Layout.OrgByMSPID(*org)
 		if !ok {
-			return fmt.Errorf("identity needs --org, one of ExporterMSP, CarrierMSP, RetailerMSP, OrdererMSP (got %q)", *org)
+			return fmt.Errorf("identity needs --org, one of %s (got %q)", mspIDs(n.Layout.AllOrgs()), *org)
 		}
 		if sub != "list" && *name == "" {
 			return fmt.Errorf("identity %s needs --name", sub)
@@ -257,4 +258,14 @@ func envInt(key string, def int) int {
 		return v
 	}
 	return def
+}
+
+// mspIDs lists orgs' MSP IDs for an error message: the founding members
+// and any that joined.
+func mspIDs(orgs []topology.Org) string {
+	ids := make([]string, len(orgs))
+	for i, o := range orgs {
+		ids[i] = o.MSPID
+	}
+	return strings.Join(ids, ", ")
 }
