@@ -196,6 +196,11 @@ func (s *Store) Finish(r Result) (notifier.Notification, error) {
 	return out, nil
 }
 
+// ReasonRecovered is the reason a notification keeps once Recover found it
+// in flight: its send's answer, and so its "accepted" status record, was
+// lost with the process; its webhooks (sent, delivered, read) still come.
+const ReasonRecovered = "notifier stopped during an attempt; waiting for a status webhook before resending"
+
 // Recover turns every notification left "sending" by a crash into
 // "uncertain", due after window. The attempt may or may not have reached
 // the provider; waiting for its status webhook (which carries the
@@ -229,7 +234,7 @@ func (s *Store) Recover(window time.Duration) (int, error) {
 				continue
 			}
 			n.Status = notifier.StatusUncertain
-			n.Reason = "notifier stopped during an attempt; waiting for a status webhook before resending"
+			n.Reason = ReasonRecovered
 			n.NextAt = now.Add(window)
 			n.UpdatedAt = now
 			if err := tx.Bucket(bQueue).Put(queueKey(n.NextAt, n.ID), nil); err != nil {
