@@ -383,3 +383,15 @@ func (n *Network) CommittedDefinition(ctx context.Context, p topology.Node, name
 	}
 	return c, nil
 }
+
+// committedOnChannel tells whether def's sequence is already committed,
+// asking p's peer: a join or removal that stopped between Fabric's commit
+// and saving network.json finds its commit there (approving the same
+// sequence again would be refused), not in network.json.
+func (n *Network) committedOnChannel(ctx context.Context, p topology.Node, def definition) (bool, error) {
+	c, err := n.CommittedDefinition(ctx, p, def.name)
+	if err != nil {
+		return false, err
+	}
+	return c.Sequence >= def.seq, nil
+}

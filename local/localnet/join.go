@@ -240,19 +240,22 @@ func (n *Network) AddOrg(ctx context.Context, r JoinRequest) error {
 	// The endorsement policy names the new member too: a new sequence of
 	// the same package, approved by every member separately.
 	widened := definition{topology.Chaincode, st.Chaincode.Version, st.Chaincode.Sequence + 1, n.endorsementPolicy()}
-	for _, p := range n.Layout.Peers() {
-		if st.Chaincode.Policy == widened.policy {
-			break // committed before the join stopped
-		}
-		if err := n.step(fmt.Sprintf("approve seq %d (policy %s) as %s's admin", widened.seq, widened.policy, p.Org.MSPID), func() error {
-			return n.approve(ctx, p, widened, pkgID)
-		}); err != nil {
-			return err
-		}
-	}
 	if st.Chaincode.Policy != widened.policy {
-		if err := n.step(fmt.Sprintf("commit seq %d", widened.seq), func() error { return n.commit(ctx, widened) }); err != nil {
+		done, err := n.committedOnChannel(ctx, founders[0], widened)
+		if err != nil {
 			return err
+		}
+		if !done {
+			for _, p := range n.Layout.Peers() {
+				if err := n.step(fmt.Sprintf("approve seq %d (policy %s) as %s's admin", widened.seq, widened.policy, p.Org.MSPID), func() error {
+					return n.approve(ctx, p, widened, pkgID)
+				}); err != nil {
+					return err
+				}
+			}
+			if err := n.step(fmt.Sprintf("commit seq %d", widened.seq), func() error { return n.commit(ctx, widened) }); err != nil {
+				return err
+			}
 		}
 		st.Chaincode = ChaincodeState{Version: widened.version, Sequence: widened.seq, Policy: widened.policy}
 		if err := n.saveState(st); err != nil {

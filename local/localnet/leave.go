@@ -62,17 +62,23 @@ func (n *Network) RemoveOrg(ctx context.Context, name string) error {
 	narrowed := definition{topology.Chaincode, st.Chaincode.Version, st.Chaincode.Sequence + 1, "OutOf(2," + strings.Join(ids, ",") + ")"}
 	pkgID := runningPackage(st)
 	if st.Chaincode.Policy != narrowed.policy {
-		for _, p := range remaining {
-			if err := n.step(fmt.Sprintf("approve seq %d (policy %s) as %s's admin", narrowed.seq, narrowed.policy, p.Org.MSPID), func() error {
-				return n.approve(ctx, p, narrowed, pkgID)
+		done, err := n.committedOnChannel(ctx, remaining[0], narrowed)
+		if err != nil {
+			return err
+		}
+		if !done {
+			for _, p := range remaining {
+				if err := n.step(fmt.Sprintf("approve seq %d (policy %s) as %s's admin", narrowed.seq, narrowed.policy, p.Org.MSPID), func() error {
+					return n.approve(ctx, p, narrowed, pkgID)
+				}); err != nil {
+					return err
+				}
+			}
+			if err := n.step(fmt.Sprintf("commit seq %d, endorsed by the remaining members' peers", narrowed.seq), func() error {
+				return n.commitOn(ctx, narrowed, remaining)
 			}); err != nil {
 				return err
 			}
-		}
-		if err := n.step(fmt.Sprintf("commit seq %d, endorsed by the remaining members' peers", narrowed.seq), func() error {
-			return n.commitOn(ctx, narrowed, remaining)
-		}); err != nil {
-			return err
 		}
 		st.Chaincode = ChaincodeState{Version: narrowed.version, Sequence: narrowed.seq, Policy: narrowed.policy}
 		if err := n.saveState(st); err != nil {
