@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,15 @@ func TestAMemberJoins(t *testing.T) {
 	if _, err := c.Act(ctx, "exporter", id, "ship", nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Act(ctx, "exporter", id, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
+	toCarrier, err := c.Act(ctx, "exporter", id, "handover", map[string]string{"toMSP": "CarrierMSP"}, "")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The carrier writes through its own gateway, whose peer may not have
+	// the exporter's block yet: the consistency token makes it wait.
+	afterHandover := map[string]string{"X-Min-Block": strconv.FormatUint(toCarrier.Transaction.BlockNumber, 10)}
 	toNew := map[string]string{"toMSP": "Carrier2MSP"}
-	r, err := c.Do(ctx, "carrier", http.MethodPost, "/v1/shipments/"+id+"/handover", toNew, nil)
+	r, err := c.Do(ctx, "carrier", http.MethodPost, "/v1/shipments/"+id+"/handover", toNew, afterHandover)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +203,28 @@ func TestAMemberJoins(t *testing.T) {
 	if got := policyMSPs(ctx, t, local, "ExporterMSP"); !slices.Contains(got, "Carrier2MSP") {
 		t.Errorf("after the join the committed endorsement policy names %v, want Carrier2MSP among them", got)
 	}
+	joined, err := local.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A join killed at the worst moment, between Fabric's commit of the
+	// widened definition and network.json's record of it (played by
+	// putting the file's definition back as it was and marking the join
+	// unfinished), is taken up by the same command: it finds the commit on
+	// the channel instead of committing the same sequence again, which
+	// Fabric would refuse, and the file catches up.
+	rewindJoin(t, stateFile, before, "Carrier2MSP")
+	out = net.Shipnet(t, "org", "add", "--name", "Carrier2", "--role", "carrier")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		t.Logf("org add again: %s", line)
+	}
+	if !strings.Contains(out, "continuing the join of Carrier2MSP") || strings.Contains(out, "commit seq") {
+		t.Errorf("org add again after a stop between commit and record: want it continued without a second commit:\n%s", out)
+	}
+	if st, err := local.LoadState(); err != nil || st.Chaincode != joined.Chaincode || len(st.IncompleteJoins) != 0 {
+		t.Fatalf("after the join was taken up network.json records %+v, incomplete %v (%v); want %+v, none", statusOfState(st), incompleteOf(st), err, joined.Chaincode)
+	}
 
 	// stop and start follow the new host: after both, its processes are
 	// up again and its gateway reads the shipment.
@@ -276,6 +303,47 @@ func TestAMemberJoins(t *testing.T) {
 	if _, err := c.Act(ctx, "exporter", id2, "handover", map[string]string{"toMSP": "CarrierMSP"}, ""); err != nil {
 		t.Fatalf("hand-over to the carrier after Carrier2 left: %v", err)
 	}
+}
+
+// rewindJoin puts network.json back to a join stopped after Fabric
+// committed the widened definition but before the file recorded it: the
+// chaincode definition as in before (the file before the join), and msp's
+// join unfinished; everything else stays as the join left it.
+func rewindJoin(t *testing.T, stateFile string, before []byte, msp string) {
+	t.Helper()
+	var old, cur map[string]json.RawMessage
+	b, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(before, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur["chaincode"] = old["chaincode"]
+	cur["incompleteJoins"], _ = json.Marshal([]string{msp})
+	if b, err = json.MarshalIndent(cur, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stateFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func statusOfState(st *localnet.State) localnet.ChaincodeState {
+	if st == nil {
+		return localnet.ChaincodeState{}
+	}
+	return st.Chaincode
+}
+
+func incompleteOf(st *localnet.State) []string {
+	if st == nil {
+		return nil
+	}
+	return st.IncompleteJoins
 }
 
 // policyMSPs lists the organisations named by the endorsement policy of
