@@ -31,10 +31,10 @@ import (
 // loses WhatsApp's answer with the process, so nobody saw the "accepted"
 // and its record cannot honestly exist; the restarted notifier marks the
 // message recovered (outbox.ReasonRecovered), does not send it again, and
-// records sent, delivered and read from the webhooks. How many kills landed between commit and mark (the batch
-// was marked only after the restart, by a resubmission the contract
-// answered with the first transaction) is read from the notifier's log and
-// reported.
+// records sent, delivered and read from the webhooks. How many kills
+// landed between commit and mark (the batch was marked only after the
+// restart, by a resubmission the contract answered with the first
+// transaction) is read from the notifier's log and reported.
 func TestNotifierKilledBetweenAnchorCommitAndMark(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the local Fabric network")
