@@ -222,8 +222,12 @@ func TestAMemberJoins(t *testing.T) {
 	if !strings.Contains(out, "continuing the join of Carrier2MSP") || strings.Contains(out, "commit seq") {
 		t.Errorf("org add again after a stop between commit and record: want it continued without a second commit:\n%s", out)
 	}
-	if st, err := local.LoadState(); err != nil || st.Chaincode != joined.Chaincode || len(st.IncompleteJoins) != 0 {
-		t.Fatalf("after the join was taken up network.json records %+v, incomplete %v (%v); want %+v, none", statusOfState(st), incompleteOf(st), err, joined.Chaincode)
+	resumed, err := local.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Chaincode != joined.Chaincode || len(resumed.IncompleteJoins) != 0 {
+		t.Fatalf("after the join was taken up network.json records %+v, incomplete %v; want %+v, none", resumed.Chaincode, resumed.IncompleteJoins, joined.Chaincode)
 	}
 
 	// stop and start follow the new host: after both, its processes are
@@ -330,20 +334,6 @@ func rewindJoin(t *testing.T, stateFile string, before []byte, msp string) {
 	if err := os.WriteFile(stateFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func statusOfState(st *localnet.State) localnet.ChaincodeState {
-	if st == nil {
-		return localnet.ChaincodeState{}
-	}
-	return st.Chaincode
-}
-
-func incompleteOf(st *localnet.State) []string {
-	if st == nil {
-		return nil
-	}
-	return st.IncompleteJoins
 }
 
 // policyMSPs lists the organisations named by the endorsement policy of
